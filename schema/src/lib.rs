@@ -1,0 +1,19 @@
+//! perfkit's archive contract: validated names, archive keys, the Arrow
+//! schemas of the `samples`, `workloads` and `builds` tables, the records
+//! that fill them, workload identity and recomputed statistics.
+//!
+//! Pure data and functions: no I/O, no async, no HTTP. Parsing tool output
+//! lives in `perfkit-ingest`; rendering lives in `perfkit-zuul` and the site.
+
+pub mod identity;
+pub mod key;
+pub mod names;
+pub mod records;
+pub mod stats;
+pub mod tables;
+
+pub use key::{ArchiveKey, Table};
+pub use names::{BuildId, NameError, ProjectName};
+pub use records::{BuildRecord, SampleRow, WorkloadRecord};
+pub use stats::Summary;
+pub use tables::SCHEMA_VERSION;

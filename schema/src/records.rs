@@ -1,0 +1,135 @@
+//! The records of the archive, one struct per table. Samples are borrowed
+//! rows streamed straight into Arrow builders: a large Rally report never
+//! exists as a vector of owned samples.
+
+use crate::key::ArchiveKey;
+use crate::names::{BuildId, ProjectName};
+
+/// One row of the `samples` table: one iteration's whole duration
+/// (`action == "total"`, `depth == 0`) or one atomic action in it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleRow<'a> {
+    /// Stable workload key (see `identity::WorkloadPlace::key`).
+    pub workload_key: &'a str,
+    /// Index of the workload in its build (joins to `workloads`).
+    pub workload_index: u32,
+    /// Iteration number in start-time order, from 0.
+    pub iteration: u32,
+    /// `total`, or the atomic action path joined with ` > `.
+    pub action: &'a str,
+    /// 0 for the iteration, 1 for a top-level atomic action, 2 for its children…
+    pub depth: u8,
+    /// n-th time the same path occurs in this iteration, from 0.
+    pub occurrence: u16,
+    /// Seconds. For `total`: Rally's `duration` plus `idle_duration`.
+    pub duration_s: f64,
+    /// Seconds idle (scenario sleeps); only on `total`.
+    pub idle_duration_s: Option<f64>,
+    /// Start, microseconds since the Unix epoch (UTC), when Rally recorded it.
+    pub started_at_us: Option<i64>,
+    pub failed: bool,
+    pub error_type: Option<&'a str>,
+    pub error_message: Option<&'a str>,
+    pub error_traceback: Option<&'a str>,
+}
+
+/// Recomputed order statistics of a workload's iteration durations.
+pub type DurationStats = crate::stats::Summary;
+
+/// One row of the `workloads` table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WorkloadRecord {
+    pub workload_index: u32,
+    pub workload_key: String,
+    pub config_hash: String,
+    pub task_index: u32,
+    pub task_uuid: Option<String>,
+    pub task_status: Option<String>,
+    pub subtask_index: u32,
+    pub subtask_title: String,
+    pub position: u32,
+    pub scenario: String,
+    pub description: String,
+    pub runner_type: String,
+    pub runner_times: Option<u64>,
+    pub runner_concurrency: Option<u64>,
+    /// JSON of the runner config as written (without the type).
+    pub runner_json: String,
+    pub args_json: String,
+    pub contexts_json: String,
+    pub sla_json: String,
+    pub hooks_json: String,
+    pub start_time_us: Option<i64>,
+    pub load_duration_s: Option<f64>,
+    pub full_duration_s: Option<f64>,
+    pub iterations: u64,
+    pub failed_iterations: u64,
+    pub pass_sla: bool,
+    /// JSON list of `{criterion, success, detail}` as Rally reported them.
+    pub sla_results_json: String,
+    /// Criteria that failed, including Rally's `something_went_wrong` and `aborted_on_sla`.
+    pub sla_failed: Vec<String>,
+    /// First context setup error (`type: message`), when a context failed.
+    pub context_error: Option<String>,
+    pub hooks_failed: u32,
+    /// Statistics of the whole-iteration durations (all iterations, as Rally counts them).
+    pub duration: Option<DurationStats>,
+}
+
+/// Build metadata known from Zuul (flags, `--zuul-vars`, or the builds API).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BuildMeta {
+    pub change: Option<u64>,
+    pub patchset: Option<u32>,
+    pub git_ref: Option<String>,
+    pub newrev: Option<String>,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub pipeline: Option<String>,
+    pub job: Option<String>,
+    pub zuul_build: Option<String>,
+    pub buildset: Option<String>,
+    pub tenant: Option<String>,
+    pub change_url: Option<String>,
+    pub log_url: Option<String>,
+    pub node_provider: Option<String>,
+    pub node_label: Option<String>,
+}
+
+/// One row of the `builds` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildRecord {
+    pub key: ArchiveKey,
+    pub meta: BuildMeta,
+    /// `rally-v2` (task report JSON) or `rally-results` (old `rally task results`).
+    pub source_format: String,
+    pub source_format_version: Option<String>,
+    pub tool_version: Option<String>,
+    /// File name (no directories) of the ingested result.
+    pub source_file: String,
+    pub source_sha256: String,
+    pub source_bytes: u64,
+    pub task_count: u32,
+    /// Statuses of the tasks, e.g. `finished`, `aborted`, `crashed`.
+    pub task_statuses: Vec<String>,
+    pub workload_count: u32,
+    pub iteration_count: u64,
+    pub failed_iteration_count: u64,
+    pub pass_sla: bool,
+    pub started_at_us: Option<i64>,
+    pub finished_at_us: Option<i64>,
+    pub ingested_at_us: i64,
+    pub perfkit_version: String,
+}
+
+impl BuildRecord {
+    /// The project, for convenience.
+    pub fn project(&self) -> &ProjectName {
+        &self.key.project
+    }
+
+    /// The archive build id.
+    pub fn build_id(&self) -> &BuildId {
+        &self.key.build
+    }
+}

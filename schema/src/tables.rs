@@ -1,0 +1,160 @@
+//! Arrow schemas of the archive tables. Columns are only ever added, never
+//! retyped; `SCHEMA_VERSION` goes into every file's key-value metadata.
+//! Partition values (project, change, patchset) live in the object key, so
+//! inside files they are named `gerrit_*` (readers prefer directory values
+//! over same-named columns, silently).
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Version of the table schemas below.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Parquet key-value metadata key holding `SCHEMA_VERSION`.
+pub const SCHEMA_VERSION_KEY: &str = "perfkit.schema_version";
+/// Parquet key-value metadata key naming the table.
+pub const TABLE_KEY: &str = "perfkit.table";
+
+fn ts() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn utf8(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Utf8, nullable)
+}
+
+fn f64_field(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Float64, nullable)
+}
+
+/// `samples`: one row per iteration (`total`) and per atomic action.
+pub fn samples_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("build_id", false),
+        utf8("workload_key", false),
+        Field::new("workload_index", DataType::UInt32, false),
+        Field::new("iteration", DataType::UInt32, false),
+        utf8("action", false),
+        Field::new("depth", DataType::UInt8, false),
+        Field::new("occurrence", DataType::UInt16, false),
+        f64_field("duration_s", false),
+        f64_field("idle_duration_s", true),
+        Field::new("started_at", ts(), true),
+        Field::new("failed", DataType::Boolean, false),
+        utf8("error_type", true),
+        utf8("error_message", true),
+        utf8("error_traceback", true),
+    ]))
+}
+
+/// Names of the recomputed duration statistics columns of `workloads`.
+pub const DURATION_STAT_COLUMNS: [&str; 6] = [
+    "duration_min_s",
+    "duration_median_s",
+    "duration_p90_s",
+    "duration_p95_s",
+    "duration_max_s",
+    "duration_mean_s",
+];
+
+/// `workloads`: one row per workload run.
+pub fn workloads_schema() -> SchemaRef {
+    let mut fields = vec![
+        utf8("build_id", false),
+        Field::new("workload_index", DataType::UInt32, false),
+        utf8("workload_key", false),
+        utf8("config_hash", false),
+        Field::new("task_index", DataType::UInt32, false),
+        utf8("task_uuid", true),
+        utf8("task_status", true),
+        Field::new("subtask_index", DataType::UInt32, false),
+        utf8("subtask_title", false),
+        Field::new("position", DataType::UInt32, false),
+        utf8("scenario", false),
+        utf8("description", false),
+        utf8("runner_type", false),
+        Field::new("runner_times", DataType::UInt64, true),
+        Field::new("runner_concurrency", DataType::UInt64, true),
+        utf8("runner_json", false),
+        utf8("args_json", false),
+        utf8("contexts_json", false),
+        utf8("sla_json", false),
+        utf8("hooks_json", false),
+        Field::new("start_time", ts(), true),
+        f64_field("load_duration_s", true),
+        f64_field("full_duration_s", true),
+        Field::new("iterations", DataType::UInt64, false),
+        Field::new("failed_iterations", DataType::UInt64, false),
+        Field::new("pass_sla", DataType::Boolean, false),
+        utf8("sla_results_json", false),
+        Field::new(
+            "sla_failed",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            false,
+        ),
+        utf8("context_error", true),
+        Field::new("hooks_failed", DataType::UInt32, false),
+    ];
+    fields.extend(DURATION_STAT_COLUMNS.iter().map(|n| f64_field(n, true)));
+    Arc::new(Schema::new(fields))
+}
+
+/// `builds`: one row per build; its presence marks the build complete.
+pub fn builds_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("build_id", false),
+        utf8("gerrit_project", false),
+        Field::new("gerrit_change", DataType::UInt64, true),
+        Field::new("gerrit_patchset", DataType::UInt32, true),
+        utf8("ref", true),
+        utf8("newrev", true),
+        utf8("branch", true),
+        utf8("tag", true),
+        utf8("pipeline", true),
+        utf8("job", true),
+        utf8("zuul_build", true),
+        utf8("buildset", true),
+        utf8("tenant", true),
+        utf8("change_url", true),
+        utf8("log_url", true),
+        utf8("node_provider", true),
+        utf8("node_label", true),
+        utf8("source_format", false),
+        utf8("source_format_version", true),
+        utf8("tool_version", true),
+        utf8("source_file", false),
+        utf8("source_sha256", false),
+        Field::new("source_bytes", DataType::UInt64, false),
+        Field::new("task_count", DataType::UInt32, false),
+        Field::new(
+            "task_statuses",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            false,
+        ),
+        Field::new("workload_count", DataType::UInt32, false),
+        Field::new("iteration_count", DataType::UInt64, false),
+        Field::new("failed_iteration_count", DataType::UInt64, false),
+        Field::new("pass_sla", DataType::Boolean, false),
+        Field::new("started_at", ts(), true),
+        Field::new("finished_at", ts(), true),
+        Field::new("ingested_at", ts(), false),
+        utf8("perfkit_version", false),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_column_shadows_a_partition_key() {
+        for schema in [samples_schema(), workloads_schema(), builds_schema()] {
+            for name in ["project", "change", "patchset", "build"] {
+                assert!(
+                    schema.field_with_name(name).is_err(),
+                    "{name} would shadow the partition"
+                );
+            }
+        }
+    }
+}
