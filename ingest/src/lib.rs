@@ -1,0 +1,19 @@
+//! perfkit-ingest: reads tool output (Rally's v2 report and old results
+//! JSON), normalizes it into the archive's records, encodes Arrow/Parquet
+//! and writes builds atomically into an `object_store` archive.
+//!
+//! Printing and progress bars are left to the CLI; this crate reports
+//! progress through [`progress::Progress`].
+
+pub mod archive;
+pub mod batch;
+pub mod error;
+pub mod json_filter;
+pub mod normalize;
+pub mod parquet_file;
+pub mod pipeline;
+pub mod progress;
+pub mod rally;
+pub mod zuul_vars;
+
+pub use error::IngestError;

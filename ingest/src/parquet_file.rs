@@ -1,0 +1,89 @@
+//! Parquet encoding of archive tables: zstd, bounded row groups, and the
+//! schema version and table name in each file's key-value metadata.
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use perfkit_schema::Table;
+use perfkit_schema::tables::{SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLE_KEY};
+
+use crate::IngestError;
+
+/// Rows per row group: large enough for good compression and few footer
+/// entries, small enough that the writer's buffers stay bounded.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// Streams record batches of one table into Parquet bytes in memory.
+pub struct TableWriter {
+    table: Table,
+    writer: ArrowWriter<Vec<u8>>,
+}
+
+impl TableWriter {
+    /// A writer for `table` with the given schema.
+    pub fn new(table: Table, schema: SchemaRef) -> Result<Self, IngestError> {
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).map_err(|e| encode_error(table, e.to_string()))?,
+            ))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string()),
+                KeyValue::new(TABLE_KEY.to_string(), table.name().to_string()),
+            ]))
+            .build();
+        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(props))
+            .map_err(|e| encode_error(table, e.to_string()))?;
+        Ok(Self { table, writer })
+    }
+
+    /// Appends one batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), IngestError> {
+        self.writer
+            .write(batch)
+            .map_err(|e| encode_error(self.table, e.to_string()))
+    }
+
+    /// Closes the file and returns its bytes.
+    pub fn finish(self) -> Result<Bytes, IngestError> {
+        let table = self.table;
+        self.writer
+            .into_inner()
+            .map(Bytes::from)
+            .map_err(|e| encode_error(table, e.to_string()))
+    }
+}
+
+/// Encodes one batch as a complete Parquet file.
+pub fn encode(table: Table, batch: &RecordBatch) -> Result<Bytes, IngestError> {
+    let mut writer = TableWriter::new(table, batch.schema())?;
+    writer.write(batch)?;
+    writer.finish()
+}
+
+/// Decodes a whole (small) Parquet file; `key` names it in errors.
+pub fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>, IngestError> {
+    let decode_error = |e: &dyn std::fmt::Display| IngestError::Decode {
+        key: key.to_string(),
+        message: e.to_string(),
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| decode_error(&e))?
+        .build()
+        .map_err(|e| decode_error(&e))?;
+    reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| decode_error(&e))
+}
+
+fn encode_error(table: Table, message: String) -> IngestError {
+    IngestError::Encode {
+        table: table.name(),
+        message,
+    }
+}

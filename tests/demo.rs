@@ -1,0 +1,45 @@
+//! The README's quick start: `perfkit demo` archives every bundled example
+//! and a second run changes nothing.
+
+mod common;
+
+use common::{perfkit, run, tree};
+
+#[test]
+fn demo_archives_the_bundled_examples_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let (code, out, err) = run(perfkit().args(["demo", "--archive", archive.to_str().unwrap()]));
+    assert_eq!(code, 0, "{err}");
+    let archived = out
+        .lines()
+        .filter(|l| l.contains(": archived perfkit/demo"))
+        .count();
+    assert_eq!(archived, 16, "{out}");
+    assert!(out.contains("change 900001 patchset 1"), "{out}");
+    assert!(
+        out.contains("task aborted") && out.contains("task crashed"),
+        "{out}"
+    );
+    let builds = tree(&archive)
+        .into_iter()
+        .filter(|p| p.starts_with("v1/builds/"))
+        .count();
+    assert_eq!(builds, 16);
+
+    let (code, again, _) = run(perfkit().args(["demo", "--archive", archive.to_str().unwrap()]));
+    assert_eq!(code, 0);
+    assert_eq!(
+        again
+            .lines()
+            .filter(|l| l.contains("already in the archive"))
+            .count(),
+        16,
+        "{again}"
+    );
+
+    let (code, listing, _) =
+        run(perfkit().args(["ls", "--archive", archive.to_str().unwrap(), "--json"]));
+    assert_eq!(code, 0);
+    assert_eq!(listing.lines().count(), 16);
+}

@@ -1,0 +1,295 @@
+//! End-to-end tests of `perfkit ingest` and `perfkit ls` on real Rally
+//! fixtures with a local archive in a temporary directory.
+
+mod common;
+
+use common::{fixture, perfkit, run, tree};
+
+fn builds_in(archive: &std::path::Path) -> Vec<String> {
+    tree(archive)
+        .into_iter()
+        .filter(|p| p.starts_with("v1/builds/"))
+        .collect()
+}
+
+#[test]
+fn ingest_twice_is_idempotent_and_replace_rewrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let args = [
+        "ingest",
+        "--archive",
+        archive.to_str().unwrap(),
+        "--project",
+        "openstack/nova",
+        "--change",
+        "912345",
+        "--patchset",
+        "3",
+        "--build",
+        "5f2c1e0a9b8d4c3e8f7a6b5c4d3e2f1a",
+        "--pipeline",
+        "check",
+        "--job",
+        "nova-rally-task",
+    ];
+    let report = fixture("rally/dev-failures.report.json");
+    let (code, out, err) = run(perfkit().args(args).arg(&report));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("archived openstack/nova change 912345 patchset 3"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 workloads, 31 iterations (11 failed), SLA FAILED"),
+        "{out}"
+    );
+    let files = tree(&archive);
+    let expected_key = "project=openstack%2Fnova/change=912345/patchset=3/build=5f2c1e0a9b8d4c3e8f7a6b5c4d3e2f1a.parquet";
+    for table in ["samples", "workloads", "builds"] {
+        assert!(
+            files.contains(&format!("v1/{table}/{expected_key}")),
+            "{files:?}"
+        );
+    }
+    let before: Vec<_> = files
+        .iter()
+        .map(|f| std::fs::read(archive.join(f)).unwrap())
+        .collect();
+
+    let (code, out, _) = run(perfkit().args(args).arg(&report));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("already in the archive, nothing written"),
+        "{out}"
+    );
+    let after: Vec<_> = files
+        .iter()
+        .map(|f| std::fs::read(archive.join(f)).unwrap())
+        .collect();
+    assert_eq!(before, after, "a second ingest must not touch the archive");
+    assert_eq!(tree(&archive), files);
+
+    let (code, out, _) = run(perfkit().args(args).arg("--replace").arg(&report));
+    assert_eq!(code, 0);
+    assert!(out.contains("replaced openstack/nova"), "{out}");
+    assert_eq!(tree(&archive), files);
+}
+
+#[test]
+fn without_a_build_id_the_content_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a");
+    let ingest = |file: &str| {
+        run(perfkit()
+            .args([
+                "ingest",
+                "--archive",
+                archive.to_str().unwrap(),
+                "--project",
+                "nova",
+            ])
+            .arg(fixture(file)))
+    };
+    assert_eq!(ingest("rally/dev-success.report.json").0, 0);
+    let (code, out, _) = ingest("rally/dev-success.report.json");
+    assert_eq!(code, 0);
+    assert!(out.contains("already in the archive"), "{out}");
+    assert_eq!(ingest("rally/dev-success.results.json").0, 0);
+    let builds = builds_in(&archive);
+    assert_eq!(builds.len(), 2, "{builds:?}");
+    assert!(
+        builds
+            .iter()
+            .all(|b| b.contains("project=openstack%2Fnova/change=0/patchset=0/")),
+        "{builds:?}"
+    );
+}
+
+#[test]
+fn bad_files_fail_alone_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let good = fixture("rally/dev-success.report.json");
+    let text = std::fs::read_to_string(&good).unwrap();
+    let cases = [
+        ("truncated.json", text[..text.len() / 2].to_string(), "line"),
+        ("notes.txt", "this is not json".to_string(), "notes.txt"),
+        (
+            "object.json",
+            r#"{"hello": "world"}"#.to_string(),
+            "not a Rally result",
+        ),
+        (
+            "future.json",
+            text.replace(r#""format_version": "1.2""#, r#""format_version": "9.9""#),
+            "`9.9` is not supported",
+        ),
+    ];
+    for (name, content, expected) in &cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let (code, out, err) = run(perfkit()
+            .args([
+                "ingest",
+                "--archive",
+                archive.to_str().unwrap(),
+                "--project",
+                "openstack/nova",
+            ])
+            .arg(&path));
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        assert!(
+            err.contains(name) && err.contains(expected),
+            "{name}: {err}"
+        );
+        assert!(
+            err.lines().any(|l| l.starts_with("hint: ")),
+            "{name}: {err}"
+        );
+        assert!(
+            builds_in(&archive).is_empty(),
+            "{name} left a visible build"
+        );
+    }
+    // A missing file and a bad one among good ones: the good one is archived, exit 2.
+    let (code, out, err) = run(perfkit()
+        .args([
+            "ingest",
+            "--archive",
+            archive.to_str().unwrap(),
+            "--project",
+            "openstack/nova",
+        ])
+        .arg(dir.path().join("missing.json"))
+        .arg(dir.path().join("object.json"))
+        .arg(&good));
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.json"), "{err}");
+    assert!(err.contains("2 of 3 files failed"), "{err}");
+    assert!(out.contains("archived openstack/nova"), "{out}");
+    assert_eq!(builds_in(&archive).len(), 1);
+}
+
+#[test]
+fn unwritable_archive_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let (code, _, err) = run(perfkit()
+        .args(["ingest", "--project", "openstack/nova", "--archive"])
+        .arg(blocker.join("archive"))
+        .arg(fixture("rally/dev-success.report.json")));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+}
+
+#[test]
+fn zuul_vars_key_change_and_branch_builds() {
+    // The example variable sets are hand-written and share build uuids, so
+    // each goes into its own archive.
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["change", "periodic", "post", "tag"] {
+        let archive = dir.path().join(kind);
+        let vars = fixture(&format!("zuul-vars/{kind}.yaml"));
+        let (code, out, err) = run(perfkit()
+            .args([
+                "ingest",
+                "--archive",
+                archive.to_str().unwrap(),
+                "--zuul-vars",
+            ])
+            .arg(&vars)
+            .arg(fixture("rally/dev-success.report.json")));
+        assert_eq!(code, 0, "{kind}: {err}");
+        assert!(out.contains("archived openstack/nova"), "{kind}: {out}");
+
+        let text = std::fs::read_to_string(&vars).unwrap();
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("  {key}: ")))
+                .map(|v| v.trim().trim_matches('"').to_string())
+        };
+        let builds = builds_in(&archive);
+        let partition = match (value("change"), value("patchset")) {
+            (Some(c), Some(p)) => format!("/change={c}/patchset={p}/"),
+            _ => "/change=0/patchset=0/".to_string(),
+        };
+        let build = value("build").unwrap();
+        assert_eq!(builds.len(), 1, "{kind}: {builds:?}");
+        assert!(
+            builds[0].contains(&partition)
+                && builds[0].ends_with(&format!("build={build}.parquet")),
+            "{kind}: {builds:?}"
+        );
+
+        let (code, out, _) =
+            run(perfkit().args(["ls", "--archive", archive.to_str().unwrap(), "--json"]));
+        assert_eq!(code, 0);
+        let row: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(
+            row["pipeline"].as_str(),
+            value("pipeline").as_deref(),
+            "{kind}"
+        );
+        assert_eq!(row["job"].as_str(), value("job").as_deref(), "{kind}");
+        assert_eq!(row["ref"].as_str(), value("ref").as_deref(), "{kind}");
+        assert_eq!(row["branch"].as_str(), value("branch").as_deref(), "{kind}");
+    }
+}
+
+#[test]
+fn ls_shows_what_is_archived() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let (code, _, empty) = run(perfkit().args(["ls", "--archive", archive.to_str().unwrap()]));
+    assert_eq!(code, 0);
+    assert!(empty.contains("no builds"), "{empty}");
+    run(perfkit()
+        .args([
+            "ingest",
+            "--archive",
+            archive.to_str().unwrap(),
+            "--project",
+            "openstack/cinder",
+            "--change",
+            "42",
+            "--patchset",
+            "7",
+            "--pipeline",
+            "check",
+            "--job",
+            "cinder-rally-task",
+        ])
+        .arg(fixture("rally/dev-failures.report.json")));
+    let (code, out, err) = run(perfkit().args([
+        "ls",
+        "--archive",
+        archive.to_str().unwrap(),
+        "--project",
+        "cinder",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().nth(1).unwrap_or_default();
+    for expected in [
+        "openstack/cinder",
+        "42",
+        "7",
+        "check",
+        "cinder-rally-task",
+        "31",
+        "11",
+        "FAIL",
+    ] {
+        assert!(line.contains(expected), "{expected} missing in {line}");
+    }
+    let (_, other, _) = run(perfkit().args([
+        "ls",
+        "--archive",
+        archive.to_str().unwrap(),
+        "--project",
+        "nova",
+    ]));
+    assert!(other.is_empty(), "{other}");
+}
