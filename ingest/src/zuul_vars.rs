@@ -76,7 +76,7 @@ pub fn parse(text: &str) -> Result<ZuulBuild, String> {
             .map(|p| u32::try_from(p).map_err(|_| format!("`patchset` {p} is too large")))
             .transpose()?,
         git_ref: text_at("ref"),
-        newrev: text_at("newrev"),
+        newrev: revision(zuul.get("newrev")),
         branch: text_at("branch"),
         tag: text_at("tag"),
         pipeline: text_at("pipeline"),
@@ -90,6 +90,22 @@ pub fn parse(text: &str) -> Result<ZuulBuild, String> {
         node_label: nodepool.and_then(|n| scalar(n.get("label"))),
     };
     Ok(ZuulBuild { project, meta })
+}
+
+/// A git commit id. Hand-written YAML may leave an all-digit sha unquoted,
+/// which YAML reads as a (lossy) number: such a value is dropped with a
+/// warning rather than archived wrong. Zuul's own dumps quote it.
+fn revision(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if s.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Some(s.to_ascii_lowercase())
+        }
+        Value::Null => None,
+        other => {
+            tracing::warn!("ignoring `newrev` {other:?}: not a quoted hex commit id");
+            None
+        }
+    }
 }
 
 /// A scalar as text; `None` for null, missing, lists and maps.
@@ -138,7 +154,15 @@ mod tests {
                 "{name}"
             );
         }
-        assert!(fixture("post.yaml").meta.newrev.is_some());
+        // The hand-written fixture leaves the all-digit sha unquoted: a
+        // number to YAML, so it is dropped rather than stored mangled.
+        assert_eq!(fixture("post.yaml").meta.newrev, None);
+        let quoted =
+            parse("zuul: {build: x, newrev: '3333333333333333333333333333333333333333'}").unwrap();
+        assert_eq!(
+            quoted.meta.newrev.as_deref(),
+            Some("3333333333333333333333333333333333333333")
+        );
         let tag = fixture("tag.yaml");
         assert_eq!(tag.meta.branch, None);
         assert!(tag.meta.tag.is_some());

@@ -1,0 +1,128 @@
+//! `perfkit demo`: the quick start. Ingests real Rally results shipped
+//! inside the binary (produced by real Rally 5.1.1 runs, see
+//! `tests/fixtures/rally/README.md`) into a local archive, as a project
+//! `perfkit/demo` with one check-pipeline change and a periodic history.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use perfkit_ingest::archive::Archive;
+use perfkit_ingest::pipeline::IngestRequest;
+use perfkit_schema::ProjectName;
+use perfkit_schema::records::BuildMeta;
+
+use crate::ingest::{archive_url, ingest_files, with_hint};
+
+/// Run perfkit's main job on bundled real Rally results: ingest them into a
+/// local archive and print what was archived.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfkit demo\n  perfkit demo --archive /tmp/perfkit-demo && perfkit ls --archive /tmp/perfkit-demo"
+)]
+pub struct DemoArgs {
+    /// Archive to write to [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
+    #[arg(long, value_name = "URL")]
+    archive: Option<String>,
+}
+
+/// A bundled result file and how it is archived.
+struct Example {
+    file: &'static str,
+    bytes: &'static [u8],
+    job: &'static str,
+    /// `Some((change, patchset))` for a check build, `None` for periodic.
+    change: Option<(u64, u32)>,
+}
+
+macro_rules! example {
+    ($file:literal, $job:literal, $change:expr) => {
+        Example {
+            file: $file,
+            bytes: include_bytes!(concat!("../tests/fixtures/rally/", $file)),
+            job: $job,
+            change: $change,
+        }
+    };
+}
+
+const EXAMPLES: &[Example] = &[
+    example!("dev-success.report.json", "perfkit-demo-dummy", None),
+    example!("dev-sla-v1.report.json", "perfkit-demo-sla", None),
+    example!("dev-output-hooks.report.json", "perfkit-demo-hooks", None),
+    example!("dev-context-fail.report.json", "perfkit-demo-context", None),
+    example!(
+        "dev-failures.report.json",
+        "perfkit-demo-dummy",
+        Some((900001, 1))
+    ),
+    example!(
+        "dev-success.results.json",
+        "perfkit-demo-dummy",
+        Some((900002, 1))
+    ),
+    example!("dev-abort-on-sla.report.json", "perfkit-demo-abort", None),
+    example!("dev-crashed.report.json", "perfkit-demo-crashed", None),
+    // A real history: the HTTP server behind HttpRequests.check_request got
+    // 10 ms slower from build 6 on (tests/fixtures/rally/history/README.md).
+    example!("history/build-01.report.json", "perfkit-demo-history", None),
+    example!("history/build-02.report.json", "perfkit-demo-history", None),
+    example!("history/build-03.report.json", "perfkit-demo-history", None),
+    example!("history/build-04.report.json", "perfkit-demo-history", None),
+    example!("history/build-05.report.json", "perfkit-demo-history", None),
+    example!("history/build-06.report.json", "perfkit-demo-history", None),
+    example!("history/build-07.report.json", "perfkit-demo-history", None),
+    example!("history/build-08.report.json", "perfkit-demo-history", None),
+];
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let url = archive_url(args.archive);
+    let archive = Archive::open(&url).map_err(with_hint)?;
+    let scratch = std::env::temp_dir().join(format!("perfkit-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let result = ingest_examples(&archive, &scratch).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let failures = result?;
+    println!();
+    println!("archive: {}", archive.display_url());
+    println!("next: `perfkit ls --archive {url}`, or query it with DuckDB:");
+    println!(
+        "  duckdb -c \"SELECT * FROM read_parquet('{}/v1/workloads/**/*.parquet', hive_partitioning=true)\"",
+        url.trim_end_matches('/')
+    );
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_ERROR)
+    })
+}
+
+async fn ingest_examples(archive: &Archive, scratch: &std::path::Path) -> anyhow::Result<usize> {
+    let project = ProjectName::try_from("perfkit/demo").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut failures = 0;
+    for example in EXAMPLES {
+        let path: PathBuf = scratch.join(example.file.replace('/', "_"));
+        std::fs::write(&path, example.bytes)?;
+        let (change, patchset) = example.change.unzip();
+        let check = change.is_some();
+        let meta = BuildMeta {
+            change,
+            patchset,
+            pipeline: Some(if check { "check" } else { "periodic" }.to_string()),
+            branch: Some("master".to_string()),
+            git_ref: (!check).then(|| "refs/heads/master".to_string()),
+            job: Some(example.job.to_string()),
+            tenant: Some("demo".to_string()),
+            ..BuildMeta::default()
+        };
+        let request = IngestRequest {
+            project: project.clone(),
+            meta,
+            replace: false,
+        };
+        failures += ingest_files(archive, &request, None, &[path], &|_| {
+            format!("example {}", example.file)
+        })
+        .await;
+    }
+    Ok(failures)
+}

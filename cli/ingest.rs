@@ -1,0 +1,265 @@
+//! `perfkit ingest`: resolves build metadata from flags and `--zuul-vars`,
+//! archives each file, prints a summary per build. One bad file is
+//! reported and skipped; the exit code still says something failed.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use perfkit_ingest::IngestError;
+use perfkit_ingest::archive::{Archive, PutOutcome};
+use perfkit_ingest::pipeline::{IngestReport, IngestRequest, ingest_file, run_id_for};
+use perfkit_ingest::zuul_vars;
+use perfkit_schema::ProjectName;
+use perfkit_schema::records::BuildMeta;
+
+use crate::env::{DEFAULT_ARCHIVE, PERFKIT_ARCHIVE};
+use crate::progress::Bar;
+
+/// Archive Rally results as Parquet, keyed by project, change and patchset.
+///
+/// Reads `rally task report --json` (v2) and `rally task results` output,
+/// detected from the content. Ingesting the same build twice writes
+/// nothing the second time; a failed ingest leaves nothing visible.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+  perfkit ingest --project openstack/nova --change 912345 --patchset 3 --build 5f2c1e0a report.json\n  \
+  perfkit ingest --zuul-vars zuul-vars.yaml --archive s3://perf-archive/openstack report.json\n  \
+  perfkit ingest --project openstack/nova --pipeline periodic --branch master report.json\n\n\
+Archive URLs: a directory, file:///dir, s3://bucket/prefix (AWS_* environment, incl. AWS_ENDPOINT and\n\
+AWS_ALLOW_HTTP for S3-compatible stores such as Ceph RGW or Swift's S3 API), gs://bucket/prefix, az://container/prefix, memory://")]
+pub struct IngestArgs {
+    /// Archive to write to [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
+    #[arg(long, value_name = "URL")]
+    archive: Option<String>,
+    /// Gerrit project, e.g. `openstack/nova` (a bare name means openstack/…)
+    #[arg(long)]
+    project: Option<String>,
+    /// Gerrit change number (check/gate builds)
+    #[arg(long, requires = "patchset")]
+    change: Option<u64>,
+    /// Patchset number of the change
+    #[arg(long, requires = "change")]
+    patchset: Option<u32>,
+    /// Git ref of a post/periodic/tag build, e.g. `refs/heads/master`
+    #[arg(long = "ref", value_name = "REF")]
+    git_ref: Option<String>,
+    /// Commit a post or tag build ran on
+    #[arg(long)]
+    newrev: Option<String>,
+    /// Zuul pipeline, e.g. `check`, `gate`, `periodic`
+    #[arg(long)]
+    pipeline: Option<String>,
+    /// Target branch
+    #[arg(long)]
+    branch: Option<String>,
+    /// Zuul job name (part of every workload's identity)
+    #[arg(long)]
+    job: Option<String>,
+    /// Zuul build uuid [default: derived from the file's content]
+    #[arg(long)]
+    build: Option<String>,
+    /// Zuul buildset uuid
+    #[arg(long)]
+    buildset: Option<String>,
+    /// Zuul tenant
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Link to the build's logs
+    #[arg(long, value_name = "URL")]
+    log_url: Option<String>,
+    /// File with the build's `zuul` variables (YAML or JSON, e.g. `{{ zuul | to_json }}`); flags win over it
+    #[arg(long, value_name = "FILE")]
+    zuul_vars: Option<PathBuf>,
+    /// Rewrite a build that is already archived
+    #[arg(long)]
+    replace: bool,
+    /// Rally result files
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+/// Archive URL from the flag, then `PERFKIT_ARCHIVE`, then the default directory.
+pub fn archive_url(flag: Option<String>) -> String {
+    flag.or_else(|| {
+        std::env::var(PERFKIT_ARCHIVE)
+            .ok()
+            .filter(|v| !v.is_empty())
+    })
+    .unwrap_or_else(|| DEFAULT_ARCHIVE.to_string())
+}
+
+fn request_from(args: &IngestArgs) -> anyhow::Result<(IngestRequest, Option<String>)> {
+    let from_vars = match &args.zuul_vars {
+        Some(path) => zuul_vars::read(path).map_err(with_hint)?,
+        None => Default::default(),
+    };
+    let project = match (&args.project, from_vars.project) {
+        (Some(p), _) => ProjectName::try_from(p.as_str())
+            .map_err(|e| with_hint(IngestError::Metadata(e.to_string())))?,
+        (None, Some(p)) => p,
+        (None, None) => anyhow::bail!(
+            "no project given\nhint: pass `--project openstack/<name>` or `--zuul-vars FILE`"
+        ),
+    };
+    let v = from_vars.meta;
+    let pick = |flag: &Option<String>, var: Option<String>| flag.clone().or(var);
+    let (change, patchset) = match (args.change, args.patchset) {
+        (Some(c), Some(p)) => (Some(c), Some(p)),
+        _ => (v.change, v.patchset),
+    };
+    if change == Some(0) {
+        anyhow::bail!(
+            "change 0 is reserved for builds without a change\nhint: omit `--change` for post and periodic builds"
+        );
+    }
+    let meta = BuildMeta {
+        change,
+        patchset,
+        git_ref: pick(&args.git_ref, v.git_ref),
+        newrev: pick(&args.newrev, v.newrev),
+        branch: pick(&args.branch, v.branch),
+        tag: v.tag,
+        pipeline: pick(&args.pipeline, v.pipeline),
+        job: pick(&args.job, v.job),
+        zuul_build: pick(&args.build, v.zuul_build),
+        buildset: pick(&args.buildset, v.buildset),
+        tenant: pick(&args.tenant, v.tenant),
+        change_url: v.change_url,
+        log_url: pick(&args.log_url, v.log_url),
+        node_provider: v.node_provider,
+        node_label: v.node_label,
+    };
+    let build = meta.zuul_build.clone();
+    Ok((
+        IngestRequest {
+            project,
+            meta,
+            replace: args.replace,
+        },
+        build,
+    ))
+}
+
+pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let (request, build) = request_from(&args)?;
+    let url = archive_url(args.archive.clone());
+    let archive = Archive::open(&url).map_err(with_hint)?;
+    let failures = ingest_files(
+        &archive,
+        &request,
+        build.as_deref(),
+        &args.files,
+        &|p: &Path| p.display().to_string(),
+    )
+    .await;
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_ERROR)
+    })
+}
+
+/// Ingests every file, printing a summary or an error for each; returns
+/// how many failed.
+/// `shown_as` names a file in the summary.
+pub async fn ingest_files(
+    archive: &Archive,
+    request: &IngestRequest,
+    build: Option<&str>,
+    files: &[PathBuf],
+    shown_as: &dyn Fn(&Path) -> String,
+) -> usize {
+    let progress = Bar::new();
+    let mut failures = 0;
+    for file in files {
+        let result = match run_id_for(build, file, files.len()) {
+            Ok(run_id) => ingest_file(archive, file, request, run_id, &progress).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(report) => print_report(&report, &shown_as(file)),
+            Err(e) => {
+                failures += 1;
+                crate::report_error(&with_hint(e));
+            }
+        }
+    }
+    if files.len() > 1 && failures > 0 {
+        eprintln!(
+            "{failures} of {} files failed; the others were archived",
+            files.len()
+        );
+    }
+    failures
+}
+
+/// Wraps a library error for `report_error`, which prints its hint.
+pub fn with_hint(e: IngestError) -> anyhow::Error {
+    anyhow::Error::new(e)
+}
+
+/// One build's summary: what was archived and where.
+pub fn print_report(report: &IngestReport, file: &str) {
+    let key = &report.key;
+    let what = if key.change == 0 {
+        format!("{} build {}", key.project, key.build)
+    } else {
+        format!(
+            "{} change {} patchset {} build {}",
+            key.project, key.change, key.patchset, key.build
+        )
+    };
+    let Some(build) = &report.build else {
+        println!(
+            "{file}: {what} is already in the archive, nothing written (pass `--replace` to ingest it again)"
+        );
+        return;
+    };
+    let verb = match report.outcome {
+        PutOutcome::Replaced => "replaced",
+        PutOutcome::AlreadyArchived => "already archived (a concurrent ingest won)",
+        PutOutcome::Written => "archived",
+    };
+    let sla = if build.pass_sla {
+        "SLA passed"
+    } else {
+        "SLA FAILED"
+    };
+    let statuses = if build.task_statuses.iter().all(|s| s == "finished") {
+        String::new()
+    } else {
+        format!(", task {}", build.task_statuses.join("/"))
+    };
+    println!(
+        "{file}: {verb} {what} [{}]: {}, {} ({} failed), {sla}{statuses}",
+        build.source_format,
+        plural(u64::from(build.workload_count), "workload"),
+        plural(build.iteration_count, "iteration"),
+        build.failed_iteration_count,
+    );
+    for w in &report.workloads {
+        let mark = if w.pass_sla { "ok  " } else { "FAIL" };
+        let timing = match &w.duration {
+            Some(d) => format!("median {:.3}s p95 {:.3}s", d.median, d.p95),
+            None => "no iterations".to_string(),
+        };
+        let failed_sla = if w.sla_failed.is_empty() {
+            String::new()
+        } else {
+            format!("  SLA: {}", w.sla_failed.join(", "))
+        };
+        println!(
+            "  {mark} {:<40} {:>5} it {:>4} failed  {timing}{failed_sla}",
+            w.scenario, w.iterations, w.failed_iterations
+        );
+    }
+    println!("  -> {}", report.location);
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

@@ -1,0 +1,139 @@
+//! `perfkit ls`: what the archive holds, one line per build.
+
+use std::process::ExitCode;
+
+use perfkit_ingest::archive::Archive;
+use perfkit_ingest::batch::decode_builds;
+use perfkit_ingest::parquet_file::decode;
+use perfkit_schema::{ProjectName, Table};
+
+use crate::ingest::{archive_url, with_hint};
+
+/// List archived builds (project, change, patchset, pipeline, job, build, time, workloads, SLA).
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfkit ls\n  perfkit ls --project openstack/nova --archive s3://perf-archive/openstack\n  perfkit ls --json | jq ."
+)]
+pub struct LsArgs {
+    /// Archive to read [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
+    #[arg(long, value_name = "URL")]
+    archive: Option<String>,
+    /// Only this project, e.g. `openstack/nova`
+    #[arg(long)]
+    project: Option<String>,
+    /// One JSON object per line instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
+    let project = args
+        .project
+        .as_deref()
+        .map(ProjectName::try_from)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let archive = Archive::open(&archive_url(args.archive)).map_err(with_hint)?;
+    let keys = archive
+        .list_builds(project.as_ref())
+        .await
+        .map_err(with_hint)?;
+    let mut builds = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let bytes = archive.get(key, Table::Builds).await.map_err(with_hint)?;
+        let batches = decode(&archive.object_url(key, Table::Builds), bytes).map_err(with_hint)?;
+        builds.extend(decode_builds(key, &batches).map_err(with_hint)?);
+    }
+    builds.sort_by(|a, b| (a.started_at_us, &a.key.build).cmp(&(b.started_at_us, &b.key.build)));
+    if args.json {
+        for b in &builds {
+            let line = serde_json::json!({
+                "project": b.key.project.as_str(), "change": b.key.change, "patchset": b.key.patchset,
+                "build": b.key.build.as_str(), "pipeline": b.meta.pipeline, "job": b.meta.job,
+                "branch": b.meta.branch, "ref": b.meta.git_ref, "started_at_us": b.started_at_us,
+                "workloads": b.workload_count, "iterations": b.iteration_count,
+                "failed_iterations": b.failed_iteration_count, "pass_sla": b.pass_sla,
+                "task_statuses": b.task_statuses, "source_format": b.source_format,
+            });
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if builds.is_empty() {
+        eprintln!("no builds in {}", archive.display_url());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<28} {:>8} {:>3} {:<10} {:<26} {:<36} {:<20} {:>4} {:>6} {:>6}  SLA",
+        "PROJECT",
+        "CHANGE",
+        "PS",
+        "PIPELINE",
+        "JOB",
+        "BUILD",
+        "STARTED (UTC)",
+        "WL",
+        "ITER",
+        "FAILED"
+    );
+    for b in &builds {
+        let dash = || "-".to_string();
+        println!(
+            "{:<28} {:>8} {:>3} {:<10} {:<26} {:<36} {:<20} {:>4} {:>6} {:>6}  {}",
+            b.key.project.as_str(),
+            if b.key.change == 0 {
+                dash()
+            } else {
+                b.key.change.to_string()
+            },
+            if b.key.change == 0 {
+                dash()
+            } else {
+                b.key.patchset.to_string()
+            },
+            b.meta.pipeline.clone().unwrap_or_else(dash),
+            b.meta.job.clone().unwrap_or_else(dash),
+            b.key.build.as_str(),
+            b.started_at_us.map(format_utc).unwrap_or_else(dash),
+            b.workload_count,
+            b.iteration_count,
+            b.failed_iteration_count,
+            if b.pass_sla { "pass" } else { "FAIL" },
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` for microseconds since the epoch (UTC), without a date crate.
+pub fn format_utc(us: i64) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc() {
+        assert_eq!(super::format_utc(0), "1970-01-01 00:00:00");
+        assert_eq!(
+            super::format_utc(1_795_312_100_000_000),
+            "2026-11-22 01:48:20"
+        );
+    }
+}

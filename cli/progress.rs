@@ -1,0 +1,50 @@
+//! Progress bars on stderr. indicatif draws nothing when stderr is not a
+//! terminal, so logs in CI stay clean.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use perfkit_ingest::progress::Progress;
+
+/// Inputs smaller than this finish too fast for a bar to help.
+const MIN_BYTES_FOR_BAR: u64 = 16 * 1024 * 1024;
+
+/// A byte-count bar for one phase at a time.
+pub struct Bar {
+    bar: ProgressBar,
+}
+
+impl Bar {
+    pub fn new() -> Self {
+        Self {
+            bar: ProgressBar::hidden(),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, what: &str, total: Option<u64>) {
+        match total {
+            Some(total) if total >= MIN_BYTES_FOR_BAR => {
+                self.bar.set_draw_target(ProgressDrawTarget::stderr());
+                self.bar.set_length(total);
+                self.bar.set_position(0);
+                self.bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg:>9} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                self.bar.set_message(what.to_string());
+            }
+            _ => self.bar.set_draw_target(ProgressDrawTarget::hidden()),
+        }
+    }
+
+    fn set(&self, position: u64) {
+        self.bar.set_position(position);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,174 @@
+//! `perfkit scaffold`: arguments, and printing the plan perfkit-zuul makes
+//! (files created/updated/unchanged/kept, notes, next steps, or a diff for
+//! `--dry-run`). Finding the repo, rendering and merging live in
+//! `perfkit_zuul::{repo, scaffold}`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use perfkit_zuul::ScaffoldError;
+use perfkit_zuul::scaffold::{self, FileAction, ScaffoldPlan, ScaffoldRequest};
+
+use crate::EXIT_ERROR;
+
+/// Write a Rally performance job into an OpenStack project's git repo: a
+/// `rally-jobs/` task, a Zuul job `<project>-rally-task` merged into the
+/// repo's existing Zuul config, and a post-run playbook that keeps Rally's
+/// results as build artifacts (and archives them with `perfkit ingest` when
+/// a secret provides credentials). Safe to run again: unchanged files stay
+/// untouched and edited files are kept unless `--force`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+  perfkit scaffold                                 # in a clone of openstack/nova (project from the remote)\n  \
+  perfkit scaffold --project nova --dry-run        # show the diff, write nothing\n  \
+  perfkit scaffold --project openstack/cinder --job-name cinder-perfkit-rally\n  \
+  perfkit scaffold --project trove --repo ~/src/trove --pipelines check\n  \
+  perfkit scaffold --project nova --scenarios NovaServers.boot_and_delete_server,NovaKeypair.create_and_list_keypairs")]
+pub struct ScaffoldArgs {
+    /// Gerrit project, e.g. `openstack/nova` or just `nova` (default: taken
+    /// from the repository's `origin` or `gerrit` remote).
+    #[arg(long)]
+    project: Option<String>,
+
+    /// Top directory of the repository to write into (default: the git
+    /// repository containing the current directory).
+    #[arg(long, value_name = "PATH")]
+    repo: Option<PathBuf>,
+
+    /// Zuul pipelines to run the job in, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "check,gate")]
+    pipelines: Vec<String>,
+
+    /// rally-openstack scenarios to run instead of the catalog's choice,
+    /// comma-separated (e.g. `NovaServers.boot_and_delete_server`).
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Option<Vec<String>>,
+
+    /// Name of the Zuul job (default: `<project short name>-rally-task`).
+    #[arg(long, value_name = "NAME")]
+    job_name: Option<String>,
+
+    /// Directory of templates overriding the built-in ones (same layout as
+    /// perfkit's `rally-jobs-template/`; missing files fall back).
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+
+    /// Print a unified diff of what would change and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Overwrite files (and perfkit's job stanza) edited since perfkit wrote them.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: ScaffoldArgs) -> anyhow::Result<ExitCode> {
+    match scaffold(args) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+fn scaffold(args: ScaffoldArgs) -> Result<ExitCode, ScaffoldError> {
+    let cwd = std::env::current_dir().map_err(|source| ScaffoldError::Read {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    let repo = perfkit_zuul::repo::open(args.repo.as_deref(), &cwd)?;
+    let (project, project_note) =
+        perfkit_zuul::repo::resolve_project(args.project.as_deref(), &repo)?;
+    let request = ScaffoldRequest {
+        repo_root: repo.root.clone(),
+        project,
+        job_name: args.job_name,
+        pipelines: args.pipelines,
+        scenarios: args.scenarios,
+        templates_dir: args.templates,
+        force: args.force,
+    };
+    let mut plan = scaffold::plan(&request)?;
+    plan.notes.extend(project_note);
+
+    println!(
+        "perfkit scaffold: {} in {} (Zuul config: {}; job {} in {})",
+        plan.project,
+        repo.root.display(),
+        plan.config_root.describe(),
+        plan.job_name,
+        plan.pipelines.join(", ")
+    );
+    if args.dry_run {
+        print!("{}", plan.unified_diff());
+        print_files(&plan, true);
+        print_notes(&plan);
+        println!("dry run: nothing written");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !plan.is_noop() {
+        scaffold::write(&plan, &repo.root)?;
+    }
+    print_files(&plan, false);
+    print_notes(&plan);
+    if plan.is_noop() {
+        println!("nothing to do: every file is already as perfkit writes it");
+    } else {
+        let written: Vec<String> = plan
+            .files
+            .iter()
+            .filter(|f| f.writes())
+            .map(|f| f.path.display().to_string())
+            .collect();
+        println!("next steps:");
+        println!("  git add {}", written.join(" "));
+        let verb = if plan.files.iter().any(|f| f.action == FileAction::Create) {
+            "Add"
+        } else {
+            "Update"
+        };
+        println!(
+            "  git commit -m \"{verb} a Rally performance job ({})\"",
+            plan.job_name
+        );
+        println!("  git review");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_files(plan: &ScaffoldPlan, dry_run: bool) {
+    for f in &plan.files {
+        let verb = match (f.action, dry_run) {
+            (FileAction::Create, false) => "created",
+            (FileAction::Create, true) => "would create",
+            (FileAction::Update, false) => "updated",
+            (FileAction::Update, true) => "would update",
+            (FileAction::Unchanged, _) => "unchanged",
+            (FileAction::Kept, _) => "kept",
+        };
+        match &f.detail {
+            Some(d) => println!("  {verb:<12} {} ({d})", f.path.display()),
+            None => println!("  {verb:<12} {}", f.path.display()),
+        }
+    }
+}
+
+fn print_notes(plan: &ScaffoldPlan) {
+    let mut notes = plan.notes.clone();
+    if plan.files.iter().any(|f| f.action == FileAction::Kept) {
+        notes.push(
+            "kept files differ from what perfkit would write; `perfkit scaffold --dry-run --force` shows how".into(),
+        );
+    }
+    if notes.is_empty() {
+        return;
+    }
+    println!("notes:");
+    for note in &notes {
+        println!("  - {note}");
+    }
+}

@@ -1,0 +1,784 @@
+//! End-to-end runs of `perfkit scaffold` in temporary git repositories that
+//! hold real OpenStack Zuul configs (tests/fixtures/openstack) or none, one
+//! per layout Zuul knows (`zuul.yaml`, `zuul.d/`, `.zuul.yaml`, `.zuul.d/`)
+//! plus no config: what is written, that nothing else changes, that a second
+//! run changes nothing, `--dry-run`, `--force`, errors. With
+//! `PERFKIT_ZUUL_PYTHON` the result goes through Zuul's own config parser
+//! (tests/tools/validate-zuul-config.py); with `PERFKIT_TOOLS_BIN` the
+//! post-run playbook through `ansible-playbook --syntax-check` and a stubbed
+//! run. Without them those checks are skipped (and fail with
+//! `PERFKIT_REQUIRE_TOOLS=1`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PLAYBOOK: &str = "playbooks/perfkit/post-rally-task.yaml";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    workspace().join("tests/fixtures").join(rel)
+}
+
+/// A tool from an env var, or `None` (printed) when unset and not required.
+fn tool(var: &str, what: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
+        _ if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") => {
+            panic!("{var} is not set but PERFKIT_REQUIRE_TOOLS=1 ({what})")
+        }
+        _ => {
+            eprintln!("skipping {what}: {var} is not set");
+            None
+        }
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh git repo with `origin` pointing at `remote`, holding copies of
+/// fixture paths (`(from, to)`, directories copied recursively).
+fn repo(remote: Option<&str>, copies: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    if let Some(url) = remote {
+        git(dir.path(), &["remote", "add", "origin", url]);
+    }
+    for (from, to) in copies {
+        copy(&fixture(from), &dir.path().join(to));
+    }
+    dir
+}
+
+fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+/// Every file under `root` except `.git/`, with its bytes.
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn perfkit(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_perfkit"))
+        .arg("scaffold")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PERFKIT_ARCHIVE")
+        .output()
+        .expect("perfkit runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
+
+/// Exit 2, `error:` then `hint:` on stderr, and the repo left as it was.
+fn fails(dir: &Path, args: &[&str], error_has: &str) -> String {
+    let before = tree(dir);
+    let o = perfkit(dir, args);
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stdout:\n{}\nstderr:\n{err}",
+        stdout(&o)
+    );
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(error_has),
+        "{err}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("hint: ")), "{err}");
+    assert_eq!(tree(dir), before, "a failed scaffold changed the repo");
+    err
+}
+
+/// The removed lines are none and the kept lines are the original bytes.
+fn only_insertions(original: &[u8], now: &[u8]) {
+    let (a, b) = (
+        String::from_utf8_lossy(original),
+        String::from_utf8_lossy(now),
+    );
+    let diff = similar_lines(&a, &b);
+    assert_eq!(
+        diff, a,
+        "removing perfkit's lines must give back the original"
+    );
+}
+
+/// Longest-common-subsequence over lines, done here (not with perfkit's
+/// own diff) so the check is independent: keeps the lines of `new` that
+/// match `old` in order and returns them.
+fn similar_lines(old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.split_inclusive('\n').collect();
+    let b: Vec<&str> = new.split_inclusive('\n').collect();
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut kept) = (0, 0, String::new());
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            kept.push_str(a[i]);
+            i += 1;
+            j += 1;
+        } else if lcs[i + 1][j] >= lcs[i][j + 1] {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    kept
+}
+
+/// Zuul's own parser on the repo root; `strict` also fails on warnings
+/// (off only where the test itself sets up a second, ignored config root).
+fn validate_zuul(root: &Path, layout: &str, strict: bool) {
+    let Some(python) = tool("PERFKIT_ZUUL_PYTHON", "the Zuul config validator") else {
+        return;
+    };
+    let out = Command::new(python)
+        .arg(workspace().join("tests/tools/validate-zuul-config.py"))
+        .args(strict.then_some("--strict"))
+        .arg(root)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "Zuul validator refused the {layout} result:\n{text}"
+    );
+    eprintln!(
+        "zuul validator ({layout}): {}",
+        text.lines().last().unwrap_or("")
+    );
+}
+
+fn ansible(bin: &Path, args: &[&str], extra_env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(bin.join("ansible-playbook"));
+    cmd.args(["-i"])
+        .arg(fixture("ansible/inventory"))
+        .env(
+            "ANSIBLE_LIBRARY",
+            workspace().join("tests/tools/ansible-lint-stubs"),
+        )
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_LOCAL_TEMP", std::env::temp_dir())
+        .args(args);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn syntax_check(root: &Path, layout: &str) {
+    let Some(bin) = tool("PERFKIT_TOOLS_BIN", "ansible-playbook --syntax-check") else {
+        return;
+    };
+    let vars = format!("@{}", fixture("zuul-vars/change.yaml").display());
+    let playbook = root.join(PLAYBOOK);
+    let out = ansible(
+        &bin,
+        &["-e", &vars, "--syntax-check", playbook.to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "syntax check ({layout}):\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    eprintln!("ansible-playbook --syntax-check ({layout}): ok");
+}
+
+/// What one layout run must show: created files, the others untouched,
+/// Zuul and Ansible happy, and a second run that changes nothing.
+fn scaffold_layout(dir: &Path, args: &[&str], layout: &str, config: &str, strict: bool) -> String {
+    let before = tree(dir);
+    let out = ok(&perfkit(dir, args));
+    let after = tree(dir);
+    for (path, bytes) in &before {
+        if path == config {
+            only_insertions(bytes, &after[path]);
+        } else {
+            assert_eq!(&after[path], bytes, "{path} changed");
+        }
+    }
+    let added: Vec<&String> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    assert!(
+        after.keys().any(|p| p.starts_with("rally-jobs/task-")),
+        "{added:?}"
+    );
+    assert!(after.contains_key(PLAYBOOK));
+    assert!(after.contains_key("playbooks/perfkit/README.rst"));
+    assert!(after.contains_key(config), "{config} missing: {added:?}");
+    assert!(
+        out.contains(&format!("{config} ")) || out.contains(&format!("{config}\n")),
+        "{out}"
+    );
+    for p in &added {
+        assert!(
+            out.contains(&format!("created      {p}")),
+            "{p} not reported:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("next steps:") && out.contains("git review"),
+        "{out}"
+    );
+
+    validate_zuul(dir, layout, strict);
+    syntax_check(dir, layout);
+
+    let again = ok(&perfkit(dir, args));
+    assert_eq!(tree(dir), after, "second run changed files");
+    assert!(again.contains("nothing to do"), "{again}");
+    assert!(
+        !again.contains("created") && !again.contains("updated"),
+        "{again}"
+    );
+    out
+}
+
+#[test]
+fn zuul_d_layout_gets_its_own_file() {
+    let dir = repo(
+        Some("https://opendev.org/openstack/neutron"),
+        &[("openstack/neutron", ".")],
+    );
+    let out = scaffold_layout(
+        dir.path(),
+        &[],
+        "zuul.d/ (neutron)",
+        "zuul.d/perfkit-rally.yaml",
+        true,
+    );
+    assert!(
+        out.contains("project openstack/neutron taken from remote `origin`"),
+        "{out}"
+    );
+    // neutron already has its own task file: kept as it is, and the job runs it.
+    assert!(
+        out.contains("kept         rally-jobs/task-neutron.yaml (differs"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("zuul.d/perfkit-rally.yaml")).unwrap();
+    assert!(text.contains("    name: neutron-rally-task\n"), "{text}");
+    assert!(text.contains("    post-run: playbooks/perfkit/post-rally-task.yaml\n"));
+    assert!(text.contains("      rally_task: rally-jobs/task-neutron.yaml\n"));
+}
+
+#[test]
+fn dot_zuul_yaml_layout_is_edited_in_place() {
+    let dir = repo(
+        Some("ssh://jdoe@review.opendev.org:29418/openstack/nova.git"),
+        &[("openstack/nova/.zuul.yaml", ".zuul.yaml")],
+    );
+    let out = scaffold_layout(
+        dir.path(),
+        &["--project", "nova"],
+        ".zuul.yaml (nova)",
+        ".zuul.yaml",
+        true,
+    );
+    assert!(
+        out.contains("listed in check, gate of the existing project stanza"),
+        "{out}"
+    );
+}
+
+#[test]
+fn dot_zuul_d_layout_gets_its_own_file_and_custom_projects_work() {
+    // rally-openstack itself has no catalog entry: the custom plugin case.
+    let dir = repo(
+        Some("git@github.com:openstack/rally-openstack.git"),
+        &[("openstack/rally-openstack/.zuul.d", ".zuul.d")],
+    );
+    scaffold_layout(
+        dir.path(),
+        &[],
+        ".zuul.d/ (rally-openstack)",
+        ".zuul.d/perfkit-rally.yaml",
+        true,
+    );
+    let text = std::fs::read_to_string(dir.path().join(".zuul.d/perfkit-rally.yaml")).unwrap();
+    assert!(
+        text.contains("    parent: rally-task-at-devstack\n"),
+        "{text}"
+    );
+    assert!(!dir.path().join("zuul.d").exists());
+}
+
+#[test]
+fn zuul_yaml_layout_is_edited_and_shadowed_roots_are_reported() {
+    let dir = repo(
+        None,
+        &[
+            ("openstack/mistral/.zuul.yaml", "zuul.yaml"),
+            ("openstack/zaqar/.zuul.yaml", ".zuul.yaml"),
+        ],
+    );
+    let out = scaffold_layout(
+        dir.path(),
+        &[
+            "--project",
+            "openstack/mistral",
+            "--job-name",
+            "mistral-perfkit-rally",
+        ],
+        "zuul.yaml (mistral)",
+        "zuul.yaml",
+        false,
+    );
+    assert!(out.contains("Zuul ignores `.zuul.yaml`"), "{out}");
+}
+
+#[test]
+fn no_config_creates_dot_zuul_yaml() {
+    let dir = repo(Some("https://opendev.org/openstack/trove"), &[]);
+    let out = scaffold_layout(
+        dir.path(),
+        &["--pipelines", "check"],
+        "none (trove)",
+        ".zuul.yaml",
+        true,
+    );
+    assert!(out.contains("created      .zuul.yaml"), "{out}");
+    let text = std::fs::read_to_string(dir.path().join(".zuul.yaml")).unwrap();
+    assert!(
+        text.contains("    check:\n      jobs:\n        - trove-rally-task\n"),
+        "{text}"
+    );
+    assert!(!text.contains("gate:"), "{text}");
+}
+
+#[test]
+fn dry_run_prints_a_diff_and_writes_nothing() {
+    let dir = repo(None, &[("openstack/nova/.zuul.yaml", ".zuul.yaml")]);
+    let before = tree(dir.path());
+    let out = ok(&perfkit(dir.path(), &["--project", "nova", "--dry-run"]));
+    assert_eq!(tree(dir.path()), before);
+    assert!(
+        out.contains("--- a/.zuul.yaml\n+++ b/.zuul.yaml\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--- /dev/null\n+++ b/playbooks/perfkit/post-rally-task.yaml\n"),
+        "{out}"
+    );
+    assert!(out.contains("+        - nova-rally-task\n"), "{out}");
+    assert!(
+        out.contains("would create") && out.contains("dry run: nothing written"),
+        "{out}"
+    );
+}
+
+#[test]
+fn edited_files_are_kept_unless_forced() {
+    let dir = repo(None, &[("openstack/neutron/zuul.d", "zuul.d")]);
+    let args = ["--project", "neutron"];
+    ok(&perfkit(dir.path(), &args));
+    let playbook = dir.path().join(PLAYBOOK);
+    let zuul_file = dir.path().join("zuul.d/perfkit-rally.yaml");
+    let original_playbook = std::fs::read_to_string(&playbook).unwrap();
+    std::fs::write(&playbook, format!("{original_playbook}# my tweak\n")).unwrap();
+    let edited_zuul = std::fs::read_to_string(&zuul_file)
+        .unwrap()
+        .replace("timeout: ", "timeout: 1");
+    std::fs::write(&zuul_file, &edited_zuul).unwrap();
+
+    let out = ok(&perfkit(dir.path(), &args));
+    assert!(
+        out.contains(&format!("kept         {PLAYBOOK} (differs")),
+        "{out}"
+    );
+    assert!(
+        out.contains("kept         zuul.d/perfkit-rally.yaml (differs"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read_to_string(&playbook)
+            .unwrap()
+            .ends_with("# my tweak\n")
+    );
+    assert_eq!(std::fs::read_to_string(&zuul_file).unwrap(), edited_zuul);
+
+    let dry = ok(&perfkit(
+        dir.path(),
+        &["--project", "neutron", "--dry-run", "--force"],
+    ));
+    assert!(dry.contains("-# my tweak\n"), "{dry}");
+    let out = ok(&perfkit(dir.path(), &["--project", "neutron", "--force"]));
+    assert!(
+        out.contains(&format!("updated      {PLAYBOOK} (overwritten (--force))")),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&playbook).unwrap(),
+        original_playbook
+    );
+    assert!(ok(&perfkit(dir.path(), &args)).contains("nothing to do"));
+}
+
+#[test]
+fn an_existing_job_of_the_same_name_is_refused_then_renamed() {
+    let dir = repo(None, &[("openstack/cinder/.zuul.yaml", ".zuul.yaml")]);
+    let err = fails(
+        dir.path(),
+        &["--project", "cinder"],
+        "job `cinder-rally-task` is already defined in `.zuul.yaml` (line",
+    );
+    assert!(err.contains("--job-name cinder-perfkit-rally"), "{err}");
+    let out = ok(&perfkit(
+        dir.path(),
+        &["--project", "cinder", "--job-name", "cinder-perfkit-rally"],
+    ));
+    assert!(out.contains("updated      .zuul.yaml"), "{out}");
+    validate_zuul(dir.path(), ".zuul.yaml (cinder, renamed job)", true);
+}
+
+#[test]
+fn errors_are_one_line_with_a_hint_and_change_nothing() {
+    let outside = tempfile::tempdir().unwrap();
+    fails(
+        outside.path(),
+        &["--project", "nova"],
+        "no git repository at or above",
+    );
+    fails(
+        outside.path(),
+        &["--repo", ".", "--project", "nova"],
+        "no git repository at `.`",
+    );
+
+    let no_remote = repo(None, &[]);
+    fails(
+        no_remote.path(),
+        &[],
+        "cannot tell which project this repository is",
+    );
+    fails(
+        no_remote.path(),
+        &["--project", "../etc"],
+        "project name `../etc` is not valid",
+    );
+    fails(
+        no_remote.path(),
+        &["--project", "nova", "--pipelines", "check,ga te"],
+        "pipeline name `ga te`",
+    );
+
+    let broken = repo(None, &[("zuul-invalid/duplicate-key.yaml", ".zuul.yaml")]);
+    fails(
+        broken.path(),
+        &["--project", "nova"],
+        "cannot parse the Zuul config `.zuul.yaml`",
+    );
+
+    // A file where a directory must go: nothing at all may be written.
+    let blocked = repo(None, &[("openstack/nova/.zuul.yaml", ".zuul.yaml")]);
+    std::fs::write(blocked.path().join("playbooks"), "not a directory\n").unwrap();
+    fails(
+        blocked.path(),
+        &["--project", "nova"],
+        "cannot write `playbooks/perfkit/",
+    );
+}
+
+#[test]
+fn unknown_scenarios_are_an_error_but_unknown_services_are_not() {
+    let dir = repo(None, &[]);
+    fails(
+        dir.path(),
+        &[
+            "--project",
+            "nova",
+            "--scenarios",
+            "NovaServers.no_such_scenario",
+        ],
+        "NovaServers.no_such_scenario",
+    );
+    let out = ok(&perfkit(dir.path(), &["--project", "x/frobnicator"]));
+    assert!(out.contains("rally-jobs/plugins/"), "{out}");
+}
+
+#[test]
+fn help_shows_examples() {
+    let out = Command::new(env!("CARGO_BIN_EXE_perfkit"))
+        .args(["scaffold", "--help"])
+        .output()
+        .unwrap();
+    let text = ok(&out);
+    for needle in [
+        "--project",
+        "--repo",
+        "--pipelines",
+        "--scenarios",
+        "--templates",
+        "--dry-run",
+        "--force",
+        "Examples:",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+}
+
+/// The scaffolded post-run, run for real by ansible-playbook on localhost
+/// (stubbed `synchronize`/`zuul_return`) with every kind of zuul vars: the
+/// artifacts are described, and with a `perfkit_archive` secret, perfkit
+/// is called with the zuul vars file and report.json, the credentials only
+/// in its environment.
+#[test]
+fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
+    let dir = repo(None, &[]);
+    ok(&perfkit(dir.path(), &["--project", "nova"]));
+    let Some(bin) = tool("PERFKIT_TOOLS_BIN", "the stubbed post-run playbook run") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let results = work.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    for f in ["report.json", "results.json", "report.html"] {
+        std::fs::write(results.join(f), "{}").unwrap();
+    }
+    let log = work.path().join("calls.log");
+    let fake = work.path().join("perfkit");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf 'ARGS %s\\n' \"$*\" >> '{log}'\nprintf 'ENV %s %s\\n' \"$PERFKIT_ARCHIVE\" \"$AWS_SECRET_ACCESS_KEY\" >> '{log}'\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let secret = work.path().join("secret.yaml");
+    std::fs::write(
+        &secret,
+        "perfkit_archive:\n  url: s3://perf/openstack\n  env:\n    AWS_ACCESS_KEY_ID: AKIDEXAMPLE\n    AWS_SECRET_ACCESS_KEY: s3cr3t-value\n",
+    )
+    .unwrap();
+    let python = bin.join("python");
+    let playbook = dir.path().join(PLAYBOOK);
+    for kind in ["change", "periodic", "post", "tag"] {
+        let _ = std::fs::remove_file(&log);
+        let vars = format!("@{}", fixture(&format!("zuul-vars/{kind}.yaml")).display());
+        let common = [
+            "-v".to_string(),
+            "-e".into(),
+            format!("ansible_python_interpreter={}", python.display()),
+            "-e".into(),
+            vars,
+            "-e".into(),
+            format!("rally_results_dir={}", results.display()),
+            "-e".into(),
+            format!("perfkit_home={}", work.path().join("home").display()),
+            "-e".into(),
+            format!("perfkit_bin={}", fake.display()),
+        ];
+        let mut args: Vec<&str> = common.iter().map(String::as_str).collect();
+        args.push(playbook.to_str().unwrap());
+        // Without a secret: artifacts only, perfkit never called.
+        let out = ansible(&bin, &args, &[]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{kind}: {text}{}", stderr(&out));
+        for url in [
+            "perfkit/report.json",
+            "perfkit/results.json",
+            "perfkit/report.html",
+        ] {
+            assert!(
+                text.contains(url),
+                "{kind}: artifact {url} missing:\n{text}"
+            );
+        }
+        assert!(!log.exists(), "{kind}: perfkit ran without a secret");
+
+        // With the secret: one ingest call, credentials in env only.
+        let with_secret = format!("@{}", secret.display());
+        let mut args: Vec<&str> = common.iter().map(String::as_str).collect();
+        args.extend(["-e", &with_secret, playbook.to_str().unwrap()]);
+        let out = ansible(&bin, &args, &[]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{kind}: {text}{}", stderr(&out));
+        assert!(!text.contains("s3cr3t-value"), "{kind}: secret printed");
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let zuul_vars = work.path().join("home/zuul-vars.json");
+        let want = format!(
+            "ARGS ingest --project openstack/nova --zuul-vars {} {}\nENV s3://perf/openstack s3cr3t-value\n",
+            zuul_vars.display(),
+            results.join("report.json").display()
+        );
+        assert!(calls.ends_with(&want), "{kind}: {calls}");
+        let vars: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&zuul_vars).unwrap()).unwrap();
+        assert_eq!(vars["zuul"]["project"]["name"], "openstack/nova", "{kind}");
+        assert_eq!(
+            vars["zuul"].get("change").is_some(),
+            kind == "change",
+            "{kind}"
+        );
+        eprintln!("post-run playbook with {kind} vars: ok");
+    }
+}
+
+#[test]
+fn other_real_single_file_configs_stay_valid() {
+    for project in ["glance", "zaqar"] {
+        let dir = repo(
+            Some(&format!("https://opendev.org/openstack/{project}")),
+            &[(&format!("openstack/{project}/.zuul.yaml"), ".zuul.yaml")],
+        );
+        scaffold_layout(
+            dir.path(),
+            &[],
+            &format!(".zuul.yaml ({project})"),
+            ".zuul.yaml",
+            true,
+        );
+    }
+}
+
+/// The same playbook with the real `perfkit` as `perfkit_bin` and a
+/// `file://` archive: a change build lands under its change and patchset,
+/// a periodic one under change=0/patchset=0, keyed by the zuul vars the
+/// playbook saved.
+#[test]
+fn post_run_playbook_archives_with_the_real_perfkit() {
+    let dir = repo(None, &[]);
+    ok(&perfkit(dir.path(), &["--project", "nova"]));
+    let Some(bin) = tool(
+        "PERFKIT_TOOLS_BIN",
+        "the post-run playbook with the real perfkit",
+    ) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let results = work.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    std::fs::copy(
+        fixture("rally/dev-success.report.json"),
+        results.join("report.json"),
+    )
+    .unwrap();
+    let archive = work.path().join("archive");
+    std::fs::create_dir_all(&archive).unwrap();
+    let secret = work.path().join("secret.yaml");
+    std::fs::write(
+        &secret,
+        format!("perfkit_archive:\n  url: file://{}\n", archive.display()),
+    )
+    .unwrap();
+    let playbook = dir.path().join(PLAYBOOK);
+    for (kind, key) in [
+        ("change", "change=912345/patchset=3"),
+        ("periodic", "change=0/patchset=0"),
+    ] {
+        let args = [
+            "-e".to_string(),
+            format!(
+                "ansible_python_interpreter={}",
+                bin.join("python").display()
+            ),
+            "-e".into(),
+            format!("@{}", fixture(&format!("zuul-vars/{kind}.yaml")).display()),
+            "-e".into(),
+            format!("rally_results_dir={}", results.display()),
+            "-e".into(),
+            format!("perfkit_home={}", work.path().join(kind).display()),
+            "-e".into(),
+            format!("perfkit_bin={}", env!("CARGO_BIN_EXE_perfkit")),
+            "-e".into(),
+            format!("@{}", secret.display()),
+            playbook.display().to_string(),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ansible(&bin, &args, &[]);
+        assert!(
+            out.status.success(),
+            "{kind}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let builds: Vec<String> = tree(&archive)
+            .into_keys()
+            .filter(|k| k.starts_with("v1/builds/project=openstack%2Fnova/"))
+            .collect();
+        assert!(
+            builds.iter().any(|k| k.contains(key)),
+            "{kind}: no build under {key}: {builds:?}"
+        );
+        eprintln!("post-run playbook archived a {kind} build with the real perfkit: ok");
+    }
+}

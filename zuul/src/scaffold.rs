@@ -1,0 +1,526 @@
+//! `perfkit scaffold` end to end: plan every file (rally-jobs/ from
+//! `rally_jobs`, the post-run playbook, the Zuul job merged into the repo's
+//! config), compare with what is on disk, show a diff, and write — only
+//! after everything rendered and verified, each file atomically, nothing
+//! at all when one write fails. Printing is left to the CLI.
+
+use std::path::{Component, Path, PathBuf};
+
+use perfkit_schema::ProjectName;
+
+use crate::ScaffoldError;
+use crate::playbooks::render_playbooks;
+use crate::rally_jobs::{RallyJobsRequest, plan_rally_jobs};
+use crate::zuul_config::{
+    self, ConfigRoot, ExistingConfig, job_name, parse_stanzas, pipeline_jobs, stanza_body,
+};
+use crate::zuul_job::{
+    DEFAULT_PIPELINES, JobSpec, check_name, default_job_name, render_job, render_project,
+};
+use crate::zuul_merge::{JobBlock, JobState, merge_into_file};
+
+/// The file perfkit adds to a `zuul.d/` or `.zuul.d/` config directory.
+pub const ZUUL_DIR_FILE: &str = "perfkit-rally.yaml";
+/// The config file created when a repo has no Zuul config yet.
+pub const NEW_CONFIG_FILE: &str = ".zuul.yaml";
+
+/// What to scaffold, where.
+#[derive(Debug, Clone)]
+pub struct ScaffoldRequest {
+    /// Top of the repository's work tree.
+    pub repo_root: PathBuf,
+    pub project: ProjectName,
+    /// Defaults to `<short name>-rally-task`.
+    pub job_name: Option<String>,
+    /// Pipelines to run the job in; empty means check and gate.
+    pub pipelines: Vec<String>,
+    /// rally-openstack scenario names instead of the catalog's choice.
+    pub scenarios: Option<Vec<String>>,
+    /// Templates overriding the built-in ones (same layout as `rally-jobs-template/`).
+    pub templates_dir: Option<PathBuf>,
+    /// Overwrite files the user has edited.
+    pub force: bool,
+}
+
+/// What happens to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAction {
+    Create,
+    Update,
+    Unchanged,
+    /// Differs from what perfkit would write (edited by someone): left alone.
+    Kept,
+}
+
+/// One file of the plan. Paths are relative to the repo root.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub path: PathBuf,
+    pub before: Option<String>,
+    pub after: String,
+    pub action: FileAction,
+    /// What perfkit did inside the file, or why it left it alone.
+    pub detail: Option<String>,
+}
+
+impl FileChange {
+    /// Whether writing the plan touches this file.
+    pub fn writes(&self) -> bool {
+        matches!(self.action, FileAction::Create | FileAction::Update)
+    }
+
+    /// A unified diff of the change (`/dev/null` for a new file).
+    pub fn unified_diff(&self) -> String {
+        let old = self.before.as_deref().unwrap_or("");
+        let a = match self.before {
+            Some(_) => format!("a/{}", self.path.display()),
+            None => "/dev/null".to_string(),
+        };
+        let b = format!("b/{}", self.path.display());
+        similar::TextDiff::from_lines(old, &self.after)
+            .unified_diff()
+            .context_radius(3)
+            .header(&a, &b)
+            .to_string()
+    }
+}
+
+/// Everything a scaffold would do.
+#[derive(Debug, Clone)]
+pub struct ScaffoldPlan {
+    pub project: ProjectName,
+    pub job_name: String,
+    pub pipelines: Vec<String>,
+    /// The Zuul config layout found (before scaffolding).
+    pub config_root: ConfigRoot,
+    pub files: Vec<FileChange>,
+    /// Notes for the user (from the rally-jobs plan and the Zuul merge).
+    pub notes: Vec<String>,
+}
+
+impl ScaffoldPlan {
+    /// True when a run would change nothing.
+    pub fn is_noop(&self) -> bool {
+        !self.files.iter().any(FileChange::writes)
+    }
+
+    /// Unified diffs of every file that would be written.
+    pub fn unified_diff(&self) -> String {
+        self.files
+            .iter()
+            .filter(|f| f.writes())
+            .map(FileChange::unified_diff)
+            .collect()
+    }
+}
+
+/// Renders and verifies everything; reads the repo but writes nothing.
+pub fn plan(req: &ScaffoldRequest) -> Result<ScaffoldPlan, ScaffoldError> {
+    let job_name = req
+        .job_name
+        .clone()
+        .unwrap_or_else(|| default_job_name(&req.project));
+    check_name("job", &job_name)?;
+    let mut pipelines: Vec<String> = Vec::new();
+    for p in &req.pipelines {
+        check_name("pipeline", p)?;
+        if !pipelines.contains(p) {
+            pipelines.push(p.clone());
+        }
+    }
+    if pipelines.is_empty() {
+        pipelines = DEFAULT_PIPELINES.iter().map(|p| p.to_string()).collect();
+    }
+    let templates = req.templates_dir.as_deref();
+
+    let rally = plan_rally_jobs(&RallyJobsRequest {
+        project: req.project.clone(),
+        scenarios: req.scenarios.clone(),
+        templates_dir: req.templates_dir.clone(),
+    })?;
+    let default_task = format!("rally-jobs/task-{}.yaml", req.project.short_name());
+    let rally_task = rally
+        .files
+        .iter()
+        .map(|(p, _)| p.to_string_lossy().replace('\\', "/"))
+        .find(|p| *p == default_task)
+        .or_else(|| {
+            rally
+                .files
+                .iter()
+                .map(|(p, _)| p.to_string_lossy().to_string())
+                .find(|p| {
+                    p.starts_with("rally-jobs/task-")
+                        && p.ends_with(".yaml")
+                        && !p[16..].contains('/')
+                })
+        })
+        .unwrap_or(default_task);
+    let spec = JobSpec::new(&req.project, &job_name, &rally.service, &rally_task);
+    let job_text = render_job(&spec, templates)?;
+    let job_stanza = rendered_job_stanza(&job_text, &job_name)?;
+    let job = JobBlock {
+        name: &job_name,
+        text: &job_text,
+        stanza: &job_stanza,
+    };
+
+    let existing = zuul_config::read(&req.repo_root)?;
+    let mut files = Vec::new();
+    for (path, content) in &rally.files {
+        files.push(whole_file(
+            &req.repo_root,
+            path,
+            content.clone(),
+            req.force,
+        )?);
+    }
+    for (path, content) in render_playbooks(&spec, req.project.short_name(), templates)? {
+        files.push(whole_file(&req.repo_root, &path, content, req.force)?);
+    }
+    let mut notes = rally.notes.clone();
+    files.push(zuul_change(req, &existing, &job, &pipelines, &mut notes)?);
+    for ignored in &existing.ignored_roots {
+        notes.push(format!(
+            "Zuul ignores `{}`: it reads only the first of zuul.yaml, zuul.d/, .zuul.yaml, .zuul.d/ (here `{}`)",
+            ignored.display(),
+            existing.root.describe()
+        ));
+    }
+    Ok(ScaffoldPlan {
+        project: req.project.clone(),
+        job_name,
+        pipelines,
+        config_root: existing.root.clone(),
+        files,
+        notes,
+    })
+}
+
+/// Checks that the job template rendered one `- job:` stanza with our name
+/// (re-runs find the job by it) and returns it parsed.
+fn rendered_job_stanza(text: &str, name: &str) -> Result<yaml_serde::Value, ScaffoldError> {
+    let bad = |message: String| ScaffoldError::Template {
+        name: "zuul/job.yaml.j2".into(),
+        message,
+    };
+    let stanzas =
+        parse_stanzas(Path::new("zuul/job.yaml.j2"), text).map_err(|e| bad(e.to_string()))?;
+    match stanzas.as_slice() {
+        [one] if job_name(one) == Some(name) => Ok(one.clone()),
+        _ => Err(bad(format!(
+            "must render exactly one `- job:` stanza named `{name}`"
+        ))),
+    }
+}
+
+/// The Zuul config change for whichever layout the repo has.
+fn zuul_change(
+    req: &ScaffoldRequest,
+    existing: &ExistingConfig,
+    job: &JobBlock<'_>,
+    pipelines: &[String],
+    notes: &mut Vec<String>,
+) -> Result<FileChange, ScaffoldError> {
+    let templates = req.templates_dir.as_deref();
+    let project_stanza = |p: &[String]| render_project(job.name, p, templates);
+    match &existing.root {
+        ConfigRoot::Dir(dir) => {
+            // Our own file in the directory Zuul reads; other files stay untouched.
+            let ours = dir.join(ZUUL_DIR_FILE);
+            let others: Vec<_> = existing.files.iter().filter(|f| f.path != ours).collect();
+            if let Some(f) = others
+                .iter()
+                .find(|f| f.stanzas.iter().any(|s| job_name(s) == Some(job.name)))
+            {
+                return Err(ScaffoldError::JobConflict {
+                    job: job.name.to_string(),
+                    path: f.path.clone(),
+                    line: job_line(&f.text, job.name),
+                });
+            }
+            let missing: Vec<String> = pipelines
+                .iter()
+                .filter(|p| {
+                    !others.iter().any(|f| {
+                        f.stanzas
+                            .iter()
+                            .filter_map(|s| stanza_body(s, "project"))
+                            .any(|proj| pipeline_jobs(proj, p).contains(&job.name))
+                    })
+                })
+                .cloned()
+                .collect();
+            let mut content = job.text.to_string();
+            if !missing.is_empty() {
+                content.push('\n');
+                content.push_str(&project_stanza(&missing)?);
+            }
+            // Prove the file is what we think it is before anyone reads it.
+            let stanzas =
+                parse_stanzas(&ours, &content).map_err(|e| ScaffoldError::MergeCheck {
+                    path: ours.clone(),
+                    message: e.to_string(),
+                })?;
+            if stanzas.len() != 1 + usize::from(!missing.is_empty()) {
+                return Err(ScaffoldError::Template {
+                    name: "zuul/project.yaml.j2".into(),
+                    message: "must render exactly one `- project:` stanza".into(),
+                });
+            }
+            let mut change = whole_file(&req.repo_root, &ours, content, req.force)?;
+            if change.writes() {
+                change.detail = Some(describe(JobState::Added, &[], &missing));
+            }
+            Ok(change)
+        }
+        ConfigRoot::File(path) => {
+            let file = existing
+                .files
+                .first()
+                .ok_or_else(|| ScaffoldError::MergeCheck {
+                    path: path.clone(),
+                    message: "the config file was not read".into(),
+                })?;
+            let merged = merge_into_file(
+                path,
+                &file.text,
+                &file.stanzas,
+                job,
+                pipelines,
+                &project_stanza,
+                req.force,
+            )?;
+            if merged.job == JobState::KeptEdited {
+                notes.push(format!(
+                    "job `{}` in `{}` was edited since perfkit wrote it; left as it is (`--force` rewrites it)",
+                    job.name,
+                    path.display()
+                ));
+            }
+            let changed = merged.text != file.text;
+            let action = match (changed, merged.job) {
+                (true, _) => FileAction::Update,
+                (false, JobState::KeptEdited) => FileAction::Kept,
+                (false, _) => FileAction::Unchanged,
+            };
+            let detail = changed.then(|| {
+                describe(
+                    merged.job,
+                    &merged.pipelines_in_place,
+                    &merged.pipelines_new_stanza,
+                )
+            });
+            Ok(FileChange {
+                path: path.clone(),
+                before: Some(file.text.clone()),
+                after: merged.text,
+                action,
+                detail: detail.or_else(|| {
+                    (action == FileAction::Kept).then(|| {
+                        "job edited since perfkit wrote it; --force rewrites it".to_string()
+                    })
+                }),
+            })
+        }
+        ConfigRoot::None => {
+            // Same path as a single file, so a second run sees its own output.
+            let path = PathBuf::from(NEW_CONFIG_FILE);
+            let merged =
+                merge_into_file(&path, "", &[], job, pipelines, &project_stanza, req.force)?;
+            Ok(FileChange {
+                path,
+                before: None,
+                after: merged.text,
+                action: FileAction::Create,
+                detail: Some(describe(JobState::Added, &[], &merged.pipelines_new_stanza)),
+            })
+        }
+    }
+}
+
+fn describe(job: JobState, in_place: &[String], new_stanza: &[String]) -> String {
+    let mut parts = Vec::new();
+    match job {
+        JobState::Added => parts.push("job added".to_string()),
+        JobState::Rewritten => parts.push("job rewritten (--force)".to_string()),
+        JobState::KeptEdited => parts.push("edited job kept".to_string()),
+        JobState::Unchanged => {}
+    }
+    if !in_place.is_empty() {
+        parts.push(format!(
+            "listed in {} of the existing project stanza",
+            in_place.join(", ")
+        ));
+    }
+    if !new_stanza.is_empty() {
+        parts.push(format!(
+            "listed in {} by a new project stanza",
+            new_stanza.join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
+/// 1-based line of the `name: <job>` line, for messages.
+fn job_line(text: &str, job: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim()
+                .strip_prefix("name:")
+                .is_some_and(|v| v.trim().trim_matches(['"', '\'']) == job)
+        })
+        .map(|i| i + 1)
+}
+
+/// A file perfkit owns whole: created, unchanged, or (edited) kept unless `force`.
+fn whole_file(
+    root: &Path,
+    path: &Path,
+    content: String,
+    force: bool,
+) -> Result<FileChange, ScaffoldError> {
+    let safe = !path.as_os_str().is_empty()
+        && path.components().all(|c| matches!(c, Component::Normal(_)));
+    if !safe {
+        return Err(ScaffoldError::UnsafePath {
+            path: path.to_path_buf(),
+        });
+    }
+    let abs = root.join(path);
+    let before = match std::fs::symlink_metadata(&abs) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(ScaffoldError::Write {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("a file stands where a directory is needed"),
+            });
+        }
+        Err(source) => return Err(ScaffoldError::Read { path: abs, source }),
+        Ok(meta) if !meta.is_file() => {
+            return Err(ScaffoldError::Write {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("something other than a regular file is in the way"),
+            });
+        }
+        Ok(_) => Some(
+            std::fs::read_to_string(&abs)
+                .map_err(|source| ScaffoldError::Read { path: abs, source })?,
+        ),
+    };
+    let (action, detail) = match &before {
+        None => (FileAction::Create, None),
+        Some(old) if *old == content => (FileAction::Unchanged, None),
+        Some(_) if force => (
+            FileAction::Update,
+            Some("overwritten (--force)".to_string()),
+        ),
+        Some(_) => (
+            FileAction::Kept,
+            Some("differs from what perfkit would write; --force overwrites it".to_string()),
+        ),
+    };
+    Ok(FileChange {
+        path: path.to_path_buf(),
+        before,
+        after: content,
+        action,
+        detail,
+    })
+}
+
+/// Writes every file the plan creates or updates. Each goes to a temporary
+/// file beside its target first; only when all of them are written are they
+/// renamed into place, so a failure leaves the repo as it was (temporary
+/// files and directories made for them are removed again).
+pub fn write(plan: &ScaffoldPlan, repo_root: &Path) -> Result<(), ScaffoldError> {
+    let mut made_dirs: Vec<PathBuf> = Vec::new();
+    let mut temps: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let staged = plan
+        .files
+        .iter()
+        .filter(|f| f.writes())
+        .try_for_each(|f| stage(repo_root, f, &mut made_dirs, &mut temps));
+    if let Err(e) = staged {
+        undo(&temps, &made_dirs);
+        return Err(e);
+    }
+    for (i, (temp, target)) in temps.iter().enumerate() {
+        if let Err(source) = std::fs::rename(temp, target) {
+            undo(&temps[i..], &[]);
+            return Err(ScaffoldError::Write {
+                path: target.clone(),
+                source,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn stage(
+    root: &Path,
+    file: &FileChange,
+    made_dirs: &mut Vec<PathBuf>,
+    temps: &mut Vec<(PathBuf, PathBuf)>,
+) -> Result<(), ScaffoldError> {
+    let err = |source: std::io::Error| ScaffoldError::Write {
+        path: file.path.clone(),
+        source,
+    };
+    let target = root.join(&file.path);
+    let parent = target.parent().unwrap_or(root).to_path_buf();
+    let mut dir = root.to_path_buf();
+    for part in file.path.parent().into_iter().flat_map(Path::components) {
+        dir.push(part);
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(err(std::io::Error::other(format!(
+                    "`{}` is a file, not a directory",
+                    dir.strip_prefix(root).unwrap_or(&dir).display()
+                ))));
+            }
+            Err(_) => {
+                std::fs::create_dir(&dir).map_err(err)?;
+                made_dirs.push(dir.clone());
+            }
+        }
+    }
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let temp = parent.join(format!(".{name}.perfkit-{}.tmp", std::process::id()));
+    let written = (|| {
+        use std::io::Write as _;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        out.write_all(file.after.as_bytes())?;
+        out.sync_all()?;
+        if let Ok(meta) = std::fs::metadata(&target) {
+            std::fs::set_permissions(&temp, meta.permissions())?;
+        }
+        Ok(())
+    })();
+    match written {
+        Ok(()) => {
+            temps.push((temp, target));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(err(e))
+        }
+    }
+}
+
+fn undo(temps: &[(PathBuf, PathBuf)], made_dirs: &[PathBuf]) {
+    for (temp, _) in temps {
+        let _ = std::fs::remove_file(temp);
+    }
+    for dir in made_dirs.iter().rev() {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
