@@ -17,3 +17,4 @@ pub use names::{BuildId, NameError, ProjectName};
 pub use records::{BuildRecord, SampleRow, WorkloadRecord};
 pub use stats::Summary;
 pub use tables::SCHEMA_VERSION;
+pub mod regress;
