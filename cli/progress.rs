@@ -1,6 +1,9 @@
 //! Progress bars on stderr. indicatif draws nothing when stderr is not a
 //! terminal, so logs in CI stay clean.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use perfkit_ingest::progress::Progress;
 
@@ -10,12 +13,15 @@ const MIN_BYTES_FOR_BAR: u64 = 16 * 1024 * 1024;
 /// A byte-count bar for one phase at a time.
 pub struct Bar {
     bar: ProgressBar,
+    /// Whether the input is large enough to show phases without a total.
+    large: AtomicBool,
 }
 
 impl Bar {
     pub fn new() -> Self {
         Self {
             bar: ProgressBar::hidden(),
+            large: AtomicBool::new(false),
         }
     }
 }
@@ -23,7 +29,17 @@ impl Bar {
 impl Progress for Bar {
     fn start(&self, what: &str, total: Option<u64>) {
         match total {
+            None if self.large.load(Ordering::Relaxed) => {
+                self.bar.set_draw_target(ProgressDrawTarget::stderr());
+                self.bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                self.bar.set_message(what.to_string());
+                self.bar.enable_steady_tick(Duration::from_millis(120));
+            }
             Some(total) if total >= MIN_BYTES_FOR_BAR => {
+                self.large.store(true, Ordering::Relaxed);
                 self.bar.set_draw_target(ProgressDrawTarget::stderr());
                 self.bar.set_length(total);
                 self.bar.set_position(0);
@@ -36,7 +52,11 @@ impl Progress for Bar {
                 );
                 self.bar.set_message(what.to_string());
             }
-            _ => self.bar.set_draw_target(ProgressDrawTarget::hidden()),
+            Some(_) => {
+                self.large.store(false, Ordering::Relaxed);
+                self.bar.set_draw_target(ProgressDrawTarget::hidden());
+            }
+            None => self.bar.set_draw_target(ProgressDrawTarget::hidden()),
         }
     }
 
@@ -45,6 +65,7 @@ impl Progress for Bar {
     }
 
     fn finish(&self) {
+        self.bar.disable_steady_tick();
         self.bar.finish_and_clear();
     }
 }

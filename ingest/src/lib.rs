@@ -9,6 +9,7 @@ pub mod archive;
 pub mod batch;
 pub mod error;
 pub mod json_filter;
+pub mod json_inplace;
 pub mod normalize;
 pub mod parquet_file;
 pub mod pipeline;
