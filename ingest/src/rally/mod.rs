@@ -211,28 +211,14 @@ pub fn parse<R: Read>(
 ) -> Result<ParsedRun, ParseError> {
     let mut reader = BufReader::with_capacity(64 * 1024, NonFiniteFilter::new(input));
     let mut skipped_lines = 0;
-    let format = match detect(&mut reader, &mut skipped_lines)? {
-        Detected::Object => SourceFormat::RallyV2,
-        Detected::List => SourceFormat::RallyResults,
-    };
-    let mut ctx = Ctx::new(sink, options.job);
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let parsed = match format {
-        SourceFormat::RallyV2 => v2::parse_report(&mut de, &mut ctx),
-        SourceFormat::RallyResults => results::parse_results(&mut de, &mut ctx),
-    };
-    let finished = parsed.and_then(|()| {
-        ctx.path.clear();
-        de.end()
-    });
-    if let Err(err) = finished {
-        let mut error = ctx.error_from(&err);
+    let detected = detect(&mut reader, &mut skipped_lines)?;
+    let de = serde_json::Deserializer::from_reader(reader);
+    run_parser(de, detected, options, sink).map_err(|mut error| {
         if error.line > 0 {
             error.line += skipped_lines;
         }
-        return Err(error);
-    }
-    Ok(ctx.into_run(format))
+        error
+    })
 }
 
 /// Parses a whole Rally result held in memory: the fast path for files.
@@ -253,12 +239,27 @@ pub fn parse_slice(
     else {
         return Err(not_rally("an empty file"));
     };
-    let format = match classify(body[first])? {
+    let detected = classify(body[first])?;
+    run_parser(
+        serde_json::Deserializer::from_slice(body),
+        detected,
+        options,
+        sink,
+    )
+}
+
+/// Runs the parser of the detected layout over any serde_json input.
+fn run_parser<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    detected: Detected,
+    options: &ParseOptions<'_>,
+    sink: &mut dyn SampleSink,
+) -> Result<ParsedRun, ParseError> {
+    let format = match detected {
         Detected::Object => SourceFormat::RallyV2,
         Detected::List => SourceFormat::RallyResults,
     };
     let mut ctx = Ctx::new(sink, options.job);
-    let mut de = serde_json::Deserializer::from_slice(body);
     let parsed = match format {
         SourceFormat::RallyV2 => v2::parse_report(&mut de, &mut ctx),
         SourceFormat::RallyResults => results::parse_results(&mut de, &mut ctx),
