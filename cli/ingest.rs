@@ -14,6 +14,7 @@ use perfkit_schema::records::BuildMeta;
 
 use crate::env::{DEFAULT_ARCHIVE, PERFKIT_ARCHIVE};
 use crate::progress::Bar;
+use crate::shown;
 
 /// Archive Rally results as Parquet, keyed by project, change and patchset.
 ///
@@ -70,6 +71,11 @@ pub struct IngestArgs {
     /// File with the build's `zuul` variables (YAML or JSON, e.g. `{{ zuul | to_json }}`); flags win over it
     #[arg(long, value_name = "FILE")]
     zuul_vars: Option<PathBuf>,
+    /// File of `KEY=VALUE` lines: the archive URL (`PERFKIT_ARCHIVE`) and
+    /// store settings and credentials (`AWS_*`, `GOOGLE_*`, `AZURE_*`), so
+    /// that secrets never appear on a command line or in the environment
+    #[arg(long, value_name = "FILE")]
+    env_file: Option<PathBuf>,
     /// Rewrite a build that is already archived
     #[arg(long)]
     replace: bool,
@@ -102,6 +108,9 @@ fn request_from(args: &IngestArgs) -> anyhow::Result<(IngestRequest, Option<Stri
         ),
     };
     let v = from_vars.meta;
+    if args.zuul_vars.is_some() {
+        refuse_contradictions(args, &v)?;
+    }
     let pick = |flag: &Option<String>, var: Option<String>| flag.clone().or(var);
     let (change, patchset) = match (args.change, args.patchset) {
         (Some(c), Some(p)) => (Some(c), Some(p)),
@@ -109,7 +118,7 @@ fn request_from(args: &IngestArgs) -> anyhow::Result<(IngestRequest, Option<Stri
     };
     if change == Some(0) {
         anyhow::bail!(
-            "change 0 is reserved for builds without a change\nhint: omit `--change` for post and periodic builds"
+            "change 0 is reserved for builds without a change\nhint: post and periodic builds have no change: omit it"
         );
     }
     let meta = BuildMeta {
@@ -140,10 +149,78 @@ fn request_from(args: &IngestArgs) -> anyhow::Result<(IngestRequest, Option<Stri
     ))
 }
 
+/// A flag that disagrees with `--zuul-vars` would archive a build under a
+/// mix of two identities; say so instead of guessing which one is right.
+fn refuse_contradictions(args: &IngestArgs, vars: &BuildMeta) -> anyhow::Result<()> {
+    let numbers = [
+        ("--change", args.change, vars.change),
+        (
+            "--patchset",
+            args.patchset.map(u64::from),
+            vars.patchset.map(u64::from),
+        ),
+    ];
+    for (flag, given, known) in numbers {
+        if let (Some(given), Some(known)) = (given, known)
+            && given != known
+        {
+            anyhow::bail!(
+                "`{flag} {given}` contradicts the zuul variables ({known})\nhint: drop the flag or the `--zuul-vars` file"
+            );
+        }
+        if given.is_some() && known.is_none() && args.zuul_vars.is_some() {
+            anyhow::bail!(
+                "`{flag} {}` contradicts the zuul variables, which describe a build without a change\nhint: drop the flag or the `--zuul-vars` file",
+                given.unwrap_or_default()
+            );
+        }
+    }
+    let texts = [
+        ("--ref", &args.git_ref, &vars.git_ref),
+        ("--newrev", &args.newrev, &vars.newrev),
+        ("--pipeline", &args.pipeline, &vars.pipeline),
+        ("--branch", &args.branch, &vars.branch),
+        ("--build", &args.build, &vars.zuul_build),
+    ];
+    for (flag, given, known) in texts {
+        if let (Some(given), Some(known)) = (given, known)
+            && given != known
+        {
+            anyhow::bail!(
+                "`{flag} {}` contradicts the zuul variables (`{}`)\nhint: drop the flag or the `--zuul-vars` file",
+                shown(given),
+                shown(known)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The archive URL and store options: `--archive`, else `PERFKIT_ARCHIVE`
+/// from `--env-file`, else from the environment, else the default; every
+/// other key of the env file becomes a store option.
+pub fn open_archive(flag: Option<String>, env_file: Option<&Path>) -> anyhow::Result<Archive> {
+    let mut options = Vec::new();
+    let mut from_file = None;
+    if let Some(path) = env_file {
+        for (key, value) in crate::env::read_env_file(path)? {
+            if key == crate::env::PERFKIT_ARCHIVE {
+                from_file = Some(value);
+            } else {
+                options.push((key, value));
+            }
+        }
+    }
+    let url = match flag.or(from_file) {
+        Some(url) => url,
+        None => archive_url(None),
+    };
+    Archive::open_with_options(&url, options).map_err(with_hint)
+}
+
 pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let (request, build) = request_from(&args)?;
-    let url = archive_url(args.archive.clone());
-    let archive = Archive::open(&url).map_err(with_hint)?;
+    let archive = open_archive(args.archive.clone(), args.env_file.as_deref())?;
     let failures = ingest_files(
         &archive,
         &request,
@@ -172,7 +249,7 @@ pub async fn ingest_files(
     let progress = Bar::new();
     let mut failures = 0;
     for file in files {
-        let result = match run_id_for(build, file, files.len()) {
+        let result = match run_id_for(build, files.len()) {
             Ok(run_id) => ingest_file(archive, file, request, run_id, &progress).await,
             Err(e) => Err(e),
         };
@@ -185,10 +262,12 @@ pub async fn ingest_files(
         }
     }
     if files.len() > 1 && failures > 0 {
-        eprintln!(
-            "{failures} of {} files failed; the others were archived",
-            files.len()
-        );
+        let rest = if failures < files.len() {
+            "; the others were archived"
+        } else {
+            ""
+        };
+        eprintln!("{failures} of {} files failed{rest}", files.len());
     }
     failures
 }
@@ -228,7 +307,7 @@ pub fn print_report(report: &IngestReport, file: &str) {
     let statuses = if build.task_statuses.iter().all(|s| s == "finished") {
         String::new()
     } else {
-        format!(", task {}", build.task_statuses.join("/"))
+        format!(", task {}", shown(&build.task_statuses.join("/")))
     };
     println!(
         "{file}: {verb} {what} [{}]: {}, {} ({} failed), {sla}{statuses}",
@@ -246,11 +325,13 @@ pub fn print_report(report: &IngestReport, file: &str) {
         let failed_sla = if w.sla_failed.is_empty() {
             String::new()
         } else {
-            format!("  SLA: {}", w.sla_failed.join(", "))
+            format!("  SLA: {}", shown(&w.sla_failed.join(", ")))
         };
         println!(
             "  {mark} {:<40} {:>5} it {:>4} failed  {timing}{failed_sla}",
-            w.scenario, w.iterations, w.failed_iterations
+            shown(&w.scenario),
+            w.iterations,
+            w.failed_iterations
         );
     }
     println!("  -> {}", report.location);

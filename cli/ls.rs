@@ -8,6 +8,7 @@ use perfkit_ingest::parquet_file::decode;
 use perfkit_schema::{ProjectName, Table};
 
 use crate::ingest::{archive_url, with_hint};
+use crate::shown;
 
 /// List archived builds (project, change, patchset, pipeline, job, build, time, workloads, SLA).
 #[derive(clap::Args)]
@@ -33,7 +34,16 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
         .map(ProjectName::try_from)
         .transpose()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let archive = Archive::open(&archive_url(args.archive)).map_err(with_hint)?;
+    let url = archive_url(args.archive);
+    // Reading must not create a local archive where a typo pointed.
+    let local = url.strip_prefix("file://").unwrap_or(&url);
+    if !url.contains("://") || url.starts_with("file://") {
+        anyhow::ensure!(
+            std::path::Path::new(local).is_dir(),
+            "no archive at `{url}`\nhint: pass `--archive` (or set `PERFKIT_ARCHIVE`) to where `perfkit ingest` wrote"
+        );
+    }
+    let archive = Archive::open(&url).map_err(with_hint)?;
     let keys = archive
         .list_builds(project.as_ref())
         .await
@@ -91,8 +101,18 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
             } else {
                 b.key.patchset.to_string()
             },
-            b.meta.pipeline.clone().unwrap_or_else(dash),
-            b.meta.job.clone().unwrap_or_else(dash),
+            b.meta
+                .pipeline
+                .as_deref()
+                .map(shown)
+                .map(|s| s.into_owned())
+                .unwrap_or_else(dash),
+            b.meta
+                .job
+                .as_deref()
+                .map(shown)
+                .map(|s| s.into_owned())
+                .unwrap_or_else(dash),
             b.key.build.as_str(),
             b.started_at_us.map(format_utc).unwrap_or_else(dash),
             b.workload_count,

@@ -38,7 +38,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    Ingest(ingest::IngestArgs),
+    Ingest(Box<ingest::IngestArgs>),
     Ls(ls::LsArgs),
     Scaffold(scaffold::ScaffoldArgs),
     Demo(demo::DemoArgs),
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Ingest(args) => ingest::run(args).await,
+            Command::Ingest(args) => ingest::run(*args).await,
             Command::Ls(args) => ls::run(args).await,
             Command::Scaffold(args) => scaffold::run(args),
             Command::Demo(args) => demo::run(args).await,
@@ -76,12 +76,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// Untrusted text (Rally names, messages, Zuul values) for the terminal:
+/// control characters are escaped so a crafted report cannot move the
+/// cursor, clear the screen or hide text.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(
+            text.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// Prints `error: …` with its causes and, when the library error carries
 /// one, a `hint:` line (messages built in the CLI carry theirs inline).
 pub fn report_error(e: &anyhow::Error) {
-    eprintln!("error: {e}");
+    let message = e.to_string();
+    eprintln!("error: {}", shown_lines(&message));
+    // Library errors already name their cause; print only what is new.
     for cause in e.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            eprintln!("  caused by: {}", shown(&cause));
+        }
     }
     let hint = e
         .chain()
@@ -95,6 +121,14 @@ pub fn report_error(e: &anyhow::Error) {
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
+}
+
+/// Like [`shown`], keeping the newline before a `hint:` line.
+fn shown_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| shown(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn init_logging(verbose: u8) {

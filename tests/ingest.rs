@@ -243,6 +243,11 @@ fn zuul_vars_key_change_and_branch_builds() {
 fn ls_shows_what_is_archived() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("archive");
+    let (code, _, missing) = run(perfkit().args(["ls", "--archive", archive.to_str().unwrap()]));
+    assert_eq!(code, 2);
+    assert!(missing.contains("no archive at"), "{missing}");
+    assert!(!archive.exists(), "ls must not create an archive");
+    std::fs::create_dir_all(&archive).unwrap();
     let (code, _, empty) = run(perfkit().args(["ls", "--archive", archive.to_str().unwrap()]));
     assert_eq!(code, 0);
     assert!(empty.contains("no builds"), "{empty}");
@@ -292,4 +297,158 @@ fn ls_shows_what_is_archived() {
         "nova",
     ]));
     assert!(other.is_empty(), "{other}");
+}
+
+#[test]
+fn several_files_of_one_build_never_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::copy(
+        fixture("rally/dev-success.report.json"),
+        a.join("report.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("rally/dev-failures.report.json"),
+        b.join("report.json"),
+    )
+    .unwrap();
+    let ingest = |files: &[&std::path::Path]| {
+        run(perfkit()
+            .args([
+                "ingest",
+                "--archive",
+                archive.to_str().unwrap(),
+                "--project",
+                "nova",
+                "--build",
+                "abc",
+            ])
+            .args(files))
+    };
+    let (code, out, err) = ingest(&[&a.join("report.json"), &b.join("report.json")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.matches(": archived openstack/nova").count(), 2, "{out}");
+    assert_eq!(builds_in(&archive).len(), 2);
+    // Same files again: nothing new. One of them alone under the bare build
+    // id, then another file for that id: a conflict, not a silent skip.
+    let (code, out, _) = ingest(&[&a.join("report.json"), &b.join("report.json")]);
+    assert_eq!(
+        (code, out.matches("already in the archive").count()),
+        (0, 2),
+        "{out}"
+    );
+    assert_eq!(ingest(&[&a.join("report.json")]).0, 0);
+    let (code, _, err) = ingest(&[&b.join("report.json")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("already archived from a different file") && err.contains("--replace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn flags_that_contradict_zuul_vars_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    for (vars, flags, expected) in [
+        (
+            "change.yaml",
+            vec!["--change", "7", "--patchset", "2"],
+            "`--change 7` contradicts",
+        ),
+        (
+            "periodic.yaml",
+            vec!["--change", "5", "--patchset", "1"],
+            "build without a change",
+        ),
+        (
+            "change.yaml",
+            vec!["--pipeline", "periodic"],
+            "`--pipeline periodic` contradicts",
+        ),
+    ] {
+        let (code, _, err) = run(perfkit()
+            .args([
+                "ingest",
+                "--archive",
+                archive.to_str().unwrap(),
+                "--zuul-vars",
+            ])
+            .arg(fixture(&format!("zuul-vars/{vars}")))
+            .args(&flags)
+            .arg(fixture("rally/dev-success.report.json")));
+        assert_eq!(code, 2, "{vars} {flags:?}: {err}");
+        assert!(err.contains(expected) && err.contains("hint: "), "{err}");
+    }
+    assert!(!archive.exists() || builds_in(&archive).is_empty());
+}
+
+#[test]
+fn credentials_come_from_an_env_file_and_are_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let env_file = dir.path().join("archive.env");
+    std::fs::write(
+        &env_file,
+        format!("# settings\nPERFKIT_ARCHIVE={}\n", archive.display()),
+    )
+    .unwrap();
+    let (code, out, err) = run(perfkit()
+        .args(["ingest", "--project", "nova", "--env-file"])
+        .arg(&env_file)
+        .arg(fixture("rally/dev-success.report.json")));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("archived"), "{out}");
+    assert_eq!(builds_in(&archive).len(), 1);
+
+    std::fs::write(
+        &env_file,
+        "PERFKIT_ARCHIVE=s3://bucket/p\nAWS_SECRET_ACESS_KEY=hunter2\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(perfkit()
+        .args(["ingest", "--project", "nova", "--env-file"])
+        .arg(&env_file)
+        .arg(fixture("rally/dev-success.report.json")));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("aws_secret_acess_key") && !err.contains("hunter2"),
+        "{err}"
+    );
+
+    for url in ["s3://KEY:hunter2@bucket/p", "s3:/KEY:hunter2@bucket"] {
+        let (code, _, err) = run(perfkit()
+            .args(["ingest", "--project", "nova", "--archive", url])
+            .arg(fixture("rally/dev-success.report.json")));
+        assert_eq!(code, 2, "{url}");
+        assert!(!err.contains("hunter2"), "{url}: {err}");
+    }
+}
+
+#[test]
+fn control_characters_in_reports_do_not_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("rally/dev-success.report.json")).unwrap();
+    let crafted = dir.path().join("crafted.json");
+    std::fs::write(
+        &crafted,
+        text.replace("\"Dummy.dummy\"", "\"Dummy.du\\u001b[31mmmy\""),
+    )
+    .unwrap();
+    let (code, out, err) = run(perfkit()
+        .args([
+            "ingest",
+            "--archive",
+            dir.path().join("a").to_str().unwrap(),
+            "--project",
+            "nova",
+        ])
+        .arg(&crafted));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("Dummy.du\\u{1b}[31mmmy"), "{out}");
 }

@@ -613,7 +613,7 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/sh\nprintf 'ARGS %s\\n' \"$*\" >> '{log}'\nprintf 'ENV %s %s\\n' \"$PERFKIT_ARCHIVE\" \"$AWS_SECRET_ACCESS_KEY\" >> '{log}'\n",
+            "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\nprintf 'ARGS %s\\n' \"$*\" >> '{log}'\nprintf 'ENV [%s] [%s]\\n' \"$PERFKIT_ARCHIVE\" \"$AWS_SECRET_ACCESS_KEY\" >> '{log}'\nsed 's/^/FILE /' \"$3\" >> '{log}'\nstat -c 'MODE %a' \"$3\" >> '{log}'\n",
             log = log.display()
         ),
     )
@@ -675,12 +675,22 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
         assert!(!text.contains("s3cr3t-value"), "{kind}: secret printed");
         let calls = std::fs::read_to_string(&log).unwrap();
         let zuul_vars = work.path().join("home/zuul-vars.json");
+        let env_file = work.path().join("home/archive.env");
+        // Credentials reach perfkit through a 0600 file named on the
+        // command line, never through its argv or environment.
         let want = format!(
-            "ARGS ingest --project openstack/nova --zuul-vars {} {}\nENV s3://perf/openstack s3cr3t-value\n",
+            "ARGS ingest --env-file {} --project openstack/nova --zuul-vars {} {}\nENV [] []\n\
+             FILE PERFKIT_ARCHIVE=s3://perf/openstack\nFILE AWS_ACCESS_KEY_ID=AKIDEXAMPLE\n\
+             FILE AWS_SECRET_ACCESS_KEY=s3cr3t-value\nMODE 600\n",
+            env_file.display(),
             zuul_vars.display(),
             results.join("report.json").display()
         );
         assert!(calls.ends_with(&want), "{kind}: {calls}");
+        assert!(
+            !env_file.exists(),
+            "{kind}: the settings file was left behind"
+        );
         let vars: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&zuul_vars).unwrap()).unwrap();
         assert_eq!(vars["zuul"]["project"]["name"], "openstack/nova", "{kind}");

@@ -46,6 +46,16 @@ pub enum IngestError {
         #[source]
         source: Box<object_store::Error>,
     },
+    #[error(
+        "cannot ingest `{}`: build `{build}` is already archived from a different file (sha256 {archived_sha256:.12}…, this file {sha256:.12}…)",
+        path.display()
+    )]
+    Conflict {
+        path: PathBuf,
+        build: String,
+        archived_sha256: String,
+        sha256: String,
+    },
     #[error("cannot encode {table} as Parquet: {message}")]
     Encode {
         table: &'static str,
@@ -67,6 +77,7 @@ impl IngestError {
             IngestError::Metadata(_) => "see `perfkit ingest --help` for the build flags".into(),
             IngestError::ArchiveUrl { .. } => "use a directory, `file://`, `s3://bucket/prefix`, `gs://`, `az://` or `memory://` URL".into(),
             IngestError::Archive { .. } => "check the archive URL, credentials (`AWS_*`, `GOOGLE_*`, `AZURE_*`) and that the store is reachable, then run the same command again: it is safe to repeat".into(),
+            IngestError::Conflict { .. } => "pass `--replace` to archive this file in its place, or a different `--build`".into(),
             IngestError::Encode { .. } | IngestError::Decode { .. } => return None,
         })
     }

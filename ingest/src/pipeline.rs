@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use perfkit_schema::records::BuildMeta;
-use perfkit_schema::{ArchiveKey, BuildId, BuildRecord, ProjectName, WorkloadRecord};
+use perfkit_schema::{ArchiveKey, BuildId, BuildRecord, ProjectName, Table, WorkloadRecord};
 use sha2::{Digest, Sha256};
 
 use crate::IngestError;
@@ -45,42 +45,38 @@ pub struct IngestReport {
 /// How a file's archive build id is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunId {
-    /// Use this id (the Zuul build, or the build plus a per-file suffix).
+    /// The Zuul build itself (one file for the build).
     Given(BuildId),
+    /// One of several files of the Zuul build `0`: the build plus 12 hex
+    /// digits of the file's SHA-256, so the id depends on nothing but the
+    /// build and the content (not on names or on how many files came along).
+    PerFile(String),
     /// Derive a stable id from the file's content.
     FromContent,
 }
 
-/// Picks the id for the `index`-th of `count` files of one invocation:
-/// the Zuul build itself for a single file, the build plus the file's
-/// stem when one build produced several files, and a content digest when
-/// no build is known (so re-ingesting the same file stays idempotent).
-pub fn run_id_for(build: Option<&str>, file: &Path, count: usize) -> Result<RunId, IngestError> {
+/// Hex digits of the content digest added to a build id for per-file ids.
+const PER_FILE_DIGITS: usize = 12;
+
+/// Picks the id for one of `count` files of one invocation: the Zuul build
+/// for a single file, the build plus a content digest when one build
+/// produced several files, and a content digest alone when no build is
+/// known (so re-ingesting the same file stays idempotent).
+pub fn run_id_for(build: Option<&str>, count: usize) -> Result<RunId, IngestError> {
     let Some(build) = build else {
         return Ok(RunId::FromContent);
     };
-    let id = if count <= 1 {
-        build.to_string()
-    } else {
-        let stem: String = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let room = 64usize.saturating_sub(build.len() + 1);
-        format!("{build}-{}", &stem[..stem.len().min(room)])
-    };
-    BuildId::try_from(id.as_str())
-        .map(RunId::Given)
-        .map_err(|e| IngestError::Metadata(e.to_string()))
+    let id = BuildId::try_from(build).map_err(|e| IngestError::Metadata(e.to_string()))?;
+    if count <= 1 {
+        return Ok(RunId::Given(id));
+    }
+    if build.len() + 1 + PER_FILE_DIGITS > 64 {
+        return Err(IngestError::Metadata(format!(
+            "build id `{build}` is too long to add a per-file suffix for {count} files (at most {} characters)",
+            64 - 1 - PER_FILE_DIGITS
+        )));
+    }
+    Ok(RunId::PerFile(id.as_str().to_string()))
 }
 
 /// Archives one Rally result file.
@@ -96,9 +92,19 @@ pub async fn ingest_file(
         source,
     };
     let size = std::fs::metadata(path).map_err(read_error)?.len();
-    let build_id = match run_id {
-        RunId::Given(id) => id,
-        RunId::FromContent => BuildId::from_digest(&hash_file(path, progress, size)?),
+    let (build_id, mut digest) = match run_id {
+        RunId::Given(id) => (id, None),
+        RunId::FromContent => {
+            let digest = hash_file(path, progress, size)?;
+            (BuildId::from_digest(&digest), Some(digest))
+        }
+        RunId::PerFile(build) => {
+            let digest = hash_file(path, progress, size)?;
+            let id = format!("{build}-{}", &digest[..PER_FILE_DIGITS]);
+            let id =
+                BuildId::try_from(id.as_str()).map_err(|e| IngestError::Metadata(e.to_string()))?;
+            (id, Some(digest))
+        }
     };
     let key = ArchiveKey {
         project: request.project.clone(),
@@ -106,8 +112,23 @@ pub async fn ingest_file(
         patchset: request.meta.patchset.unwrap_or(0),
         build: build_id.clone(),
     };
-    let location = archive.object_url(&key, perfkit_schema::Table::Builds);
+    let location = archive.object_url(&key, Table::Builds);
     if !request.replace && archive.contains(&key).await? {
+        // Same id, same bytes: nothing to do. Same id, other bytes: a
+        // different result claims this build; never drop it silently.
+        let digest = match digest.take() {
+            Some(digest) => digest,
+            None => hash_file(path, progress, size)?,
+        };
+        let archived = archived_digest(archive, &key).await?;
+        if archived != digest {
+            return Err(IngestError::Conflict {
+                path: path.to_path_buf(),
+                build: key.build.to_string(),
+                archived_sha256: archived,
+                sha256: digest,
+            });
+        }
         return Ok(IngestReport {
             path: path.to_path_buf(),
             outcome: PutOutcome::AlreadyArchived,
@@ -165,6 +186,19 @@ pub async fn ingest_file(
         sample_rows,
         key,
     })
+}
+
+/// The SHA-256 of the file an archived build was ingested from.
+async fn archived_digest(archive: &Archive, key: &ArchiveKey) -> Result<String, IngestError> {
+    let url = archive.object_url(key, Table::Builds);
+    let bytes = archive.get(key, Table::Builds).await?;
+    let batches = crate::parquet_file::decode(&url, bytes)?;
+    let builds = crate::batch::decode_builds(key, &batches)?;
+    Ok(builds
+        .into_iter()
+        .next()
+        .map(|b| b.source_sha256)
+        .unwrap_or_default())
 }
 
 type Parsed = (rally::ParsedRun, bytes::Bytes, String, u64);
@@ -279,16 +313,19 @@ mod tests {
 
     #[test]
     fn run_ids() {
-        let f = Path::new("out/report.json");
-        assert_eq!(run_id_for(None, f, 1).unwrap(), RunId::FromContent);
+        assert_eq!(run_id_for(None, 1).unwrap(), RunId::FromContent);
+        assert_eq!(run_id_for(None, 3).unwrap(), RunId::FromContent);
         assert_eq!(
-            run_id_for(Some("abc"), f, 1).unwrap(),
+            run_id_for(Some("abc"), 1).unwrap(),
             RunId::Given(BuildId::try_from("abc").unwrap())
         );
         assert_eq!(
-            run_id_for(Some("abc"), Path::new("x/Results v1.json"), 2).unwrap(),
-            RunId::Given(BuildId::try_from("abc-results_v1").unwrap())
+            run_id_for(Some("ABC"), 2).unwrap(),
+            RunId::PerFile("abc".into())
         );
-        assert!(run_id_for(Some("../x"), f, 1).is_err());
+        assert!(run_id_for(Some("../x"), 1).is_err());
+        let long = "a".repeat(60);
+        let err = run_id_for(Some(&long), 2).unwrap_err().to_string();
+        assert!(err.contains("too long to add a per-file suffix"), "{err}");
     }
 }

@@ -69,6 +69,9 @@ pub fn parse(text: &str) -> Result<ZuulBuild, String> {
                 .map_err(|_| format!("`{key}` is `{v}`, expected a number")),
         }
     };
+    if number("change")?.is_some() != number("patchset")?.is_some() {
+        return Err("`change` and `patchset` go together: give both or neither".into());
+    }
     let nodepool = doc.get("nodepool");
     let meta = BuildMeta {
         change: number("change")?,
@@ -189,5 +192,10 @@ mod tests {
                 .contains("`change` is `abc`")
         );
         assert!(parse("zuul: {build: x, project: {name: '../etc'}}").is_err());
+        assert!(
+            parse("zuul: {build: x, change: 5}")
+                .unwrap_err()
+                .contains("go together")
+        );
     }
 }

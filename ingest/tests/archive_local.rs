@@ -191,7 +191,7 @@ fn malformed_locations_are_archive_url_errors() {
 #[test]
 fn s3_display_url_has_no_credentials() {
     let archive = Archive::open_with_options(
-        "s3://AKIAEXAMPLE:hunter2@bucket/some/prefix/?X-Amz-Security-Token=tok",
+        "s3://bucket/some/prefix/?X-Amz-Security-Token=tok",
         [("aws_region", "us-east-1")],
     )
     .unwrap();
@@ -200,6 +200,14 @@ fn s3_display_url_has_no_credentials() {
         archive.object_url(&nova(), Table::Samples),
         "s3://bucket/some/prefix/v1/samples/project=openstack%2Fnova/change=912345/patchset=3/build=0f6c3f4ad9b14c1d8e3a7c5b2e1f0a9d.parquet"
     );
+    // Credentials in the URL would be silently unused: refused, not echoed.
+    match Archive::open_with_options(
+        "s3://AKIAEXAMPLE:hunter2@bucket/p",
+        [("aws_region", "us-east-1")],
+    ) {
+        Ok(_) => panic!("credentials in the URL must be refused"),
+        Err(err) => assert!(!err.to_string().contains("hunter2"), "{err}"),
+    }
 }
 
 fn walk(dir: &FsPath) -> Vec<String> {

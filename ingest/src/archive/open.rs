@@ -68,6 +68,14 @@ where
     };
     let url = Url::parse(raw).map_err(|e| url_error(&redact_raw(raw), e.to_string()))?;
     let display = display_url(&url);
+    if (!url.username().is_empty() || url.password().is_some())
+        && !matches!(scheme.as_str(), "abfs" | "abfss")
+    {
+        return Err(url_error(
+            &display,
+            "credentials in the URL are not used: set them in the environment (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `GOOGLE_*`, `AZURE_*`) or pass `--env-file`".into(),
+        ));
+    }
     let root = Path::from_url_path(url.path()).map_err(|e| url_error(&display, e.to_string()))?;
     let store: Arc<dyn ObjectStore> = match scheme.as_str() {
         "file" => {
@@ -192,7 +200,11 @@ fn display_url(url: &Url) -> String {
 fn redact_raw(raw: &str) -> String {
     let raw = raw.split(['?', '#']).next().unwrap_or_default();
     let Some((scheme, rest)) = raw.split_once("://") else {
-        return raw.to_string();
+        // `s3:/KEY:SECRET@bucket`: whatever precedes an `@` may be a secret.
+        return match raw.rfind('@') {
+            Some(at) => format!("[redacted]@{}", &raw[at + 1..]),
+            None => raw.to_string(),
+        };
     };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let host = authority.rsplit('@').next().unwrap_or_default();
@@ -234,6 +246,34 @@ mod tests {
             "abfss://fs@acct.dfs.core.windows.net/p"
         );
         assert_eq!(redact_raw("s3://k:s@b ad/x?sig=1"), "s3://b ad/x");
+        assert_eq!(
+            redact_raw("s3:/AKIAKEY:secretpw@bucket"),
+            "[redacted]@bucket"
+        );
+        let err = open(
+            "s3:/AKIAKEY:secretpw@bucket",
+            std::iter::empty::<(&str, &str)>(),
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("secretpw"), "{err}");
+    }
+
+    #[test]
+    fn credentials_in_urls_are_refused_not_ignored() {
+        let err = open(
+            "s3://KEY:hunter2@bucket/p",
+            std::iter::empty::<(&str, &str)>(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("credentials in the URL are not used"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hunter2") && !text.contains("KEY:"),
+            "{text}"
+        );
     }
 
     #[test]
