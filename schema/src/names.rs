@@ -7,11 +7,13 @@ use std::fmt;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NameError {
     #[error(
-        "project name `{0}` is not valid: use letters, digits, `.`, `_`, `-` and `/` (e.g. `openstack/nova`)"
+        "project name `{}` is not valid: use letters, digits, `.`, `_`, `-` and `/` (e.g. `openstack/nova`)",
+        .0.escape_debug()
     )]
     Project(String),
     #[error(
-        "build id `{0}` is not valid: use 1-64 letters, digits, `-` or `_` (a Zuul build uuid)"
+        "build id `{}` is not valid: use 1-64 letters, digits, `-` or `_` (a Zuul build uuid)",
+        .0.escape_debug()
     )]
     Build(String),
 }
@@ -155,6 +157,14 @@ mod tests {
         ] {
             assert!(ProjectName::try_from(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn refused_names_are_shown_escaped() {
+        let err = ProjectName::try_from("nova\u{1b}[2J")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains('\u{1b}') && err.contains("\\u{1b}"), "{err}");
     }
 
     #[test]
