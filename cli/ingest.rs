@@ -26,8 +26,9 @@ use crate::shown;
   perfkit ingest --project openstack/nova --change 912345 --patchset 3 --build 5f2c1e0a report.json\n  \
   perfkit ingest --zuul-vars zuul-vars.yaml --archive s3://perf-archive/openstack report.json\n  \
   perfkit ingest --project openstack/nova --pipeline periodic --branch master report.json\n\n\
-Archive URLs: a directory, file:///dir, s3://bucket/prefix (AWS_* environment, incl. AWS_ENDPOINT and\n\
-AWS_ALLOW_HTTP for S3-compatible stores such as Ceph RGW or Swift's S3 API), gs://bucket/prefix, az://container/prefix, memory://")]
+Archive URLs: a directory, file:///dir, s3://bucket/prefix, gs://bucket/prefix,\n\
+az://container/prefix, memory://. S3-compatible stores (Ceph RGW, Swift's S3 API) take the\n\
+usual AWS_* settings incl. AWS_ENDPOINT and AWS_ALLOW_HTTP, from the environment or --env-file.")]
 pub struct IngestArgs {
     /// Archive to write to [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
     #[arg(long, value_name = "URL")]

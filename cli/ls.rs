@@ -10,7 +10,9 @@ use perfkit_schema::{ProjectName, Table};
 use crate::ingest::{archive_url, with_hint};
 use crate::shown;
 
-/// List archived builds (project, change, patchset, pipeline, job, build, time, workloads, SLA).
+/// List archived builds: project, change, patchset, pipeline, job, time, SLA
+///
+/// One line per build (or `--json`), with its workload, iteration and failure counts.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  perfkit ls\n  perfkit ls --project openstack/nova --archive s3://perf-archive/openstack\n  perfkit ls --json | jq ."

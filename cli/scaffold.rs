@@ -11,19 +11,20 @@ use perfkit_zuul::scaffold::{self, FileAction, ScaffoldPlan, ScaffoldRequest};
 
 use crate::EXIT_ERROR;
 
-/// Write a Rally performance job into an OpenStack project's git repo: a
-/// `rally-jobs/` task, a Zuul job `<project>-rally-task` merged into the
-/// repo's existing Zuul config, and a post-run playbook that keeps Rally's
-/// results as build artifacts (and archives them with `perfkit ingest` when
-/// a secret provides credentials). Safe to run again: unchanged files stay
-/// untouched and edited files are kept unless `--force`.
+/// Add a Rally performance job (rally-jobs/, Zuul job, post-run playbook) to a project's repo
+///
+/// Writes a `rally-jobs/` task, a Zuul job `<project>-rally-task` merged
+/// into the repo's existing Zuul config, and a post-run playbook that keeps
+/// Rally's results as build artifacts (and archives them with `perfkit
+/// ingest` when a secret provides credentials). Safe to run again:
+/// unchanged files stay untouched and edited files are kept unless `--force`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
-  perfkit scaffold                                 # in a clone of openstack/nova (project from the remote)\n  \
-  perfkit scaffold --project nova --dry-run        # show the diff, write nothing\n  \
+  perfkit scaffold                             # in a clone of nova: project from the remote\n  \
+  perfkit scaffold --project nova --dry-run    # show the diff, write nothing\n  \
   perfkit scaffold --project openstack/cinder --job-name cinder-perfkit-rally\n  \
   perfkit scaffold --project trove --repo ~/src/trove --pipelines check\n  \
-  perfkit scaffold --project nova --scenarios NovaServers.boot_and_delete_server,NovaKeypair.create_and_list_keypairs")]
+  perfkit scaffold --project nova \\\n      --scenarios NovaServers.boot_and_delete_server,NovaKeypair.create_and_list_keypairs")]
 pub struct ScaffoldArgs {
     /// Gerrit project, e.g. `openstack/nova` or just `nova` (default: taken
     /// from the repository's `origin` or `gerrit` remote).
