@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{fixture, perfkit, run, tool};
+use common::{fixture, ingest_into, run, tool};
 
 const FILES: [&str; 5] = [
     "rally/dev-success.report.json",
@@ -41,14 +41,8 @@ fn duckdb_reads_what_perfkit_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("archive");
     for (i, file) in FILES.iter().enumerate() {
-        let (code, _, err) = run(perfkit()
-            .args([
-                "ingest",
-                "--archive",
-                archive.to_str().unwrap(),
-                "--project",
-                "openstack/nova",
-            ])
+        let (code, _, err) = run(ingest_into(&archive)
+            .args(["--project", "openstack/nova"])
             .args(["--change", "912345", "--patchset", &(i + 1).to_string()])
             .arg(fixture(file)));
         assert_eq!(code, 0, "{file}: {err}");

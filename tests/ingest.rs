@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fixture, perfkit, run, tree};
+use common::{fixture, ingest_into, perfkit, run, tree};
 
 fn builds_in(archive: &std::path::Path) -> Vec<String> {
     tree(archive)
@@ -81,14 +81,8 @@ fn without_a_build_id_the_content_decides() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("a");
     let ingest = |file: &str| {
-        run(perfkit()
-            .args([
-                "ingest",
-                "--archive",
-                archive.to_str().unwrap(),
-                "--project",
-                "nova",
-            ])
+        run(ingest_into(&archive)
+            .args(["--project", "nova"])
             .arg(fixture(file)))
     };
     assert_eq!(ingest("rally/dev-success.report.json").0, 0);
@@ -129,14 +123,8 @@ fn bad_files_fail_alone_and_leave_nothing() {
     for (name, content, expected) in &cases {
         let path = dir.path().join(name);
         std::fs::write(&path, content).unwrap();
-        let (code, out, err) = run(perfkit()
-            .args([
-                "ingest",
-                "--archive",
-                archive.to_str().unwrap(),
-                "--project",
-                "openstack/nova",
-            ])
+        let (code, out, err) = run(ingest_into(&archive)
+            .args(["--project", "openstack/nova"])
             .arg(&path));
         assert_eq!(code, 2, "{name}: {out}{err}");
         assert!(
@@ -153,14 +141,8 @@ fn bad_files_fail_alone_and_leave_nothing() {
         );
     }
     // A missing file and a bad one among good ones: the good one is archived, exit 2.
-    let (code, out, err) = run(perfkit()
-        .args([
-            "ingest",
-            "--archive",
-            archive.to_str().unwrap(),
-            "--project",
-            "openstack/nova",
-        ])
+    let (code, out, err) = run(ingest_into(&archive)
+        .args(["--project", "openstack/nova"])
         .arg(dir.path().join("missing.json"))
         .arg(dir.path().join("object.json"))
         .arg(&good));
@@ -193,13 +175,8 @@ fn zuul_vars_key_change_and_branch_builds() {
     for kind in ["change", "periodic", "post", "tag"] {
         let archive = dir.path().join(kind);
         let vars = fixture(&format!("zuul-vars/{kind}.yaml"));
-        let (code, out, err) = run(perfkit()
-            .args([
-                "ingest",
-                "--archive",
-                archive.to_str().unwrap(),
-                "--zuul-vars",
-            ])
+        let (code, out, err) = run(ingest_into(&archive)
+            .args(["--zuul-vars"])
             .arg(&vars)
             .arg(fixture("rally/dev-success.report.json")));
         assert_eq!(code, 0, "{kind}: {err}");
@@ -251,11 +228,8 @@ fn ls_shows_what_is_archived() {
     let (code, _, empty) = run(perfkit().args(["ls", "--archive", archive.to_str().unwrap()]));
     assert_eq!(code, 0);
     assert!(empty.contains("no builds"), "{empty}");
-    run(perfkit()
+    run(ingest_into(&archive)
         .args([
-            "ingest",
-            "--archive",
-            archive.to_str().unwrap(),
             "--project",
             "openstack/cinder",
             "--change",
@@ -317,16 +291,8 @@ fn several_files_of_one_build_never_collide() {
     )
     .unwrap();
     let ingest = |files: &[&std::path::Path]| {
-        run(perfkit()
-            .args([
-                "ingest",
-                "--archive",
-                archive.to_str().unwrap(),
-                "--project",
-                "nova",
-                "--build",
-                "abc",
-            ])
+        run(ingest_into(&archive)
+            .args(["--project", "nova", "--build", "abc"])
             .args(files))
     };
     let (code, out, err) = ingest(&[&a.join("report.json"), &b.join("report.json")]);
@@ -371,13 +337,8 @@ fn flags_that_contradict_zuul_vars_are_refused() {
             "`--pipeline periodic` contradicts",
         ),
     ] {
-        let (code, _, err) = run(perfkit()
-            .args([
-                "ingest",
-                "--archive",
-                archive.to_str().unwrap(),
-                "--zuul-vars",
-            ])
+        let (code, _, err) = run(ingest_into(&archive)
+            .args(["--zuul-vars"])
             .arg(fixture(&format!("zuul-vars/{vars}")))
             .args(&flags)
             .arg(fixture("rally/dev-success.report.json")));
@@ -439,14 +400,8 @@ fn control_characters_in_reports_do_not_reach_the_terminal() {
         text.replace("\"Dummy.dummy\"", "\"Dummy.du\\u001b[31mmmy\""),
     )
     .unwrap();
-    let (code, out, err) = run(perfkit()
-        .args([
-            "ingest",
-            "--archive",
-            dir.path().join("a").to_str().unwrap(),
-            "--project",
-            "nova",
-        ])
+    let (code, out, err) = run(ingest_into(&dir.path().join("a"))
+        .args(["--project", "nova"])
         .arg(&crafted));
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains('\u{1b}'), "{out:?}");

@@ -19,6 +19,13 @@ pub fn perfkit() -> Command {
     cmd
 }
 
+/// `perfkit ingest --archive <archive>`, for the caller to add flags and files.
+pub fn ingest_into(archive: &Path) -> Command {
+    let mut cmd = perfkit();
+    cmd.arg("ingest").arg("--archive").arg(archive);
+    cmd
+}
+
 /// Runs and returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let Output {
