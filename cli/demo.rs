@@ -1,7 +1,7 @@
 //! `perfkit demo`: the quick start. Ingests real Rally results shipped
 //! inside the binary (produced by real Rally 5.1.1 runs, see
 //! `tests/fixtures/rally/README.md`) into a local archive, as a project
-//! `perfkit/demo` with one check-pipeline change and a periodic history.
+//! `perfkit/demo` with check-pipeline changes and a periodic history.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,17 +53,19 @@ const EXAMPLES: &[Example] = &[
     example!(
         "dev-failures.report.json",
         "perfkit-demo-dummy",
-        Some((900001, 1))
+        Some((900003, 1))
     ),
     example!(
         "dev-success.results.json",
         "perfkit-demo-dummy",
-        Some((900002, 1))
+        Some((900004, 1))
     ),
     example!("dev-abort-on-sla.report.json", "perfkit-demo-abort", None),
     example!("dev-crashed.report.json", "perfkit-demo-crashed", None),
     // A real history: the HTTP server behind HttpRequests.check_request got
-    // 10 ms slower from build 6 on (tests/fixtures/rally/history/README.md).
+    // 10 ms slower from build 11 on, then two check runs against that branch:
+    // change 900001 another 10 ms slower (a regression), change 900002 as
+    // fast as the branch (clean). See tests/fixtures/rally/history/README.md.
     example!("history/build-01.report.json", "perfkit-demo-history", None),
     example!("history/build-02.report.json", "perfkit-demo-history", None),
     example!("history/build-03.report.json", "perfkit-demo-history", None),
@@ -72,6 +74,28 @@ const EXAMPLES: &[Example] = &[
     example!("history/build-06.report.json", "perfkit-demo-history", None),
     example!("history/build-07.report.json", "perfkit-demo-history", None),
     example!("history/build-08.report.json", "perfkit-demo-history", None),
+    example!("history/build-09.report.json", "perfkit-demo-history", None),
+    example!("history/build-10.report.json", "perfkit-demo-history", None),
+    example!("history/build-11.report.json", "perfkit-demo-history", None),
+    example!("history/build-12.report.json", "perfkit-demo-history", None),
+    example!("history/build-13.report.json", "perfkit-demo-history", None),
+    example!("history/build-14.report.json", "perfkit-demo-history", None),
+    example!("history/build-15.report.json", "perfkit-demo-history", None),
+    example!("history/build-16.report.json", "perfkit-demo-history", None),
+    example!("history/build-17.report.json", "perfkit-demo-history", None),
+    example!("history/build-18.report.json", "perfkit-demo-history", None),
+    example!("history/build-19.report.json", "perfkit-demo-history", None),
+    example!("history/build-20.report.json", "perfkit-demo-history", None),
+    example!(
+        "history/change-900001.report.json",
+        "perfkit-demo-history",
+        Some((900001, 1))
+    ),
+    example!(
+        "history/change-900002.report.json",
+        "perfkit-demo-history",
+        Some((900002, 1))
+    ),
 ];
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {

@@ -2,12 +2,11 @@
 
 use std::process::ExitCode;
 
-use perfkit_ingest::archive::Archive;
 use perfkit_ingest::batch::decode_builds;
 use perfkit_ingest::parquet_file::decode;
 use perfkit_schema::{ProjectName, Table};
 
-use crate::ingest::{archive_url, with_hint};
+use crate::ingest::with_hint;
 use crate::shown;
 
 /// List archived builds: project, change, patchset, pipeline, job, time, SLA
@@ -36,16 +35,7 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
         .map(ProjectName::try_from)
         .transpose()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let url = archive_url(args.archive);
-    // Reading must not create a local archive where a typo pointed.
-    let local = url.strip_prefix("file://").unwrap_or(&url);
-    if !url.contains("://") || url.starts_with("file://") {
-        anyhow::ensure!(
-            std::path::Path::new(local).is_dir(),
-            "no archive at `{url}`\nhint: pass `--archive` (or set `PERFKIT_ARCHIVE`) to where `perfkit ingest` wrote"
-        );
-    }
-    let archive = Archive::open(&url).map_err(with_hint)?;
+    let archive = crate::read::open_existing(args.archive)?;
     let keys = archive
         .list_builds(project.as_ref())
         .await
@@ -116,7 +106,9 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
                 .map(|s| s.into_owned())
                 .unwrap_or_else(dash),
             b.key.build.as_str(),
-            b.started_at_us.map(format_utc).unwrap_or_else(dash),
+            b.started_at_us
+                .map(perfkit_site::format::datetime)
+                .unwrap_or_else(dash),
             b.workload_count,
             b.iteration_count,
             b.failed_iteration_count,
@@ -124,38 +116,4 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `YYYY-MM-DD HH:MM:SS` for microseconds since the epoch (UTC), without a date crate.
-pub fn format_utc(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn formats_utc() {
-        assert_eq!(super::format_utc(0), "1970-01-01 00:00:00");
-        assert_eq!(
-            super::format_utc(1_795_312_100_000_000),
-            "2026-11-22 01:48:20"
-        );
-    }
 }

@@ -3,12 +3,15 @@
 //! (0 ok, 1 regression found, 2 error). Parsing, statistics and rendering
 //! live in the library crates.
 
+mod compare;
 mod demo;
 mod env;
 mod ingest;
 mod ls;
 mod progress;
+mod read;
 mod scaffold;
+mod site;
 
 use std::process::ExitCode;
 
@@ -26,7 +29,9 @@ pub const EXIT_ERROR: u8 = 2;
   perfkit demo                                    # bundled Rally results -> ./perfkit-archive\n  \
   perfkit scaffold --project nova                 # add a Rally job to this repo\n  \
   perfkit ingest --project openstack/nova --change 912345 --patchset 3 report.json\n  \
-  perfkit ls --project openstack/nova")]
+  perfkit ls --project openstack/nova\n  \
+  perfkit compare --project openstack/nova --change 912345 --patchset 3\n  \
+  perfkit site --out public")]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -41,6 +46,8 @@ enum Command {
     Ingest(Box<ingest::IngestArgs>),
     Ls(ls::LsArgs),
     Scaffold(scaffold::ScaffoldArgs),
+    Compare(compare::CompareArgs),
+    Site(site::SiteArgs),
     Demo(demo::DemoArgs),
 }
 
@@ -64,6 +71,8 @@ fn main() -> ExitCode {
             Command::Ingest(args) => ingest::run(*args).await,
             Command::Ls(args) => ls::run(args).await,
             Command::Scaffold(args) => scaffold::run(args),
+            Command::Compare(args) => compare::run(args).await,
+            Command::Site(args) => site::run(args).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });

@@ -69,3 +69,46 @@ impl Progress for Bar {
         self.bar.finish_and_clear();
     }
 }
+
+/// Items (builds, pages) below this finish too fast for a bar to help.
+const MIN_ITEMS_FOR_BAR: u64 = 200;
+
+/// A count bar ("reading builds 1200/10000") for one phase at a time.
+pub struct Counter {
+    bar: ProgressBar,
+}
+
+impl Counter {
+    pub fn new() -> Self {
+        Self {
+            bar: ProgressBar::hidden(),
+        }
+    }
+}
+
+impl Progress for Counter {
+    fn start(&self, what: &str, total: Option<u64>) {
+        match total {
+            Some(total) if total >= MIN_ITEMS_FOR_BAR => {
+                self.bar.set_draw_target(ProgressDrawTarget::stderr());
+                self.bar.set_length(total);
+                self.bar.set_position(0);
+                self.bar.set_style(
+                    ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                self.bar.set_message(what.to_string());
+            }
+            _ => self.bar.set_draw_target(ProgressDrawTarget::hidden()),
+        }
+    }
+
+    fn set(&self, position: u64) {
+        self.bar.set_position(position);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

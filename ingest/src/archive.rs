@@ -44,6 +44,7 @@ pub struct Archive {
 pub struct BuildObjects {
     pub samples: Bytes,
     pub workloads: Bytes,
+    pub series: Bytes,
     pub builds: Bytes,
 }
 
@@ -113,8 +114,8 @@ impl Archive {
         self.exists(&self.path(key, Table::Builds)).await
     }
 
-    /// Writes one build: samples and workloads first, the `builds` object
-    /// last, so readers never see a partial build. Without `replace`, an
+    /// Writes one build: samples, workloads and series first, the `builds`
+    /// object last, so readers never see a partial build. Without `replace`, an
     /// archived build is left alone ([`PutOutcome::AlreadyArchived`]); with
     /// it, the build is first hidden (its `builds` object deleted), then
     /// rewritten.
@@ -141,13 +142,15 @@ impl Archive {
         // The price: when two ingests of one build race, the loser may
         // overwrite the winner's data objects. Both encode the same build,
         // so that is harmless unless they ran different perfkit versions.
-        let (samples, workloads) = (
+        let (samples, workloads, series) = (
             self.path(key, Table::Samples),
             self.path(key, Table::Workloads),
+            self.path(key, Table::Series),
         );
         futures::try_join!(
             self.put_overwrite(&samples, objects.samples),
             self.put_overwrite(&workloads, objects.workloads),
+            self.put_overwrite(&series, objects.series),
         )?;
         let mode = if replace {
             PutMode::Overwrite
@@ -183,6 +186,25 @@ impl Archive {
             .bytes()
             .await
             .map_err(|e| self.error("read", &path, e))
+    }
+
+    /// Reads `table`'s object of `key`, or `None` when it does not exist.
+    pub async fn get_if_present(
+        &self,
+        key: &ArchiveKey,
+        table: Table,
+    ) -> Result<Option<Bytes>, IngestError> {
+        let path = self.path(key, table);
+        let result = match self.store.get(&path).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.error("read", &path, e)),
+        };
+        let bytes = result
+            .bytes()
+            .await
+            .map_err(|e| self.error("read", &path, e))?;
+        Ok(Some(bytes))
     }
 
     /// Every archived build (one with a `builds` object), optionally of one

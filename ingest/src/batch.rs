@@ -288,7 +288,11 @@ pub fn decode_builds(
 ) -> Result<Vec<BuildRecord>, IngestError> {
     let mut out = Vec::new();
     for batch in batches {
-        let col = Columns { batch, key };
+        let col = Columns {
+            batch,
+            key,
+            table: Table::Builds,
+        };
         let project = col.string("gerrit_project")?;
         let build_id = col.string("build_id")?;
         let change = col.u64("gerrit_change")?;
@@ -362,48 +366,49 @@ fn list_values(list: &ListArray, row: usize) -> Vec<String> {
 }
 
 /// Typed access to a decoded batch's columns, with errors naming the key.
-struct Columns<'a> {
-    batch: &'a RecordBatch,
-    key: &'a ArchiveKey,
+pub(crate) struct Columns<'a> {
+    pub(crate) batch: &'a RecordBatch,
+    pub(crate) key: &'a ArchiveKey,
+    pub(crate) table: Table,
 }
 
 impl Columns<'_> {
-    fn bad(&self, e: impl std::fmt::Display) -> IngestError {
+    pub(crate) fn bad(&self, e: impl std::fmt::Display) -> IngestError {
         IngestError::Decode {
-            key: self.key.parts(Table::Builds).join("/"),
+            key: self.key.parts(self.table).join("/"),
             message: e.to_string(),
         }
     }
 
-    fn column<T: Clone + 'static>(&self, name: &str) -> Result<T, IngestError> {
+    pub(crate) fn column<T: Clone + 'static>(&self, name: &str) -> Result<T, IngestError> {
         self.batch
             .column_by_name(name)
             .and_then(|c| c.as_any().downcast_ref::<T>().cloned())
             .ok_or_else(|| self.bad(format!("column `{name}` is missing or has another type")))
     }
 
-    fn null(&self, name: &str, row: usize) -> bool {
+    pub(crate) fn null(&self, name: &str, row: usize) -> bool {
         self.batch
             .column_by_name(name)
             .is_none_or(|c| c.is_null(row))
     }
 
-    fn string(&self, name: &str) -> Result<StringArray, IngestError> {
+    pub(crate) fn string(&self, name: &str) -> Result<StringArray, IngestError> {
         self.column(name)
     }
-    fn u64(&self, name: &str) -> Result<UInt64Array, IngestError> {
+    pub(crate) fn u64(&self, name: &str) -> Result<UInt64Array, IngestError> {
         self.column(name)
     }
-    fn u32(&self, name: &str) -> Result<UInt32Array, IngestError> {
+    pub(crate) fn u32(&self, name: &str) -> Result<UInt32Array, IngestError> {
         self.column(name)
     }
-    fn bool(&self, name: &str) -> Result<BooleanArray, IngestError> {
+    pub(crate) fn bool(&self, name: &str) -> Result<BooleanArray, IngestError> {
         self.column(name)
     }
-    fn list(&self, name: &str) -> Result<ListArray, IngestError> {
+    pub(crate) fn list(&self, name: &str) -> Result<ListArray, IngestError> {
         self.column(name)
     }
-    fn ts(&self, name: &str) -> Result<Option<TimestampMicrosecondArray>, IngestError> {
+    pub(crate) fn ts(&self, name: &str) -> Result<Option<TimestampMicrosecondArray>, IngestError> {
         Ok(self.batch.column_by_name(name).and_then(|c| {
             c.as_any()
                 .downcast_ref::<TimestampMicrosecondArray>()

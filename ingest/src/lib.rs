@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod batch;
 pub mod error;
+pub mod history;
 pub mod json_filter;
 pub mod json_inplace;
 pub mod normalize;
@@ -15,6 +16,7 @@ pub mod parquet_file;
 pub mod pipeline;
 pub mod progress;
 pub mod rally;
+pub mod series;
 pub mod zuul_vars;
 
 pub use error::IngestError;

@@ -18,6 +18,7 @@ use crate::batch::{SampleBatcher, encode_build, encode_workloads};
 use crate::json_inplace;
 use crate::progress::Progress;
 use crate::rally::{self, ParseOptions};
+use crate::series::{SeriesCollector, Tee, encode_series};
 
 /// What to archive a file as.
 #[derive(Debug, Clone)]
@@ -143,7 +144,13 @@ pub async fn ingest_file(
     // Parsing is synchronous and CPU-bound; files are ingested one at a
     // time, so blocking this task is fine.
     let job = request.meta.job.clone().unwrap_or_default();
-    let (run, samples, sha256, sample_rows) = parse_file(path, &job, &build_id, size, progress)?;
+    let Parsed {
+        run,
+        samples,
+        series,
+        sha256,
+        sample_rows,
+    } = parse_file(path, &job, &build_id, size, progress)?;
 
     let build = BuildRecord {
         key: key.clone(),
@@ -174,6 +181,7 @@ pub async fn ingest_file(
     let objects = BuildObjects {
         samples,
         workloads: encode_workloads(&build_id, &run.workloads)?,
+        series: encode_series(&build_id, &series)?,
         builds: encode_build(&build)?,
     };
     let outcome = archive.put_build(&key, objects, request.replace).await?;
@@ -201,7 +209,14 @@ async fn archived_digest(archive: &Archive, key: &ArchiveKey) -> Result<String, 
         .unwrap_or_default())
 }
 
-type Parsed = (rally::ParsedRun, bytes::Bytes, String, u64);
+/// One parsed file: the run, its encoded samples and its series rows.
+struct Parsed {
+    run: rally::ParsedRun,
+    samples: bytes::Bytes,
+    series: Vec<perfkit_schema::records::SeriesRow>,
+    sha256: String,
+    sample_rows: u64,
+}
 
 /// Reads the file into one buffer, then parses it on this thread while a
 /// second thread hashes it: the whole file in memory costs its size once
@@ -217,6 +232,7 @@ fn parse_file(
     let mut buffer = read_file(path, size, progress)?;
     let inserted = json_inplace::quote_non_finite(&mut buffer);
     let mut batcher = SampleBatcher::new(build_id)?;
+    let mut collector = SeriesCollector::default();
     progress.start("parsing", None);
     let (sha256, run) = std::thread::scope(|scope| {
         let hasher = scope.spawn(|| {
@@ -226,7 +242,8 @@ fn parse_file(
             }
             hex(&hasher.finalize())
         });
-        let run = rally::parse_slice(&buffer, &ParseOptions { job }, &mut batcher);
+        let mut sink = Tee(&mut batcher, &mut collector);
+        let run = rally::parse_slice(&buffer, &ParseOptions { job }, &mut sink);
         (hasher.join(), run)
     });
     progress.finish();
@@ -237,7 +254,14 @@ fn parse_file(
     })?;
     drop(buffer);
     let rows = batcher.rows();
-    Ok((run, batcher.finish()?, sha256, rows))
+    let series = collector.into_rows(&run.workloads);
+    Ok(Parsed {
+        run,
+        samples: batcher.finish()?,
+        series,
+        sha256,
+        sample_rows: rows,
+    })
 }
 
 /// The whole file, read in chunks so a long read shows progress.

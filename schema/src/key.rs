@@ -16,19 +16,28 @@ pub enum Table {
     Samples,
     /// One row per workload run.
     Workloads,
+    /// One row per workload and action: the compact per-build summary the
+    /// site and the detector read instead of every sample.
+    Series,
     /// One row per build; written last, so its presence marks a complete build.
     Builds,
 }
 
 impl Table {
     /// Every table, in the order an ingest writes them (builds last).
-    pub const WRITE_ORDER: [Table; 3] = [Table::Samples, Table::Workloads, Table::Builds];
+    pub const WRITE_ORDER: [Table; 4] = [
+        Table::Samples,
+        Table::Workloads,
+        Table::Series,
+        Table::Builds,
+    ];
 
     /// The table's directory name.
     pub fn name(self) -> &'static str {
         match self {
             Table::Samples => "samples",
             Table::Workloads => "workloads",
+            Table::Series => "series",
             Table::Builds => "builds",
         }
     }
@@ -78,6 +87,7 @@ impl ArchiveKey {
         let table = match table.as_str() {
             "samples" => Table::Samples,
             "workloads" => Table::Workloads,
+            "series" => Table::Series,
             "builds" => Table::Builds,
             _ => return None,
         };

@@ -76,6 +76,43 @@ pub struct WorkloadRecord {
     pub duration: Option<DurationStats>,
 }
 
+/// One row of the `series` table: one workload's one action in one build.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SeriesRow {
+    pub workload_key: String,
+    pub workload_index: u32,
+    pub config_hash: String,
+    pub scenario: String,
+    pub subtask_title: String,
+    /// `total` or the atomic action path, as in `samples`.
+    pub action: String,
+    pub depth: u8,
+    /// Samples of this action (iterations for `total`; every occurrence of
+    /// a repeated action counts), failed ones included.
+    pub samples: u64,
+    pub failed: u64,
+    /// Durations of the successful samples in iteration order, seconds:
+    /// failed iterations stop early and would fake a speed-up.
+    pub durations_s: Vec<f64>,
+    /// The workload's load duration, on `total` only (throughput).
+    pub load_duration_s: Option<f64>,
+    /// Whether the workload passed its SLA.
+    pub pass_sla: bool,
+}
+
+impl SeriesRow {
+    /// Iterations per second over the load duration (`total` rows only).
+    pub fn throughput(&self) -> Option<f64> {
+        let load = self.load_duration_s.filter(|d| *d > 0.0)?;
+        (self.action == "total" && self.samples > 0).then(|| self.samples as f64 / load)
+    }
+
+    /// Failed share of the samples; `None` without samples.
+    pub fn failure_rate(&self) -> Option<f64> {
+        (self.samples > 0).then(|| self.failed as f64 / self.samples as f64)
+    }
+}
+
 /// Build metadata known from Zuul (flags, `--zuul-vars`, or the builds API).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BuildMeta {
@@ -131,5 +168,35 @@ impl BuildRecord {
     /// The archive build id.
     pub fn build_id(&self) -> &BuildId {
         &self.key.build
+    }
+}
+
+/// An archived build as the detector and the site read it back: its
+/// `builds` row and its `series` rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedBuild {
+    pub record: BuildRecord,
+    pub series: Vec<SeriesRow>,
+}
+
+impl ArchivedBuild {
+    /// When the build ran (Rally's start, else when it was ingested), µs.
+    pub fn time_us(&self) -> i64 {
+        self.record
+            .started_at_us
+            .unwrap_or(self.record.ingested_at_us)
+    }
+
+    /// Whether this build measured the branch rather than a proposed
+    /// change: no change (periodic, post, tag builds) or a gate pipeline,
+    /// whose builds test the change merged onto the branch tip.
+    pub fn is_branch_build(&self) -> bool {
+        self.record.key.change == 0
+            || self
+                .record
+                .meta
+                .pipeline
+                .as_deref()
+                .is_some_and(|p| p.starts_with("gate"))
     }
 }

@@ -99,6 +99,34 @@ pub fn workloads_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// `series`: one row per workload and action of a build (`total` is the
+/// whole iteration), with the durations of its successful samples. The site
+/// and the detector read this instead of `samples`; it can be rebuilt from
+/// `samples` and `workloads`.
+pub fn series_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        utf8("build_id", false),
+        utf8("workload_key", false),
+        Field::new("workload_index", DataType::UInt32, false),
+        utf8("config_hash", false),
+        utf8("scenario", false),
+        utf8("subtask_title", false),
+        utf8("action", false),
+        Field::new("depth", DataType::UInt8, false),
+        Field::new("samples", DataType::UInt64, false),
+        Field::new("failed", DataType::UInt64, false),
+        Field::new(
+            "durations_s",
+            DataType::List(Arc::new(Field::new("item", DataType::Float64, true))),
+            false,
+        ),
+        f64_field("median_s", true),
+        f64_field("p95_s", true),
+        f64_field("load_duration_s", true),
+        Field::new("pass_sla", DataType::Boolean, false),
+    ]))
+}
+
 /// `builds`: one row per build; its presence marks the build complete.
 pub fn builds_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -148,7 +176,12 @@ mod tests {
 
     #[test]
     fn no_column_shadows_a_partition_key() {
-        for schema in [samples_schema(), workloads_schema(), builds_schema()] {
+        for schema in [
+            samples_schema(),
+            workloads_schema(),
+            series_schema(),
+            builds_schema(),
+        ] {
             for name in ["project", "change", "patchset", "build"] {
                 assert!(
                     schema.field_with_name(name).is_err(),

@@ -38,6 +38,7 @@ pub fn objects(tag: &str) -> BuildObjects {
     BuildObjects {
         samples: Bytes::from(format!("samples-{tag}")),
         workloads: Bytes::from(format!("workloads-{tag}")),
+        series: Bytes::from(format!("series-{tag}")),
         builds: Bytes::from(format!("builds-{tag}")),
     }
 }
@@ -46,6 +47,7 @@ pub async fn assert_objects(archive: &Archive, key: &ArchiveKey, expected: &Buil
     for (table, bytes) in [
         (Table::Samples, &expected.samples),
         (Table::Workloads, &expected.workloads),
+        (Table::Series, &expected.series),
         (Table::Builds, &expected.builds),
     ] {
         let got = archive.get(key, table).await.unwrap();

@@ -1,0 +1,221 @@
+//! Branch history per series: one point per branch build, the change
+//! points found on it (windowed E-divisive, `regress::changepoint`), and
+//! configuration changes as segment boundaries, never as regressions.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::compare::BuildRef;
+use super::{Metric, SeriesKey, SeriesLabel, in_time_order, merged_rows};
+use crate::records::{ArchivedBuild, SeriesRow};
+use crate::regress::changepoint::{ChangeKind, ChangePoint, change_points};
+use crate::regress::verdict::Direction;
+use crate::stats::Summary;
+
+/// One branch build of one series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendPoint {
+    /// Index into `ProjectTrends::builds`.
+    pub build: usize,
+    pub samples: u64,
+    pub failed: u64,
+    /// Duration statistics of the successful samples, seconds.
+    pub median: Option<f64>,
+    pub p95: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub throughput: Option<f64>,
+    pub pass_sla: bool,
+    /// The workload configuration differs from the previous point's.
+    pub config_changed: bool,
+}
+
+impl TrendPoint {
+    fn of(build: usize, row: &SeriesRow, config_changed: bool) -> TrendPoint {
+        let summary = Summary::of(&row.durations_s);
+        TrendPoint {
+            build,
+            samples: row.samples,
+            failed: row.failed,
+            median: summary.map(|s| s.median),
+            p95: summary.map(|s| s.p95),
+            min: summary.map(|s| s.min),
+            max: summary.map(|s| s.max),
+            throughput: row.throughput(),
+            pass_sla: row.pass_sla,
+            config_changed,
+        }
+    }
+
+    /// Failed share of the samples.
+    pub fn failure_rate(&self) -> Option<f64> {
+        (self.samples > 0).then(|| self.failed as f64 / self.samples as f64)
+    }
+}
+
+/// A change point of one metric, placed on the series' points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Annotation {
+    /// Index into `SeriesTrend::points` of the first point after the change.
+    pub point: usize,
+    pub metric: Metric,
+    pub change: ChangePoint,
+}
+
+/// Where a series stands now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrendStatus {
+    /// The last change point of a metric is a regression.
+    Regressed,
+    /// The latest build failed its SLA or some samples.
+    Failing,
+    /// The last change point is an improvement.
+    Improved,
+    /// No change point, or only configuration changes.
+    Stable,
+}
+
+impl TrendStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            TrendStatus::Regressed => "regressed",
+            TrendStatus::Failing => "failing",
+            TrendStatus::Improved => "improved",
+            TrendStatus::Stable => "stable",
+        }
+    }
+}
+
+/// The branch history of one series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesTrend {
+    pub id: String,
+    pub key: SeriesKey,
+    pub label: SeriesLabel,
+    pub points: Vec<TrendPoint>,
+    /// Oldest first; configuration changes included.
+    pub annotations: Vec<Annotation>,
+    pub status: TrendStatus,
+}
+
+impl SeriesTrend {
+    /// The annotations that are regressions, newest first.
+    pub fn regressions(&self) -> impl Iterator<Item = &Annotation> {
+        self.annotations
+            .iter()
+            .rev()
+            .filter(|a| a.change.kind == ChangeKind::Regression)
+    }
+}
+
+/// Every series of a project's branch builds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectTrends {
+    /// Branch builds, oldest first.
+    pub builds: Vec<BuildRef>,
+    /// Sorted by label.
+    pub series: Vec<SeriesTrend>,
+}
+
+/// The branch histories of `builds` (one project; other builds ignored).
+pub fn trends(builds: &[ArchivedBuild]) -> ProjectTrends {
+    let branch: Vec<&ArchivedBuild> = in_time_order(builds)
+        .into_iter()
+        .filter(|b| b.is_branch_build())
+        .collect();
+    let mut by_series: BTreeMap<SeriesKey, (SeriesLabel, Vec<TrendPoint>, String)> =
+        BTreeMap::new();
+    for (index, build) in branch.iter().enumerate() {
+        for (key, row) in merged_rows(build) {
+            let entry = by_series
+                .entry(key)
+                .or_insert_with(|| (SeriesLabel::of(build, &row), Vec::new(), String::new()));
+            let changed = !entry.1.is_empty() && entry.2 != row.config_hash;
+            entry.1.push(TrendPoint::of(index, &row, changed));
+            entry.2 = row.config_hash.clone();
+            // The newest build names the series (a renamed subtask title).
+            entry.0 = SeriesLabel::of(build, &row);
+        }
+    }
+    let mut series: Vec<SeriesTrend> = by_series
+        .into_iter()
+        .map(|(key, (label, points, _))| analyse(key, label, points))
+        .collect();
+    series.sort_by(|a, b| (&a.label, &a.id).cmp(&(&b.label, &b.id)));
+    ProjectTrends {
+        builds: branch.iter().map(|b| BuildRef::of(b)).collect(),
+        series,
+    }
+}
+
+fn analyse(key: SeriesKey, label: SeriesLabel, points: Vec<TrendPoint>) -> SeriesTrend {
+    let config_changes: Vec<usize> = points
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.config_changed)
+        .map(|(i, _)| i)
+        .collect();
+    let mut annotations = Vec::new();
+    let medians: Vec<f64> = points
+        .iter()
+        .map(|p| p.median.unwrap_or(f64::NAN))
+        .collect();
+    for change in change_points(&medians, &config_changes, Direction::LowerIsBetter) {
+        annotations.push(Annotation {
+            point: change.index,
+            metric: Metric::Duration,
+            change,
+        });
+    }
+    if points.iter().any(|p| p.throughput.is_some()) {
+        let rates: Vec<f64> = points
+            .iter()
+            .map(|p| p.throughput.unwrap_or(f64::NAN))
+            .collect();
+        // Config changes are already annotated once, from the durations.
+        for change in change_points(&rates, &config_changes, Direction::HigherIsBetter) {
+            if change.kind != ChangeKind::ConfigChanged {
+                annotations.push(Annotation {
+                    point: change.index,
+                    metric: Metric::Throughput,
+                    change,
+                });
+            }
+        }
+    }
+    annotations.sort_by_key(|a| (a.point, a.metric));
+    let status = status_of(&points, &annotations);
+    SeriesTrend {
+        id: key.id(),
+        key,
+        label,
+        points,
+        annotations,
+        status,
+    }
+}
+
+fn status_of(points: &[TrendPoint], annotations: &[Annotation]) -> TrendStatus {
+    let last_move = annotations
+        .iter()
+        .rev()
+        .find(|a| a.change.kind != ChangeKind::ConfigChanged);
+    let last_config = annotations
+        .iter()
+        .rev()
+        .find(|a| a.change.kind == ChangeKind::ConfigChanged)
+        .map(|a| a.point);
+    // A move before the latest configuration change belongs to old history.
+    let current_move = last_move.filter(|a| last_config.is_none_or(|c| a.point >= c));
+    match current_move.map(|a| a.change.kind) {
+        Some(ChangeKind::Regression) => return TrendStatus::Regressed,
+        _ if points.last().is_some_and(|p| p.failed > 0 || !p.pass_sla) => {
+            return TrendStatus::Failing;
+        }
+        Some(ChangeKind::Improvement) => return TrendStatus::Improved,
+        _ => {}
+    }
+    TrendStatus::Stable
+}

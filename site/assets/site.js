@@ -1,0 +1,178 @@
+// perfkit site: sortable and filterable tables (progressive: every table
+// reads fine without this), and the history charts of series pages (uPlot).
+// Sets window.perfkitReady once the page is drawn, and lists drawn charts in
+// window.perfkitCharts ({id, points, series}) for tests and tools.
+(function () {
+  'use strict';
+  window.perfkitCharts = window.perfkitCharts || [];
+
+  function cellValue(row, index) {
+    var cell = row.cells[index];
+    if (!cell) return '';
+    var raw = cell.hasAttribute('data-sort') ? cell.getAttribute('data-sort') : cell.textContent.trim();
+    return /^[-+]?\d*\.?\d+(e[-+]?\d+)?$/i.test(raw) ? parseFloat(raw) : raw.toLowerCase();
+  }
+
+  function makeSortable(table) {
+    var heads = table.tHead ? table.tHead.rows[0].cells : [];
+    Array.prototype.forEach.call(heads, function (th, index) {
+      var button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = th.textContent;
+      button.setAttribute('aria-label', 'Sort by ' + th.textContent);
+      th.textContent = '';
+      th.appendChild(button);
+      button.addEventListener('click', function () {
+        var ascending = th.getAttribute('aria-sort') !== 'ascending';
+        Array.prototype.forEach.call(heads, function (h) { h.removeAttribute('aria-sort'); });
+        th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = cellValue(a, index), y = cellValue(b, index);
+          if (typeof x === 'number' && typeof y === 'number') return ascending ? x - y : y - x;
+          x = String(x); y = String(y);
+          return ascending ? x.localeCompare(y) : y.localeCompare(x);
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  }
+
+  function makeFilter(input) {
+    var table = document.getElementById(input.getAttribute('data-filter'));
+    if (!table) return;
+    input.addEventListener('input', function () {
+      var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+        var text = row.textContent.toLowerCase();
+        row.hidden = !words.every(function (w) { return text.indexOf(w) >= 0; });
+      });
+    });
+  }
+
+  function safeUrl(url) {
+    return typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null;
+  }
+
+  function buildInfo(index) {
+    var chunks = (window.perfkitData && window.perfkitData.builds) || {};
+    var chunk = chunks[Math.floor(index / 2000)];
+    if (!chunk) return null;
+    var i = index - chunk.start;
+    return { id: chunk.id[i], t: chunk.t[i], change: chunk.change[i], ps: chunk.ps[i],
+             pipeline: chunk.pipeline[i], log: safeUrl(chunk.log[i]), url: safeUrl(chunk.url[i]) };
+  }
+
+  function showDetails(series, i) {
+    var box = document.getElementById('point-details');
+    var build = buildInfo(series.b[i]);
+    if (!box || !build) return;
+    box.textContent = '';
+    var text = new Date(build.t).toISOString().replace('T', ' ').slice(0, 16) + ' UTC · ' +
+      (build.pipeline || 'pipeline unknown') + (build.change ? ' · change ' + build.change + ',' + build.ps : '') +
+      ' · median ' + fmtSeconds(series.median[i]) + ', p95 ' + fmtSeconds(series.p95[i]) +
+      ', failed ' + Math.round(100 * (series.fail[i] || 0)) + ' % of ' + series.n[i] + ' ';
+    box.appendChild(document.createTextNode(text));
+    [['build log', build.log], ['change', build.url]].forEach(function (pair) {
+      if (!pair[1]) return;
+      var a = document.createElement('a');
+      a.href = pair[1];
+      a.textContent = pair[0];
+      box.appendChild(document.createTextNode(' '));
+      box.appendChild(a);
+    });
+  }
+
+  function fmtSeconds(s) {
+    if (s === null || s === undefined) return '–';
+    if (s < 1e-3) return (s * 1e6).toPrecision(3) + ' µs';
+    if (s < 1) return (s * 1e3).toPrecision(3) + ' ms';
+    return s.toPrecision(3) + ' s';
+  }
+
+  function annotationPlugin(series, metric, xs) {
+    return {
+      hooks: {
+        draw: [function (u) {
+          var ctx = u.ctx;
+          series.ann.forEach(function (a) {
+            var own = a.metric === metric || (metric === 'duration' && a.kind === 'config_changed');
+            if (!own || xs[a.i] === undefined) return;
+            var x = Math.round(u.valToPos(xs[a.i], 'x', true));
+            ctx.save();
+            ctx.strokeStyle = a.kind === 'regression' ? '#a4001c' : a.kind === 'improvement' ? '#0a6b2d' : '#3d3d99';
+            ctx.lineWidth = 2 * devicePixelRatio;
+            ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+            ctx.beginPath();
+            ctx.moveTo(x, u.bbox.top);
+            ctx.lineTo(x, u.bbox.top + u.bbox.height);
+            ctx.stroke();
+            ctx.restore();
+          });
+        }]
+      }
+    };
+  }
+
+  function draw(el, series, xs, lines, metric, label) {
+    var width = Math.max(320, el.clientWidth || 800);
+    var opts = {
+      width: width, height: 260,
+      scales: { x: { time: true } },
+      series: [{}].concat(lines.map(function (l) { return l.opts; })),
+      axes: [{}, { values: function (u, ticks) { return ticks.map(lines[0].fmt); }, size: 70 }],
+      plugins: [annotationPlugin(series, metric, xs)],
+      cursor: { drag: { x: true, y: false } }
+    };
+    if (metric === 'duration') opts.bands = [{ series: [4, 3], fill: 'rgba(11,87,208,0.10)' }];
+    var data = [xs].concat(lines.map(function (l) { return l.values; }));
+    var plot = new uPlot(opts, data, el);
+    plot.over.addEventListener('click', function () {
+      if (plot.cursor.idx !== null && plot.cursor.idx !== undefined) showDetails(series, plot.cursor.idx);
+    });
+    var canvas = el.querySelector('canvas');
+    if (canvas) {
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', label + ' over ' + xs.length + ' branch builds; the table below lists the recent values');
+    }
+    window.perfkitCharts.push({ id: el.id, points: xs.length, series: lines.length });
+  }
+
+  window.perfkitSeriesPage = function (id) {
+    try {
+      var series = window.perfkitData && window.perfkitData.series[id];
+      if (!series || typeof uPlot === 'undefined') return;
+      var xs = series.b.map(function (b) { var info = buildInfo(b); return info ? info.t / 1000 : null; });
+      var seconds = function (v) { return fmtSeconds(v); };
+      var byId = function (name) { return document.getElementById(name); };
+      if (byId('chart-duration')) {
+        draw(byId('chart-duration'), series, xs, [
+          { opts: { label: 'median', stroke: '#0b57d0', width: 2, value: function (u, v) { return fmtSeconds(v); } }, values: series.median, fmt: seconds },
+          { opts: { label: 'p95', stroke: '#b35c00', width: 1.5, value: function (u, v) { return fmtSeconds(v); } }, values: series.p95, fmt: seconds },
+          { opts: { label: 'min', stroke: 'rgba(11,87,208,0.35)', width: 1, value: function (u, v) { return fmtSeconds(v); } }, values: series.min, fmt: seconds },
+          { opts: { label: 'max', stroke: 'rgba(11,87,208,0.35)', width: 1, value: function (u, v) { return fmtSeconds(v); } }, values: series.max, fmt: seconds }
+        ], 'duration', 'Median, p95 and min–max duration');
+      }
+      if (byId('chart-failures')) {
+        var pct = series.fail.map(function (f) { return f === null ? null : 100 * f; });
+        var fmtPct = function (v) { return v === null ? '–' : v.toFixed(0) + ' %'; };
+        draw(byId('chart-failures'), series, xs, [
+          { opts: { label: 'failed', stroke: '#a4001c', width: 2, value: function (u, v) { return fmtPct(v); } }, values: pct, fmt: fmtPct }
+        ], 'failures', 'Failed share of iterations');
+      }
+      if (byId('chart-throughput') && series.tput) {
+        var fmtRate = function (v) { return v === null ? '–' : v.toPrecision(3) + '/s'; };
+        draw(byId('chart-throughput'), series, xs, [
+          { opts: { label: 'throughput', stroke: '#0a6b2d', width: 2, value: function (u, v) { return fmtRate(v); } }, values: series.tput, fmt: fmtRate }
+        ], 'throughput', 'Iterations per second');
+      }
+    } finally {
+      window.perfkitReady = true;
+    }
+  };
+
+  Array.prototype.forEach.call(document.querySelectorAll('table.sortable'), makeSortable);
+  Array.prototype.forEach.call(document.querySelectorAll('input[data-filter]'), makeFilter);
+  if (!document.querySelector('.chart')) window.perfkitReady = true;
+})();

@@ -1,0 +1,76 @@
+//! Regression alerts: change points where a branch series got worse, for
+//! the alerts pages and the Atom feeds. Each alert has a stable id derived
+//! from project, series and build, so feed readers show it once.
+
+use perfkit_schema::analysis::Metric;
+use perfkit_schema::analysis::SeriesLabel;
+use perfkit_schema::analysis::compare::BuildRef;
+use perfkit_schema::analysis::trend::ProjectTrends;
+use perfkit_schema::identity::sha256_hex;
+use perfkit_schema::regress::changepoint::ChangeKind;
+use serde::{Deserialize, Serialize};
+
+/// Entries in a feed: enough for a reader that polls daily.
+pub const FEED_ENTRIES: usize = 50;
+
+/// One regression change point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// `urn:uuid:` made from project, series and build.
+    pub id: String,
+    pub project: String,
+    pub project_dir: String,
+    pub series: String,
+    pub label: SeriesLabel,
+    pub metric: Metric,
+    pub before: f64,
+    pub after: f64,
+    pub magnitude_pct: Option<f64>,
+    pub p_value: Option<f64>,
+    /// The first build after the change.
+    pub build: BuildRef,
+}
+
+/// Every regression change point of a project, newest first (ties by id).
+pub fn alerts(project: &str, project_dir: &str, trends: &ProjectTrends) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for s in &trends.series {
+        for a in s
+            .annotations
+            .iter()
+            .filter(|a| a.change.kind == ChangeKind::Regression)
+        {
+            let build = &trends.builds[s.points[a.point].build];
+            let digest = sha256_hex(
+                format!("{project}\0{}\0{:?}\0{}", s.id, a.metric, build.build).as_bytes(),
+            );
+            out.push(Alert {
+                id: format!(
+                    "urn:uuid:{}-{}-{}-{}-{}",
+                    &digest[0..8],
+                    &digest[8..12],
+                    &digest[12..16],
+                    &digest[16..20],
+                    &digest[20..32]
+                ),
+                project: project.to_string(),
+                project_dir: project_dir.to_string(),
+                series: s.id.clone(),
+                label: s.label.clone(),
+                metric: a.metric,
+                before: a.change.before_median,
+                after: a.change.after_median,
+                magnitude_pct: a.change.magnitude_pct,
+                p_value: a.change.p_value,
+                build: build.clone(),
+            });
+        }
+    }
+    sort(&mut out);
+    out
+}
+
+/// Newest first, then by id: the order of pages and feeds.
+pub fn sort(alerts: &mut [Alert]) {
+    alerts.sort_by(|a, b| b.build.time_us.cmp(&a.build.time_us).then(a.id.cmp(&b.id)));
+}

@@ -1,0 +1,443 @@
+//! perfkit-site: the static site (DESIGN.md "The site"). From archived
+//! builds it writes, per project, an overview of every series with its
+//! trend and status, a page and a data file per series, a page per
+//! change/patchset with its verdicts, an alerts page and an Atom feed; and
+//! an index of projects with a feed for all of them. Plain files that work
+//! from `file://` and any static host; the chart library and styles are
+//! embedded in the binary. Rebuilding rewrites only files whose bytes
+//! changed (`writer`).
+
+pub mod data;
+pub mod feed;
+pub mod format;
+pub mod pages;
+pub mod report;
+pub mod sparkline;
+pub mod urls;
+pub mod writer;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use minijinja::Environment;
+use perfkit_schema::analysis::compare::{Comparison, Status, compare};
+use perfkit_schema::analysis::trend::{ProjectTrends, TrendStatus, trends};
+use perfkit_schema::{ArchivedBuild, ProjectName};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use crate::feed::{Alert, FEED_ENTRIES, alerts};
+use crate::writer::{SiteWriter, WriteStats};
+
+/// Why the site could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot render {page}: {message}")]
+    Template { page: String, message: String },
+    #[error("--base-url `{0}` is not an http(s) URL")]
+    BaseUrl(String),
+}
+
+impl SiteError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> SiteError {
+        SiteError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SiteError::Io { .. } => {
+                "check that the --out directory is writable and the disk has room"
+            }
+            SiteError::Template { .. } => "this is a perfkit bug: please report it",
+            SiteError::BaseUrl(_) => {
+                "give the URL the site will be served from, e.g. https://perf.example.org/"
+            }
+        }
+    }
+}
+
+/// Settings of a site build.
+#[derive(Debug, Clone, Default)]
+pub struct SiteOptions {
+    /// Where the site is served from; makes feed links absolute.
+    pub base_url: Option<String>,
+    /// The archive's display URL (no credentials), shown in the footer.
+    pub archive: String,
+}
+
+/// One project's builds.
+#[derive(Debug, Clone)]
+pub struct ProjectInput {
+    pub project: ProjectName,
+    pub builds: Vec<ArchivedBuild>,
+}
+
+/// A project's line in the index, kept between builds so a build limited
+/// to some projects still lists all of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    pub name: String,
+    pub dir: String,
+    pub builds: usize,
+    pub series: usize,
+    pub regressed: usize,
+    pub failing: usize,
+    pub alerts: usize,
+    pub changes: usize,
+    pub latest_us: i64,
+    /// Rendered alert rows and feed entries (for the all-projects pages).
+    #[serde(default)]
+    pub alert_rows: Vec<Json>,
+}
+
+/// What a site build did.
+#[derive(Debug, Clone)]
+pub struct SiteReport {
+    pub stats: WriteStats,
+    pub projects: Vec<ProjectSummary>,
+    /// `index.html` of the site.
+    pub index: PathBuf,
+}
+
+/// State kept beside the site (not part of it).
+const STATE: &str = ".perfkit-site-projects.json";
+
+const SITE_CSS: &str = include_str!("../assets/site.css");
+const SITE_JS: &str = include_str!("../assets/site.js");
+const UPLOT_JS: &str = include_str!("../assets/vendor/uplot/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../assets/vendor/uplot/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("../assets/vendor/uplot/LICENSE");
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("base.html", include_str!("../templates/base.html")),
+        ("index.html", include_str!("../templates/index.html")),
+        ("project.html", include_str!("../templates/project.html")),
+        ("series.html", include_str!("../templates/series.html")),
+        ("change.html", include_str!("../templates/change.html")),
+        ("changes.html", include_str!("../templates/changes.html")),
+        ("alerts.html", include_str!("../templates/alerts.html")),
+        (
+            "alerts.atom.xml",
+            include_str!("../templates/alerts.atom.xml"),
+        ),
+    ] {
+        env.add_template(name, source)
+            .expect("embedded templates parse (checked by tests)");
+    }
+    env
+}
+
+/// Renders and writes pages with the keys every page has.
+struct Pages<'a> {
+    env: Environment<'static>,
+    writer: SiteWriter,
+    options: &'a SiteOptions,
+}
+
+impl Pages<'_> {
+    fn page(&mut self, template: &str, path: &str, mut context: Json) -> Result<(), SiteError> {
+        let depth = path.matches('/').count();
+        context["root"] = json!("../".repeat(depth));
+        context["version"] = json!(env!("CARGO_PKG_VERSION"));
+        context["archive"] = json!(self.options.archive);
+        let text = self
+            .env
+            .get_template(template)
+            .and_then(|t| t.render(minijinja::value::Serde(&context)))
+            .map_err(|e| SiteError::Template {
+                page: path.to_string(),
+                message: format!("{e:#}"),
+            })?;
+        self.writer.write(path, text.as_bytes())
+    }
+
+    /// An absolute link when the site's URL is known, else `relative`
+    /// (relative to the feed's own location).
+    fn feed_link(&self, from_root: &str, relative: &str) -> String {
+        match &self.options.base_url {
+            Some(base) => format!("{base}{from_root}"),
+            None => relative.to_string(),
+        }
+    }
+}
+
+/// Builds the site for `inputs` into `out`. With `scope`, only those
+/// projects are rebuilt and the index keeps the others from the last build.
+pub fn build_site(
+    inputs: &[ProjectInput],
+    out: &Path,
+    options: &SiteOptions,
+    scope: Option<&[ProjectName]>,
+    progress: &dyn Fn(&str),
+) -> Result<SiteReport, SiteError> {
+    let mut options = options.clone();
+    if let Some(base) = &options.base_url {
+        if urls::http_url(base).is_none() {
+            return Err(SiteError::BaseUrl(base.clone()));
+        }
+        if !base.ends_with('/') {
+            options.base_url = Some(format!("{base}/"));
+        }
+    }
+    let mut pages = Pages {
+        env: environment(),
+        writer: SiteWriter::new(out)?,
+        options: &options,
+    };
+    for (path, text) in [
+        ("assets/site.css", SITE_CSS),
+        ("assets/site.js", SITE_JS),
+        ("assets/vendor/uplot/uPlot.iife.min.js", UPLOT_JS),
+        ("assets/vendor/uplot/uPlot.min.css", UPLOT_CSS),
+        ("assets/vendor/uplot/LICENSE", UPLOT_LICENSE),
+    ] {
+        pages.writer.write(path, text.as_bytes())?;
+    }
+
+    let mut summaries: Vec<ProjectSummary> = match scope {
+        Some(_) => std::fs::read(out.join(STATE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    for input in inputs {
+        progress(input.project.as_str());
+        let summary = project_site(&mut pages, input)?;
+        summaries.retain(|s| s.name != summary.name);
+        summaries.push(summary);
+    }
+    summaries.sort_by(|a, b| a.name.cmp(&b.name));
+
+    index_pages(&mut pages, &summaries)?;
+    let scope_dirs: Option<Vec<String>> = scope.map(|projects| {
+        projects
+            .iter()
+            .map(|p| format!("{}/", urls::project_dir(p)))
+            .collect()
+    });
+    let stats = pages.writer.finish(scope_dirs.as_deref())?;
+    let state = serde_json::to_vec(&summaries).expect("summaries serialize");
+    std::fs::write(out.join(STATE), state).map_err(|e| SiteError::io(&out.join(STATE), e))?;
+    Ok(SiteReport {
+        stats,
+        projects: summaries,
+        index: out.join("index.html"),
+    })
+}
+
+fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummary, SiteError> {
+    let name = input.project.as_str();
+    let dir = urls::project_dir(&input.project);
+    let trends = trends(&input.builds);
+
+    for chunk in 0..data::chunk_count(trends.builds.len()) {
+        let path = format!("{dir}/data/builds-{chunk}.js");
+        pages
+            .writer
+            .write(&path, data::builds_chunk(chunk, &trends.builds).as_bytes())?;
+    }
+    let chunks: Vec<String> = (0..data::chunk_count(trends.builds.len()))
+        .map(|c| format!("../data/builds-{c}.js"))
+        .collect();
+    for trend in &trends.series {
+        pages.writer.write(
+            &format!("{dir}/data/{}.js", trend.id),
+            data::series(trend).as_bytes(),
+        )?;
+        let mut scripts = chunks.clone();
+        scripts.push(format!("../data/{}.js", trend.id));
+        let mut context = pages::series_page(&trends, trend, scripts);
+        context["title"] = json!(format!("{} › {}", trend.label.scenario, trend.label.action));
+        context["project"] = json!(name);
+        pages.page(
+            "series.html",
+            &format!("{dir}/series/{}.html", trend.id),
+            context,
+        )?;
+    }
+
+    let comparisons = comparisons(&input.builds);
+    let with_page: BTreeSet<&str> = trends.series.iter().map(|s| s.id.as_str()).collect();
+    let mut change_rows = Vec::new();
+    for c in &comparisons {
+        let path = format!("{dir}/change/{}-{}.html", c.change, c.patchset);
+        let mut context = pages::change_page(c, &|id| with_page.contains(id));
+        context["title"] = json!(format!("{name} {},{}", c.change, c.patchset));
+        context["project"] = json!(name);
+        pages.page("change.html", &path, context)?;
+        let time_us = c.builds.iter().map(|b| b.time_us).max().unwrap_or_default();
+        change_rows.push(json!({
+            "change": c.change,
+            "patchset": c.patchset,
+            "link": format!("change/{}-{}.html", c.change, c.patchset),
+            "time": format::timestamp(time_us),
+            "time_us": time_us,
+            "regressions": c.count(Status::Regression),
+            "inconclusive": c.count(Status::Inconclusive),
+            "summary": report::summary(c),
+        }));
+    }
+    change_rows.sort_by_key(|r| std::cmp::Reverse(r["time_us"].as_i64().unwrap_or_default()));
+    pages.page(
+        "changes.html",
+        &format!("{dir}/changes.html"),
+        json!({"title": format!("Changes of {name}"), "project": name, "changes": change_rows}),
+    )?;
+
+    let found = alerts(name, &dir, &trends);
+    let rows: Vec<Json> = found.iter().map(|a| pages::alert_row(a, "../")).collect();
+    pages.page(
+        "project.html",
+        &format!("{dir}/index.html"),
+        json!({
+            "title": name,
+            "project": name,
+            "builds": trends.builds.len(),
+            "series": trends.series.iter().map(pages::overview_row).collect::<Vec<_>>(),
+            "alerts": found.len(),
+            "changes": change_rows,
+        }),
+    )?;
+    let title = format!("Regressions in {name}");
+    pages.page(
+        "alerts.html",
+        &format!("{dir}/alerts.html"),
+        json!({"title": title, "project": name, "alerts": rows}),
+    )?;
+    feed_page(pages, &format!("{dir}/"), &title, &found)?;
+
+    let count = |status| trends.series.iter().filter(|s| s.status == status).count();
+    Ok(ProjectSummary {
+        name: name.to_string(),
+        dir: dir.clone(),
+        builds: trends.builds.len(),
+        series: trends.series.len(),
+        regressed: count(TrendStatus::Regressed),
+        failing: count(TrendStatus::Failing),
+        alerts: found.len(),
+        changes: comparisons.len(),
+        latest_us: input
+            .builds
+            .iter()
+            .map(|b| b.time_us())
+            .max()
+            .unwrap_or_default(),
+        alert_rows: found
+            .iter()
+            .map(|a| json!({"row": pages::alert_row(a, ""), "alert": a}))
+            .collect(),
+    })
+}
+
+/// A comparison per change/patchset with builds, newest change first.
+fn comparisons(builds: &[ArchivedBuild]) -> Vec<Comparison> {
+    let patchsets: BTreeSet<(u64, u32)> = builds
+        .iter()
+        .filter(|b| b.record.key.change > 0)
+        .map(|b| (b.record.key.change, b.record.key.patchset))
+        .collect();
+    patchsets
+        .into_iter()
+        .rev()
+        .filter_map(|(change, patchset)| compare(builds, change, patchset))
+        .collect()
+}
+
+/// `alerts.atom` in `dir` (`""` for the root, else `<project>/`).
+fn feed_page(pages: &mut Pages, dir: &str, title: &str, alerts: &[Alert]) -> Result<(), SiteError> {
+    let root_rel = if dir.is_empty() { "" } else { "../" };
+    let entries: Vec<Json> = alerts
+        .iter()
+        .take(FEED_ENTRIES)
+        .map(|a| {
+            let page = format!("{}/series/{}.html", a.project_dir, a.series);
+            json!({
+                "id": a.id,
+                "headline": format!("{} {} of {} in {}", a.metric.name(), format::percent(a.magnitude_pct), a.label.short(), a.project),
+                "updated": format::rfc3339(a.build.time_us),
+                "href": pages.feed_link(&page, &format!("{root_rel}{page}")),
+                "summary": format!(
+                    "From the build of {} on, the branch's {} moved from {} to {} (p {}).",
+                    format::timestamp(a.build.time_us),
+                    a.metric.name(),
+                    a.before,
+                    a.after,
+                    format::probability(a.p_value)
+                ),
+            })
+        })
+        .collect();
+    let updated = alerts
+        .iter()
+        .map(|a| a.build.time_us)
+        .max()
+        .unwrap_or_default();
+    let feed_id = perfkit_schema::identity::sha256_hex(format!("perfkit feed {dir}").as_bytes());
+    pages.page(
+        "alerts.atom.xml",
+        &format!("{dir}alerts.atom"),
+        json!({
+            "title": title,
+            "feed_id": format!("urn:uuid:{}-{}-{}-{}-{}", &feed_id[0..8], &feed_id[8..12], &feed_id[12..16], &feed_id[16..20], &feed_id[20..32]),
+            "updated": format::rfc3339(updated),
+            "self_link": pages.feed_link(&format!("{dir}alerts.atom"), "alerts.atom"),
+            "page_link": pages.feed_link(&format!("{dir}alerts.html"), "alerts.html"),
+            "alerts": entries,
+        }),
+    )
+}
+
+fn index_pages(pages: &mut Pages, summaries: &[ProjectSummary]) -> Result<(), SiteError> {
+    let projects: Vec<Json> = summaries
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name, "dir": s.dir, "builds": s.builds, "series": s.series,
+                "regressed": s.regressed, "failing": s.failing, "alerts": s.alerts,
+                "latest": if s.latest_us > 0 { format::timestamp(s.latest_us) } else { "–".into() },
+                "latest_us": s.latest_us,
+            })
+        })
+        .collect();
+    pages.page(
+        "index.html",
+        "index.html",
+        json!({"title": "Performance history", "projects": projects}),
+    )?;
+    let mut all: Vec<(&Json, Alert)> = summaries
+        .iter()
+        .flat_map(|s| s.alert_rows.iter())
+        .filter_map(|r| Some((&r["row"], serde_json::from_value(r["alert"].clone()).ok()?)))
+        .collect();
+    all.sort_by(|a, b| {
+        b.1.build
+            .time_us
+            .cmp(&a.1.build.time_us)
+            .then(a.1.id.cmp(&b.1.id))
+    });
+    let rows: Vec<&Json> = all.iter().map(|(r, _)| *r).collect();
+    pages.page(
+        "alerts.html",
+        "alerts.html",
+        json!({"title": "Regressions in all projects", "project": null, "alerts": rows}),
+    )?;
+    let alerts: Vec<Alert> = all.into_iter().map(|(_, a)| a).collect();
+    feed_page(pages, "", "Regressions in all projects", &alerts)
+}
+
+/// Trends of one project's builds, for callers that render elsewhere.
+pub fn project_trends(builds: &[ArchivedBuild]) -> ProjectTrends {
+    trends(builds)
+}

@@ -1,0 +1,225 @@
+//! The context of each page. Everything goes in as plain values and the
+//! templates (auto-escaped, `templates/`) escape it; nothing is marked safe.
+
+use perfkit_schema::analysis::Metric;
+use perfkit_schema::analysis::compare::{BuildRef, Comparison, Status};
+use perfkit_schema::analysis::trend::{ProjectTrends, SeriesTrend, TrendStatus};
+use perfkit_schema::regress::changepoint::ChangeKind;
+use serde_json::{Value as Json, json};
+
+use crate::feed::Alert;
+use crate::format::{duration, percent, probability, rate, share, timestamp};
+use crate::report;
+use crate::sparkline::sparkline;
+use crate::urls::http_url;
+
+/// Branch builds listed in a series page's table.
+pub const TABLE_ROWS: usize = 50;
+
+fn link(url: Option<&str>) -> Json {
+    url.and_then(http_url).map_or(Json::Null, |u| json!(u))
+}
+
+/// A `data-sort` value: the number, or empty (sorted as text) when missing.
+fn sort_key(value: Option<f64>) -> Json {
+    value
+        .filter(|v| v.is_finite())
+        .map_or_else(|| json!(""), |v| json!(v))
+}
+
+fn kind_name(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Regression => "regression",
+        ChangeKind::Improvement => "improvement",
+        ChangeKind::ConfigChanged => "configuration changed",
+    }
+}
+
+fn kind_class(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Regression => "regression",
+        ChangeKind::Improvement => "improvement",
+        ChangeKind::ConfigChanged => "config_changed",
+    }
+}
+
+/// A metric's value as text (`Duration` in time units, throughput as a rate).
+fn value(metric: Metric, v: f64) -> String {
+    match metric {
+        Metric::Duration => duration(Some(v)),
+        Metric::Throughput => rate(Some(v)),
+        Metric::FailureRate => share(Some(v)),
+    }
+}
+
+/// The row of one series in the project overview.
+pub fn overview_row(trend: &SeriesTrend) -> Json {
+    let last = trend.points.last();
+    let latest_move = trend
+        .annotations
+        .iter()
+        .rev()
+        .find(|a| a.change.kind != ChangeKind::ConfigChanged);
+    let regressed_from = trend
+        .regressions()
+        .next()
+        .filter(|_| trend.status == TrendStatus::Regressed)
+        .map(|a| a.point);
+    let medians: Vec<Option<f64>> = trend.points.iter().map(|p| p.median).collect();
+    let spark = sparkline(&medians, regressed_from);
+    json!({
+        "id": trend.id,
+        "status": trend.status,
+        "status_name": trend.status.name(),
+        "status_rank": trend.status as u8,
+        "scenario": trend.label.scenario,
+        "title": trend.label.subtask_title,
+        "action": trend.label.action,
+        "depth": trend.label.depth.min(4),
+        "job": trend.label.job,
+        "branch": trend.label.branch,
+        "median": duration(last.and_then(|p| p.median)),
+        "median_raw": sort_key(last.and_then(|p| p.median)),
+        "p95": duration(last.and_then(|p| p.p95)),
+        "p95_raw": sort_key(last.and_then(|p| p.p95)),
+        "fail": share(last.and_then(|p| p.failure_rate())),
+        "fail_raw": sort_key(last.and_then(|p| p.failure_rate())),
+        "change": latest_move.map(|a| percent(a.change.magnitude_pct)).unwrap_or_else(|| "–".into()),
+        "change_raw": sort_key(latest_move.and_then(|a| a.change.magnitude_pct)),
+        "spark": spark,
+    })
+}
+
+/// The context of a series page (without the common keys).
+pub fn series_page(trends: &ProjectTrends, trend: &SeriesTrend, data: Vec<String>) -> Json {
+    let build = |i: usize| &trends.builds[trend.points[i].build];
+    let annotations: Vec<Json> = trend
+        .annotations
+        .iter()
+        .map(|a| {
+            let b = build(a.point);
+            let config = a.change.kind == ChangeKind::ConfigChanged;
+            json!({
+                "time": timestamp(b.time_us),
+                "kind": kind_class(a.change.kind),
+                "kind_name": kind_name(a.change.kind),
+                "metric": a.metric.name(),
+                "before": if config { "–".into() } else { value(a.metric, a.change.before_median) },
+                "after": if config { "–".into() } else { value(a.metric, a.change.after_median) },
+                "pct": if config { "–".into() } else { percent(a.change.magnitude_pct) },
+                "p": probability(a.change.p_value),
+                "log": link(b.log_url.as_deref()),
+                "url": link(b.change_url.as_deref()),
+            })
+        })
+        .collect();
+    let rows: Vec<Json> = trend
+        .points
+        .iter()
+        .enumerate()
+        .rev()
+        .take(TABLE_ROWS)
+        .map(|(i, p)| {
+            let b = build(i);
+            json!({
+                "time": timestamp(b.time_us),
+                "pipeline": b.pipeline.clone().unwrap_or_default(),
+                "median": duration(p.median),
+                "p95": duration(p.p95),
+                "range": format!("{} – {}", duration(p.min), duration(p.max)),
+                "failed": p.failed,
+                "samples": p.samples,
+                "throughput": rate(p.throughput),
+                "pass_sla": p.pass_sla,
+                "config_changed": p.config_changed,
+                "log": link(b.log_url.as_deref()),
+                "url": link(b.change_url.as_deref()),
+            })
+        })
+        .collect();
+    json!({
+        "id": trend.id,
+        "label": trend.label,
+        "status": trend.status,
+        "status_name": trend.status.name(),
+        "points": trend.points.len(),
+        "annotations": annotations,
+        "rows": rows,
+        "throughput": trend.points.iter().any(|p| p.throughput.is_some()),
+        "data": data,
+    })
+}
+
+fn build_item(b: &BuildRef) -> Json {
+    json!({
+        "time": timestamp(b.time_us),
+        "job": b.job,
+        "pipeline": b.pipeline,
+        "log": link(b.log_url.as_deref()),
+        "url": link(b.change_url.as_deref()),
+    })
+}
+
+/// The context of a change/patchset page; `series_pages` tells which
+/// series have a page to link to.
+pub fn change_page(c: &Comparison, has_page: &dyn Fn(&str) -> bool) -> Json {
+    let rows: Vec<Json> = c
+        .series
+        .iter()
+        .map(|s| {
+            let [baseline, new, change, q] = report::cells(s);
+            json!({
+                "status": s.status,
+                "status_name": s.status.name(),
+                "rank": s.status as u8,
+                "series": s.label.short(),
+                "link": has_page(&s.id).then(|| format!("../series/{}.html", s.id)),
+                "metric": s.metric.name(),
+                "baseline": baseline,
+                "new": new,
+                "change": change,
+                "q": q,
+                "reason": s.verdict.as_ref().map(|v| v.reason.clone()).unwrap_or_else(|| match s.status {
+                    Status::ConfigChanged => "The workload's configuration differs from every baseline build: a new segment, not a regression.".into(),
+                    Status::NoBaseline => "No branch build has run this series yet.".into(),
+                    _ => String::new(),
+                }),
+            })
+        })
+        .collect();
+    let verdict_class = if c.has_regression() {
+        "regression"
+    } else if c.count(Status::Inconclusive) > 0 {
+        "inconclusive"
+    } else {
+        "no_change"
+    };
+    json!({
+        "change": c.change,
+        "patchset": c.patchset,
+        "summary": report::summary(c),
+        "provenance": report::text(c).lines().nth(1).unwrap_or_default(),
+        "verdict_class": verdict_class,
+        "builds": c.builds.iter().map(build_item).collect::<Vec<_>>(),
+        "rows": rows,
+    })
+}
+
+/// One alert as the alerts page shows it; `root` leads from the page to
+/// the site root.
+pub fn alert_row(a: &Alert, root: &str) -> Json {
+    json!({
+        "time": timestamp(a.build.time_us),
+        "time_us": a.build.time_us,
+        "project": a.project,
+        "series": a.label.short(),
+        "link": format!("{root}{}/series/{}.html", a.project_dir, a.series),
+        "metric": a.metric.name(),
+        "before": value(a.metric, a.before),
+        "after": value(a.metric, a.after),
+        "pct": percent(a.magnitude_pct),
+        "p": probability(a.p_value),
+        "log": link(a.build.log_url.as_deref()),
+        "url": link(a.build.change_url.as_deref()),
+    })
+}
