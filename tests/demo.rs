@@ -15,8 +15,13 @@ fn demo_archives_the_bundled_examples_once() {
         .lines()
         .filter(|l| l.contains(": archived perfkit/demo"))
         .count();
-    assert_eq!(archived, 16, "{out}");
-    assert!(out.contains("change 900001 patchset 1"), "{out}");
+    assert_eq!(archived, 30, "{out}");
+    for change in 900001..=900004 {
+        assert!(
+            out.contains(&format!("change {change} patchset 1")),
+            "{out}"
+        );
+    }
     assert!(
         out.contains("task aborted") && out.contains("task crashed"),
         "{out}"
@@ -25,7 +30,7 @@ fn demo_archives_the_bundled_examples_once() {
         .into_iter()
         .filter(|p| p.starts_with("v1/builds/"))
         .count();
-    assert_eq!(builds, 16);
+    assert_eq!(builds, 30);
 
     let (code, again, _) = run(perfkit().args(["demo", "--archive", archive.to_str().unwrap()]));
     assert_eq!(code, 0);
@@ -34,12 +39,12 @@ fn demo_archives_the_bundled_examples_once() {
             .lines()
             .filter(|l| l.contains("already in the archive"))
             .count(),
-        16,
+        30,
         "{again}"
     );
 
     let (code, listing, _) =
         run(perfkit().args(["ls", "--archive", archive.to_str().unwrap(), "--json"]));
     assert_eq!(code, 0);
-    assert_eq!(listing.lines().count(), 16);
+    assert_eq!(listing.lines().count(), 30);
 }

@@ -618,12 +618,10 @@ fn crashed_task_parses_with_no_workloads_and_fails() {
 fn history_builds_keep_their_workload_keys() {
     let dir = fixture_dir().join("history");
     let mut keys = Vec::new();
-    for n in 1..=8 {
-        let path = dir.join(format!("build-{n:02}.report.json"));
-        if !path.exists() {
-            return;
-        }
-        let (parsed, _) = run(&path);
+    let builds = (1..=20).map(|n| format!("build-{n:02}.report.json"));
+    let changes = [900001, 900002].map(|c| format!("change-{c}.report.json"));
+    for name in builds.chain(changes) {
+        let (parsed, _) = run(&dir.join(name));
         keys.push(
             parsed
                 .workloads

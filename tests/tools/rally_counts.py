@@ -168,14 +168,18 @@ EXPECTED = {
     "dev-abort-on-sla.results.json": ("rally-results", 1, [("Dummy.failure", 8, 6, False)]),
     "dev-crashed.report.json": ("rally-v2", 1, []),
 }
+# history/: 20 builds and 2 changes, all runs of the same task file.
+HISTORY_RUNS = ["history/build-%02d.report.json" % b for b in range(1, 21)] + [
+    "history/change-%d.report.json" % c for c in (900001, 900002)
+]
 EXPECTED.update(
     {
-        "history/build-%02d.report.json" % b: (
+        name: (
             "rally-v2",
             1,
             [("HttpRequests.check_request", 20, 0, True), ("Dummy.dummy", 15, 0, True)],
         )
-        for b in range(1, 9)
+        for name in HISTORY_RUNS
     }
 )
 
@@ -192,9 +196,7 @@ EXPECTED_ROWS = {
     "dev-context-fail.results.json": 5 * (1 + 1),
     "dev-crashed.report.json": 0,
 }
-EXPECTED_ROWS.update(
-    {"history/build-%02d.report.json" % b: 20 * (1 + 1) + 15 * (1 + 2) for b in range(1, 9)}
-)
+EXPECTED_ROWS.update({name: 20 * (1 + 1) + 15 * (1 + 2) for name in HISTORY_RUNS})
 
 
 def stats_atomic_calls(rows):
