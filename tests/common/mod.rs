@@ -1,9 +1,16 @@
 //! Shared helpers for the end-to-end tests: run the built `perfkit`,
-//! locate fixtures, and find the Python tools `tests/run` installs.
+//! locate fixtures, find the Python tools `tests/run` installs, and open
+//! pages in a real browser (`browse.py` driving Chromium) served by
+//! [`serve_dir`].
 #![allow(dead_code)]
+
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+#[allow(unused_imports)] // most test binaries serve no site
+pub use serve::{ServerGuard, serve_dir};
 
 /// `tests/fixtures/<rel>`.
 pub fn fixture(rel: &str) -> PathBuf {
@@ -82,4 +89,83 @@ pub fn tool(var: &str, name: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// What [`Browser::browse`] needs: the tools venv's Python, `browse.py`,
+/// and the Chromium it drives.
+pub struct Browser {
+    pub python: PathBuf,
+    pub script: PathBuf,
+    pub chromium: PathBuf,
+    /// Per page: the `load` event, then `window.perfkitReady`. A test of a
+    /// page that never gets ready lowers it.
+    pub timeout_ms: u32,
+}
+
+/// The headless browser harness: `Some` when the tools venv and
+/// `PERFKIT_CHROMIUM` are there, else `None` after printing why the test is
+/// skipped. With `PERFKIT_REQUIRE_TOOLS=1` a missing piece panics.
+pub fn browser() -> Option<Browser> {
+    let python = tool("PERFKIT_TOOLS_BIN", "python")?;
+    let chromium = std::env::var_os("PERFKIT_CHROMIUM")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file());
+    let Some(chromium) = chromium else {
+        if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!(
+                "PERFKIT_CHROMIUM does not point at a Chromium; \
+                 `apt-get install chromium`, then run the tests with tests/run"
+            );
+        }
+        eprintln!(
+            "skipped: PERFKIT_CHROMIUM is not set (`apt-get install chromium`, then tests/run)"
+        );
+        return None;
+    };
+    Some(Browser {
+        python,
+        script: Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/browse.py"),
+        chromium,
+        timeout_ms: 15_000,
+    })
+}
+
+impl Browser {
+    /// Opens every URL in one Chromium and returns browse.py's report
+    /// (`{"pages": [...]}`, one entry per URL in order), writing a
+    /// full-page screenshot per URL into `screenshots`. Panics with
+    /// browse.py's stderr when it cannot run.
+    pub fn browse(&self, urls: &[String], screenshots: &Path) -> serde_json::Value {
+        let output = Command::new(&self.python)
+            .arg(&self.script)
+            .arg("--chromium")
+            .arg(&self.chromium)
+            .arg("--screenshots")
+            .arg(screenshots)
+            .arg(format!("--timeout-ms={}", self.timeout_ms))
+            .arg("--")
+            .args(urls)
+            .output()
+            .expect("browse.py runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "browse.py failed ({}):\n{stderr}",
+            output.status
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "browse.py printed no JSON report ({e}):\n{}\n{stderr}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+}
+
+/// [`Browser::browse`] with the harness from [`browser`]; call [`browser`]
+/// first to skip a test where the harness is missing.
+pub fn browse(urls: &[String], screenshots: &Path) -> serde_json::Value {
+    browser()
+        .expect("the browser harness is installed (see the message above)")
+        .browse(urls, screenshots)
 }
