@@ -14,15 +14,22 @@ use perfkit_schema::records::BuildMeta;
 use crate::ingest::{archive_url, ingest_files, with_hint};
 
 /// Run perfkit's main job on bundled real Rally results: ingest them into a
-/// local archive and print what was archived.
+/// local archive, then build the site from it
+///
+/// The results are real Rally 5.1.1 runs: a 20-build periodic history whose
+/// HTTP API got 10 ms slower at build 11, two patchsets (one slower, one
+/// clean) and the edge cases (failures, SLA aborts, a crashed task).
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  perfkit demo\n  perfkit demo --archive /tmp/perfkit-demo && perfkit ls --archive /tmp/perfkit-demo"
+    after_help = "Examples:\n  perfkit demo\n  perfkit demo --archive /tmp/perfkit-demo --out /tmp/perfkit-site\n  perfkit ls --archive /tmp/perfkit-demo"
 )]
 pub struct DemoArgs {
     /// Archive to write to [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
     #[arg(long, value_name = "URL")]
     archive: Option<String>,
+    /// Directory to write the site to
+    #[arg(long, value_name = "DIR", default_value = "perfkit-site")]
+    out: PathBuf,
 }
 
 /// A bundled result file and how it is archived.
@@ -107,8 +114,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&scratch);
     let failures = result?;
     println!();
+    let site = crate::site::SiteArgs {
+        archive: Some(url.clone()),
+        out: args.out,
+        projects: Vec::new(),
+        base_url: None,
+    };
+    crate::site::run(site).await?;
+    println!();
     println!("archive: {}", archive.display_url());
-    println!("next: `perfkit ls --archive {url}`, or query it with DuckDB:");
+    println!(
+        "next: `perfkit compare --archive {url} --project perfkit/demo --change 900001 --patchset 1`, or query the archive with DuckDB:"
+    );
     println!(
         "  duckdb -c \"SELECT * FROM read_parquet('{}/v1/workloads/**/*.parquet', hive_partitioning=true)\"",
         url.trim_end_matches('/')

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use perfkit_ingest::archive::Archive;
+use perfkit_ingest::build_cache::BuildCache;
 use perfkit_ingest::history::load_builds;
 use perfkit_schema::{ArchivedBuild, ProjectName};
 
@@ -56,6 +57,43 @@ pub async fn load_projects(
     }
     for p in projects {
         grouped.entry(p.clone()).or_default();
+    }
+    Ok(grouped)
+}
+
+/// Like [`load_projects`], through a local build cache in `cache_dir`: only
+/// builds that are new or rewritten since the last run are read.
+pub async fn load_projects_cached(
+    archive: &Archive,
+    projects: &[ProjectName],
+    cache_dir: &std::path::Path,
+) -> anyhow::Result<BTreeMap<ProjectName, Vec<ArchivedBuild>>> {
+    let names: Vec<ProjectName> = if projects.is_empty() {
+        let mut all: Vec<ProjectName> = archive
+            .list_builds(None)
+            .await
+            .map_err(with_hint)?
+            .into_iter()
+            .map(|k| k.project)
+            .collect();
+        all.dedup();
+        all
+    } else {
+        projects.to_vec()
+    };
+    let cache = BuildCache::new(cache_dir);
+    let mut grouped = BTreeMap::new();
+    for project in names {
+        let (builds, stats) = cache
+            .load(archive, &project, &Counter::new())
+            .await
+            .map_err(with_hint)?;
+        tracing::info!(
+            "{project}: {} builds from the cache, {} read from the archive",
+            stats.cached,
+            stats.fetched
+        );
+        grouped.insert(project, builds);
     }
     Ok(grouped)
 }

@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use perfkit_site::{ProjectInput, SiteOptions, build_site};
 
-use crate::read::{load_projects, open_existing, project_names};
+use crate::read::{load_projects_cached, open_existing, project_names};
 
 /// Build the static performance site: history per series, verdicts per
 /// change, regression alerts and Atom feeds
 ///
 /// Plain files that work from `file://` or any static host. Rebuilding
-/// rewrites only files whose content changed.
+/// reads only new builds (a cache in DIR/.perfkit/, which is not part of the
+/// site: leave it out when publishing) and rewrites only changed files.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  perfkit site --out public\n  perfkit site --archive s3://perf-archive/openstack --out public --base-url https://perf.example.org/\n  perfkit site --out public --project openstack/nova --project openstack/neutron"
@@ -19,22 +20,23 @@ use crate::read::{load_projects, open_existing, project_names};
 pub struct SiteArgs {
     /// Archive to read [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
     #[arg(long, value_name = "URL")]
-    archive: Option<String>,
+    pub archive: Option<String>,
     /// Directory to write the site to (created if missing)
     #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Only these projects (repeatable); the index keeps the others
     #[arg(long = "project", value_name = "PROJECT")]
-    projects: Vec<String>,
+    pub projects: Vec<String>,
     /// URL the site is served from, for absolute links in Atom feeds
     #[arg(long, value_name = "URL")]
-    base_url: Option<String>,
+    pub base_url: Option<String>,
 }
 
 pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
     let projects = project_names(&args.projects)?;
     let archive = open_existing(args.archive)?;
-    let grouped = load_projects(&archive, &projects).await?;
+    let cache = args.out.join(perfkit_site::STATE_DIR).join("cache");
+    let grouped = load_projects_cached(&archive, &projects, &cache).await?;
     let inputs: Vec<ProjectInput> = grouped
         .into_iter()
         .map(|(project, builds)| ProjectInput { project, builds })

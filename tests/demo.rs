@@ -1,5 +1,5 @@
-//! The README's quick start: `perfkit demo` archives every bundled example
-//! and a second run changes nothing.
+//! The README's quick start: `perfkit demo` archives every bundled example,
+//! builds the site, and a second run changes nothing.
 
 mod common;
 
@@ -9,7 +9,17 @@ use common::{perfkit, run, tree};
 fn demo_archives_the_bundled_examples_once() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("archive");
-    let (code, out, err) = run(perfkit().args(["demo", "--archive", archive.to_str().unwrap()]));
+    let site = dir.path().join("site");
+    let demo = || {
+        let mut cmd = perfkit();
+        cmd.arg("demo")
+            .arg("--archive")
+            .arg(&archive)
+            .arg("--out")
+            .arg(&site);
+        cmd
+    };
+    let (code, out, err) = run(&mut demo());
     assert_eq!(code, 0, "{err}");
     let archived = out
         .lines()
@@ -32,8 +42,16 @@ fn demo_archives_the_bundled_examples_once() {
         .count();
     assert_eq!(builds, 30);
 
-    let (code, again, _) = run(perfkit().args(["demo", "--archive", archive.to_str().unwrap()]));
+    assert!(
+        out.contains(&format!("open: {}", site.join("index.html").display())),
+        "{out}"
+    );
+    assert!(out.contains("perfkit/demo: 26 branch builds"), "{out}");
+    assert!(site.join("perfkit~demo/change/900001-1.html").is_file());
+
+    let (code, again, _) = run(&mut demo());
     assert_eq!(code, 0);
+    assert!(again.contains("site: 0 files written"), "{again}");
     assert_eq!(
         again
             .lines()

@@ -214,6 +214,21 @@ impl Archive {
         &self,
         project: Option<&ProjectName>,
     ) -> Result<Vec<ArchiveKey>, IngestError> {
+        Ok(self
+            .list_build_versions(project)
+            .await?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect())
+    }
+
+    /// Like [`Archive::list_builds`], with a version string per build that
+    /// changes when the build is rewritten (`--replace`): size, modification
+    /// time and ETag of its `builds` object.
+    pub async fn list_build_versions(
+        &self,
+        project: Option<&ProjectName>,
+    ) -> Result<Vec<(ArchiveKey, String)>, IngestError> {
         let prefix = paths::join(&self.root, ArchiveKey::table_prefix(Table::Builds, project));
         let metas: Vec<_> = self
             .store
@@ -221,19 +236,28 @@ impl Archive {
             .try_collect()
             .await
             .map_err(|e| self.error("list", &prefix, e))?;
-        let mut keys: Vec<ArchiveKey> = metas
+        let mut keys: Vec<(ArchiveKey, String)> = metas
             .iter()
-            .filter_map(|meta| paths::parse_key(&self.root, &meta.location))
-            .filter(|(table, key)| {
+            .filter_map(|meta| {
+                let (table, key) = paths::parse_key(&self.root, &meta.location)?;
+                let version = format!(
+                    "{}-{}-{}",
+                    meta.size,
+                    meta.last_modified.timestamp_micros(),
+                    meta.e_tag.as_deref().unwrap_or("")
+                );
+                Some((table, key, version))
+            })
+            .filter(|(table, key, _)| {
                 *table == Table::Builds && project.is_none_or(|p| &key.project == p)
             })
-            .map(|(_, key)| key)
+            .map(|(_, key, version)| (key, version))
             .collect();
-        keys.sort_by(|a, b| {
+        keys.sort_by(|(a, _), (b, _)| {
             (&a.project, a.change, a.patchset, &a.build)
                 .cmp(&(&b.project, b.change, b.patchset, &b.build))
         });
-        keys.dedup();
+        keys.dedup_by(|a, b| a.0 == b.0);
         Ok(keys)
     }
 

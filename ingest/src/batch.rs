@@ -235,42 +235,57 @@ pub fn encode_workloads(
 
 /// The `builds` table of one build (one row) as a Parquet file.
 pub fn encode_build(build: &BuildRecord) -> Result<Bytes, IngestError> {
-    let m = &build.meta;
-    let one = |v: Option<&str>| strings(std::iter::once(v));
+    encode_builds(std::slice::from_ref(build))
+}
+
+/// A `builds` table of several builds (the local build cache).
+pub fn encode_builds(builds: &[BuildRecord]) -> Result<Bytes, IngestError> {
+    let b = builds;
+    let text = |f: fn(&BuildRecord) -> Option<&str>| strings(b.iter().map(f));
     let columns: Vec<ArrayRef> = vec![
-        one(Some(build.key.build.as_str())),
-        one(Some(build.key.project.as_str())),
-        Arc::new(UInt64Array::from(vec![m.change])),
-        Arc::new(UInt32Array::from(vec![m.patchset])),
-        one(m.git_ref.as_deref()),
-        one(m.newrev.as_deref()),
-        one(m.branch.as_deref()),
-        one(m.tag.as_deref()),
-        one(m.pipeline.as_deref()),
-        one(m.job.as_deref()),
-        one(m.zuul_build.as_deref()),
-        one(m.buildset.as_deref()),
-        one(m.tenant.as_deref()),
-        one(m.change_url.as_deref()),
-        one(m.log_url.as_deref()),
-        one(m.node_provider.as_deref()),
-        one(m.node_label.as_deref()),
-        one(Some(&build.source_format)),
-        one(build.source_format_version.as_deref()),
-        one(build.tool_version.as_deref()),
-        one(Some(&build.source_file)),
-        one(Some(&build.source_sha256)),
-        Arc::new(UInt64Array::from(vec![build.source_bytes])),
-        Arc::new(UInt32Array::from(vec![build.task_count])),
-        string_lists(std::iter::once(build.task_statuses.as_slice())),
-        Arc::new(UInt32Array::from(vec![build.workload_count])),
-        Arc::new(UInt64Array::from(vec![build.iteration_count])),
-        Arc::new(UInt64Array::from(vec![build.failed_iteration_count])),
-        Arc::new(BooleanArray::from(vec![build.pass_sla])),
-        timestamps(std::iter::once(build.started_at_us)),
-        timestamps(std::iter::once(build.finished_at_us)),
-        timestamps(std::iter::once(Some(build.ingested_at_us))),
-        one(Some(&build.perfkit_version)),
+        text(|r| Some(r.key.build.as_str())),
+        text(|r| Some(r.key.project.as_str())),
+        Arc::new(UInt64Array::from_iter(b.iter().map(|r| r.meta.change))),
+        Arc::new(UInt32Array::from_iter(b.iter().map(|r| r.meta.patchset))),
+        text(|r| r.meta.git_ref.as_deref()),
+        text(|r| r.meta.newrev.as_deref()),
+        text(|r| r.meta.branch.as_deref()),
+        text(|r| r.meta.tag.as_deref()),
+        text(|r| r.meta.pipeline.as_deref()),
+        text(|r| r.meta.job.as_deref()),
+        text(|r| r.meta.zuul_build.as_deref()),
+        text(|r| r.meta.buildset.as_deref()),
+        text(|r| r.meta.tenant.as_deref()),
+        text(|r| r.meta.change_url.as_deref()),
+        text(|r| r.meta.log_url.as_deref()),
+        text(|r| r.meta.node_provider.as_deref()),
+        text(|r| r.meta.node_label.as_deref()),
+        text(|r| Some(&r.source_format)),
+        text(|r| r.source_format_version.as_deref()),
+        text(|r| r.tool_version.as_deref()),
+        text(|r| Some(&r.source_file)),
+        text(|r| Some(&r.source_sha256)),
+        Arc::new(UInt64Array::from_iter_values(
+            b.iter().map(|r| r.source_bytes),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            b.iter().map(|r| r.task_count),
+        )),
+        string_lists(b.iter().map(|r| r.task_statuses.as_slice())),
+        Arc::new(UInt32Array::from_iter_values(
+            b.iter().map(|r| r.workload_count),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            b.iter().map(|r| r.iteration_count),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            b.iter().map(|r| r.failed_iteration_count),
+        )),
+        Arc::new(BooleanArray::from_iter(b.iter().map(|r| Some(r.pass_sla)))),
+        timestamps(b.iter().map(|r| r.started_at_us)),
+        timestamps(b.iter().map(|r| r.finished_at_us)),
+        timestamps(b.iter().map(|r| Some(r.ingested_at_us))),
+        text(|r| Some(&r.perfkit_version)),
     ];
     let batch =
         RecordBatch::try_new(builds_schema(), columns).map_err(|e| IngestError::Encode {

@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod batch;
+pub mod build_cache;
 pub mod error;
 pub mod history;
 pub mod json_filter;

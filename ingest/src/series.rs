@@ -141,45 +141,58 @@ impl<A: SampleSink, B: SampleSink> SampleSink for Tee<'_, A, B> {
 
 /// The `series` table of one build as a Parquet file.
 pub fn encode_series(build_id: &BuildId, rows: &[SeriesRow]) -> Result<Bytes, IngestError> {
+    let tagged: Vec<(&str, &SeriesRow)> = rows.iter().map(|r| (build_id.as_str(), r)).collect();
+    encode_series_rows(&tagged)
+}
+
+/// A `series` table of rows from several builds, each with its id in the
+/// `build_id` column (the local build cache keeps whole projects so).
+pub fn encode_series_rows(rows: &[(&str, &SeriesRow)]) -> Result<Bytes, IngestError> {
     let text = |f: fn(&SeriesRow) -> &str| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(_, r)| f(r)),
+        ))
     };
     let stat = |f: fn(&Summary) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter(
             rows.iter()
-                .map(|r| Summary::of(&r.durations_s).as_ref().map(f)),
+                .map(|(_, r)| Summary::of(&r.durations_s).as_ref().map(f)),
         ))
     };
     let mut durations = ListBuilder::new(Float64Builder::new());
-    for r in rows {
+    for (_, r) in rows {
         durations.values().append_slice(&r.durations_s);
         durations.append(true);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|_| build_id.as_str()),
+            rows.iter().map(|(id, _)| *id),
         )),
         text(|r| &r.workload_key),
         Arc::new(UInt32Array::from_iter_values(
-            rows.iter().map(|r| r.workload_index),
+            rows.iter().map(|(_, r)| r.workload_index),
         )),
         text(|r| &r.config_hash),
         text(|r| &r.scenario),
         text(|r| &r.subtask_title),
         text(|r| &r.action),
-        Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.depth))),
-        Arc::new(UInt64Array::from_iter_values(
-            rows.iter().map(|r| r.samples),
+        Arc::new(UInt8Array::from_iter_values(
+            rows.iter().map(|(_, r)| r.depth),
         )),
-        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.failed))),
+        Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|(_, r)| r.samples),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|(_, r)| r.failed),
+        )),
         Arc::new(durations.finish()),
         stat(|s| s.median),
         stat(|s| s.p95),
         Arc::new(Float64Array::from_iter(
-            rows.iter().map(|r| r.load_duration_s),
+            rows.iter().map(|(_, r)| r.load_duration_s),
         )),
         Arc::new(BooleanArray::from_iter(
-            rows.iter().map(|r| Some(r.pass_sla)),
+            rows.iter().map(|(_, r)| Some(r.pass_sla)),
         )),
     ];
     let batch =
@@ -195,6 +208,17 @@ pub fn decode_series(
     key: &ArchiveKey,
     batches: &[RecordBatch],
 ) -> Result<Vec<SeriesRow>, IngestError> {
+    Ok(decode_series_rows(key, batches)?
+        .into_iter()
+        .map(|(_, row)| row)
+        .collect())
+}
+
+/// Reads a `series` file back into rows, each with its `build_id`.
+pub fn decode_series_rows(
+    key: &ArchiveKey,
+    batches: &[RecordBatch],
+) -> Result<Vec<(String, SeriesRow)>, IngestError> {
     let mut out = Vec::new();
     for batch in batches {
         let col = Columns {
@@ -202,6 +226,7 @@ pub fn decode_series(
             key,
             table: Table::Series,
         };
+        let build_id = col.string("build_id")?;
         let workload_key = col.string("workload_key")?;
         let workload_index = col.u32("workload_index")?;
         let config_hash = col.string("config_hash")?;
@@ -215,7 +240,7 @@ pub fn decode_series(
         let load: Float64Array = col.column("load_duration_s")?;
         let pass_sla = col.bool("pass_sla")?;
         for row in 0..batch.num_rows() {
-            out.push(SeriesRow {
+            let series = SeriesRow {
                 workload_key: workload_key.value(row).to_string(),
                 workload_index: workload_index.value(row),
                 config_hash: config_hash.value(row).to_string(),
@@ -228,7 +253,8 @@ pub fn decode_series(
                 durations_s: floats(&durations, row),
                 load_duration_s: (!load.is_null(row)).then(|| load.value(row)),
                 pass_sla: pass_sla.value(row),
-            });
+            };
+            out.push((build_id.value(row).to_string(), series));
         }
     }
     Ok(out)

@@ -108,8 +108,10 @@ pub struct SiteReport {
     pub index: PathBuf,
 }
 
-/// State kept beside the site (not part of it).
-const STATE: &str = ".perfkit-site-projects.json";
+/// State kept beside the site (not part of it): `.perfkit/` also holds the
+/// writer's manifest and the CLI's build cache; publish without it.
+pub const STATE_DIR: &str = ".perfkit";
+const STATE: &str = ".perfkit/projects.json";
 
 const SITE_CSS: &str = include_str!("../assets/site.css");
 const SITE_JS: &str = include_str!("../assets/site.js");

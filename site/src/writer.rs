@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use crate::SiteError;
 
-/// The list of files the last build wrote, relative to the output root.
-const MANIFEST: &str = ".perfkit-site-manifest";
+/// The list of files the last build wrote, relative to the output root
+/// (in `.perfkit/`, perfkit's working state beside the published files).
+const MANIFEST: &str = ".perfkit/site-manifest";
 
 /// What a build did to the output directory.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +108,8 @@ impl SiteWriter {
         recorded.extend(self.seen.iter().cloned());
         let text: String = recorded.iter().map(|l| format!("{l}\n")).collect();
         if text != previous {
+            let dir = manifest.parent().expect("the manifest is in a directory");
+            fs::create_dir_all(dir).map_err(|e| SiteError::io(dir, e))?;
             fs::write(&manifest, text).map_err(|e| SiteError::io(&manifest, e))?;
         }
         Ok(self.stats)

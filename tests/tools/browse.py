@@ -12,7 +12,7 @@ Usage:
 
 Output (one JSON object on stdout):
     {"pages": [{"url", "status", "title", "error",
-                "console_errors", "console_warnings", "page_errors",
+                "console_errors", "console_warnings", "page_errors", "dialogs",
                 "failed_requests": [{"url", "error"}], "ready", "charts",
                 "links": [{"href", "tag", "ok", "reason"}], "a11y",
                 "paint": {"first_paint_ms", "first_contentful_paint_ms",
@@ -280,6 +280,7 @@ def visit(context, url, args, links, shots_taken):
         "console_errors": [],
         "console_warnings": [],
         "page_errors": [],
+        "dialogs": [],
         "failed_requests": [],
         "ready": False,
         "charts": None,
@@ -318,6 +319,12 @@ def listen(page, report):
             return
         report["failed_requests"].append({"url": req.url, "error": req.failure})
 
+    def on_dialog(dialog):
+        # alert()/confirm()/prompt(): an injected script would show one.
+        report["dialogs"].append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on("console", on_console)
     page.on("pageerror", lambda err: report["page_errors"].append(f"{err.name}: {err.message}"))
     page.on("requestfailed", on_request_failed)

@@ -1,0 +1,342 @@
+//! `perfkit site` end to end: the demo's real Rally history → archive →
+//! site; every page, link and chart checked in a real headless Chromium,
+//! from `file://` and over HTTP; hostile names escaped; rebuilds
+//! incremental and deterministic.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{browser, fixture, ingest_into, perfkit, run, serve_dir, tree};
+
+/// A demo archive (the bundled real Rally results) in `dir`.
+fn demo_archive(dir: &Path) -> PathBuf {
+    let archive = dir.join("archive");
+    let (code, _, err) = run(perfkit()
+        .arg("demo")
+        .arg("--archive")
+        .arg(&archive)
+        .arg("--out")
+        .arg(dir.join("demo-site")));
+    assert_eq!(code, 0, "{err}");
+    archive
+}
+
+fn site(archive: &Path, out: &Path) -> String {
+    let (code, stdout, stderr) = run(perfkit()
+        .args(["site", "--archive"])
+        .arg(archive)
+        .arg("--out")
+        .arg(out));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    stdout
+}
+
+/// The site's files, without perfkit's working state in `.perfkit/`.
+fn published(out: &Path) -> Vec<String> {
+    tree(out)
+        .into_iter()
+        .filter(|f| !f.starts_with(".perfkit/"))
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `written` from the `site: N files written, …` line.
+fn written(stdout: &str) -> usize {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("site: "))
+        .unwrap_or_else(|| panic!("no summary line in {stdout}"));
+    line["site: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The id of the series page whose link text starts with `scenario` and
+/// whose row names `action`.
+fn series_page(project_index: &str, scenario: &str, action: &str) -> String {
+    project_index
+        .lines()
+        .find(|l| {
+            l.contains(&format!("\">{scenario}</a>")) && l.contains(&format!(">{action}</td>"))
+        })
+        .and_then(|l| l.split("href=\"series/").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no series {scenario} › {action}"))
+        .to_string()
+}
+
+fn xml_is_well_formed(path: &Path) -> String {
+    let (code, out, err) = run(std::process::Command::new("python3").args([
+        "-c",
+        "import sys, xml.etree.ElementTree as ET\n\
+         ns = {'a': 'http://www.w3.org/2005/Atom'}\n\
+         root = ET.parse(sys.argv[1]).getroot()\n\
+         print(len(root.findall('a:entry', ns)))\n\
+         for e in root.findall('a:entry', ns): print(e.find('a:id', ns).text, e.find('a:title', ns).text)",
+    ])
+    .arg(path));
+    assert_eq!(code, 0, "{} is not well-formed XML: {err}", path.display());
+    out
+}
+
+#[test]
+fn the_demo_site_has_history_verdicts_and_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = demo_archive(dir.path());
+    let out = dir.path().join("site");
+    let stdout = site(&archive, &out);
+    assert!(
+        stdout.contains("perfkit/demo: 26 branch builds"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("open: {}", out.join("index.html").display())));
+
+    let project = out.join("perfkit~demo");
+    for page in ["index.html", "alerts.html", "alerts.atom", "changes.html"] {
+        assert!(project.join(page).is_file(), "{page}");
+    }
+    let index = read(&project.join("index.html"));
+    let http = series_page(&index, "HttpRequests.check_request", "total");
+    let page = read(&project.join("series").join(&http));
+    assert!(
+        page.contains("<span class=\"status regressed\">regressed</span>"),
+        "{page}"
+    );
+    // The real step: 20 ms builds 1-10, 30 ms from build 11.
+    assert!(
+        page.contains("regression</span></td><td>duration</td>"),
+        "{page}"
+    );
+    let control = series_page(&index, "Dummy.dummy", "total");
+    assert!(!read(&project.join("series").join(control)).contains("status regression"));
+
+    let regressed = read(&project.join("change/900001-1.html"));
+    assert!(
+        regressed.contains("regression in 2 of 5 series"),
+        "{regressed}"
+    );
+    let clean = read(&project.join("change/900002-1.html"));
+    assert!(clean.contains("no regression in 5 series"), "{clean}");
+
+    let feed = xml_is_well_formed(&project.join("alerts.atom"));
+    let entries: usize = feed.lines().next().unwrap().parse().unwrap();
+    assert!(entries >= 1, "{feed}");
+    assert!(feed.contains("urn:uuid:"), "{feed}");
+    assert!(feed.contains("HttpRequests.check_request"), "{feed}");
+    let all = xml_is_well_formed(&out.join("alerts.atom"));
+    assert_eq!(all.lines().next(), feed.lines().next());
+}
+
+#[test]
+fn rebuilds_rewrite_only_what_changed_and_are_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = demo_archive(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let first = written(&site(&archive, &a));
+    assert!(first > 50, "{first}");
+    site(&archive, &b);
+    let files = published(&a);
+    assert_eq!(files, published(&b));
+    for f in &files {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f} differs between two builds of the same archive"
+        );
+    }
+    assert_eq!(written(&site(&archive, &a)), 0, "nothing changed");
+
+    // One more periodic build of the history job.
+    let (code, _, err) = run(ingest_into(&archive)
+        .args([
+            "--project",
+            "perfkit/demo",
+            "--pipeline",
+            "periodic",
+            "--branch",
+            "master",
+        ])
+        .args(["--job", "perfkit-demo-history", "--build", "extra-build-21"])
+        .arg(fixture("rally/history/build-20.report.json")));
+    assert_eq!(code, 0, "{err}");
+    let stdout = site(&archive, &a);
+    let again = written(&stdout);
+    assert!(stdout.contains("27 branch builds"), "{stdout}");
+    assert!(
+        again > 0 && again < first / 2,
+        "{again} of {first} rewritten"
+    );
+    assert!(stdout.contains("unchanged"), "{stdout}");
+}
+
+/// A real report whose names carry markup, ingested with hostile Zuul
+/// metadata: nothing may reach a page unescaped or run in the browser.
+fn hostile_archive(dir: &Path) -> PathBuf {
+    let mut report: serde_json::Value =
+        serde_json::from_str(&read(&fixture("rally/dev-success.report.json"))).unwrap();
+    let subtask = &mut report["tasks"][0]["subtasks"][0];
+    subtask["title"] = "<script>alert('title')</script>".into();
+    for iteration in subtask["workloads"][0]["data"].as_array_mut().unwrap() {
+        iteration["atomic_actions"][0]["name"] = "\"><img src=x onerror=alert('action')>".into();
+    }
+    let file = dir.join("hostile.report.json");
+    std::fs::write(&file, serde_json::to_vec(&report).unwrap()).unwrap();
+    let archive = dir.join("archive");
+    for (build, extra) in [
+        ("h1", vec!["--pipeline", "periodic"]),
+        ("h2", vec!["--pipeline", "periodic"]),
+        (
+            "h3",
+            vec!["--pipeline", "check", "--change", "77", "--patchset", "1"],
+        ),
+    ] {
+        let (code, _, err) = run(ingest_into(&archive)
+            .args(["--project", "evil/project", "--build", build])
+            .args(["--job", "<script>alert('job')</script>"])
+            .args(["--branch", "\"><img src=x onerror=alert('branch')>"])
+            .args(["--log-url", "javascript:alert('log')"])
+            .args(extra)
+            .arg(&file));
+        assert_eq!(code, 0, "{err}");
+    }
+    archive
+}
+
+#[test]
+fn hostile_names_are_escaped_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = hostile_archive(dir.path());
+    let out = dir.path().join("site");
+    site(&archive, &out);
+    let mut pages = 0;
+    for file in published(&out) {
+        let text = read(&out.join(&file));
+        for raw in ["<script>alert", "<img src=x", "javascript:alert"] {
+            assert!(!text.contains(raw), "{file} contains `{raw}` unescaped");
+        }
+        if file.ends_with(".html") && file.contains("evil~project") {
+            pages += 1;
+        }
+    }
+    assert!(pages >= 5, "{pages}");
+    let index = read(&out.join("evil~project/index.html"));
+    assert!(index.contains("&lt;script&gt;alert("), "{index}");
+    assert!(
+        index.contains("&quot;&gt;&lt;img src=x onerror=alert("),
+        "{index}"
+    );
+    xml_is_well_formed(&out.join("evil~project/alerts.atom"));
+
+    let Some(browser) = browser() else { return };
+    let series: Vec<String> = tree(&out.join("evil~project/series"))
+        .into_iter()
+        .map(|f| {
+            format!(
+                "file://{}",
+                out.join("evil~project/series").join(f).display()
+            )
+        })
+        .collect();
+    let mut urls = vec![
+        format!("file://{}", out.join("evil~project/index.html").display()),
+        format!(
+            "file://{}",
+            out.join("evil~project/change/77-1.html").display()
+        ),
+    ];
+    urls.extend(series);
+    let report = browser.browse(&urls, &dir.path().join("shots"));
+    for page in report["pages"].as_array().unwrap() {
+        assert_eq!(page["dialogs"], serde_json::json!([]), "{page}");
+        assert_eq!(page["console_errors"], serde_json::json!([]), "{page}");
+        assert_eq!(page["page_errors"], serde_json::json!([]), "{page}");
+        assert_eq!(page["ready"], true, "{page}");
+    }
+}
+
+/// Where site tests keep their screenshots (test artefacts).
+fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/site-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn every_page_works_in_a_real_browser() {
+    let Some(browser) = browser() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let archive = demo_archive(dir.path());
+    let out = dir.path().join("site");
+    site(&archive, &out);
+    let index = read(&out.join("perfkit~demo/index.html"));
+    let http = series_page(&index, "HttpRequests.check_request", "total");
+    let nested = series_page(&index, "Dummy.dummy", "foo &gt; bar");
+    let pages = [
+        "index.html".to_string(),
+        "alerts.html".into(),
+        "perfkit~demo/index.html".into(),
+        "perfkit~demo/alerts.html".into(),
+        "perfkit~demo/changes.html".into(),
+        "perfkit~demo/change/900001-1.html".into(),
+        format!("perfkit~demo/series/{http}"),
+        format!("perfkit~demo/series/{nested}"),
+    ];
+    let (base, _server) = serve_dir(&out);
+    for (scheme, root) in [
+        ("file", format!("file://{}/", out.display())),
+        ("http", base),
+    ] {
+        let urls: Vec<String> = pages.iter().map(|p| format!("{root}{p}")).collect();
+        let report = browser.browse(&urls, &screenshot_dir().join(scheme));
+        let pages = report["pages"].as_array().unwrap();
+        assert_eq!(pages.len(), urls.len());
+        for page in pages {
+            let url = page["url"].as_str().unwrap();
+            assert_eq!(page["error"], serde_json::Value::Null, "{page}");
+            assert_eq!(page["ready"], true, "{url}");
+            assert_eq!(
+                page["console_errors"],
+                serde_json::json!([]),
+                "{url}: {page}"
+            );
+            assert_eq!(page["page_errors"], serde_json::json!([]), "{url}");
+            assert_eq!(page["failed_requests"], serde_json::json!([]), "{url}");
+            assert_eq!(page["a11y"], serde_json::json!([]), "{url}");
+            for link in page["links"].as_array().unwrap() {
+                assert_ne!(link["ok"], false, "{url}: broken link {link}");
+            }
+            assert!(Path::new(page["screenshot"].as_str().unwrap()).is_file());
+        }
+        // The HttpRequests series: 20 branch builds in each chart.
+        let charts = &pages[6]["charts"];
+        let points: Vec<(String, u64)> = charts
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_string(),
+                    c["points"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            points,
+            [
+                ("chart-duration".to_string(), 20),
+                ("chart-failures".to_string(), 20),
+                ("chart-throughput".to_string(), 20)
+            ],
+            "{charts}"
+        );
+        // Pages without charts say so.
+        assert_eq!(pages[2]["charts"], serde_json::json!([]));
+    }
+}
