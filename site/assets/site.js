@@ -86,6 +86,7 @@
 
   function fmtSeconds(s) {
     if (s === null || s === undefined) return '–';
+    if (s === 0) return '0';
     if (s < 1e-3) return (s * 1e6).toPrecision(3) + ' µs';
     if (s < 1) return (s * 1e3).toPrecision(3) + ' ms';
     return s.toPrecision(3) + ' s';

@@ -307,7 +307,7 @@ fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummar
             "title": name,
             "project": name,
             "builds": trends.builds.len(),
-            "series": trends.series.iter().map(pages::overview_row).collect::<Vec<_>>(),
+            "series": overview_order(&trends).into_iter().map(pages::overview_row).collect::<Vec<_>>(),
             "alerts": found.len(),
             "changes": change_rows,
         }),
@@ -341,6 +341,14 @@ fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummar
             .map(|a| json!({"row": pages::alert_row(a, ""), "alert": a}))
             .collect(),
     })
+}
+
+/// The overview's rows: what needs attention first (regressed, failing,
+/// improved, stable), then by job, branch, subtask, scenario and action.
+fn overview_order(trends: &ProjectTrends) -> Vec<&perfkit_schema::analysis::trend::SeriesTrend> {
+    let mut rows: Vec<_> = trends.series.iter().collect();
+    rows.sort_by(|a, b| (a.status, &a.label).cmp(&(b.status, &b.label)));
+    rows
 }
 
 /// A comparison per change/patchset with builds, newest change first.

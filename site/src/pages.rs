@@ -55,11 +55,15 @@ fn value(metric: Metric, v: f64) -> String {
 /// The row of one series in the project overview.
 pub fn overview_row(trend: &SeriesTrend) -> Json {
     let last = trend.points.last();
-    let latest_move = trend
-        .annotations
-        .iter()
-        .rev()
-        .find(|a| a.change.kind != ChangeKind::ConfigChanged);
+    // Durations first: the throughput of a `total` row moves with them.
+    let moves = |metric: Metric| {
+        trend
+            .annotations
+            .iter()
+            .rev()
+            .find(move |a| a.metric == metric && a.change.kind != ChangeKind::ConfigChanged)
+    };
+    let latest_move = moves(Metric::Duration).or_else(|| moves(Metric::Throughput));
     let regressed_from = trend
         .regressions()
         .next()
@@ -84,7 +88,12 @@ pub fn overview_row(trend: &SeriesTrend) -> Json {
         "p95_raw": sort_key(last.and_then(|p| p.p95)),
         "fail": share(last.and_then(|p| p.failure_rate())),
         "fail_raw": sort_key(last.and_then(|p| p.failure_rate())),
-        "change": latest_move.map(|a| percent(a.change.magnitude_pct)).unwrap_or_else(|| "–".into()),
+        "change": latest_move
+            .map(|a| match a.metric {
+                Metric::Duration => percent(a.change.magnitude_pct),
+                m => format!("{} {}", percent(a.change.magnitude_pct), m.name()),
+            })
+            .unwrap_or_else(|| "–".into()),
         "change_raw": sort_key(latest_move.and_then(|a| a.change.magnitude_pct)),
         "spark": spark,
     })
