@@ -131,6 +131,9 @@ pub struct BuildMeta {
     pub log_url: Option<String>,
     pub node_provider: Option<String>,
     pub node_label: Option<String>,
+    /// Zuul's result for the build (`SUCCESS`, `FAILURE`, `NODE_FAILURE`…),
+    /// known once it finished: from the builds API, not from a running job.
+    pub zuul_result: Option<String>,
 }
 
 /// One row of the `builds` table.

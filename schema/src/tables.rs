@@ -167,6 +167,8 @@ pub fn builds_schema() -> SchemaRef {
         Field::new("finished_at", ts(), true),
         Field::new("ingested_at", ts(), false),
         utf8("perfkit_version", false),
+        // Added after v1 shipped: files written before lack it (read as null).
+        utf8("zuul_result", true),
     ]))
 }
 

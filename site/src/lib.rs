@@ -20,8 +20,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
-use perfkit_schema::analysis::compare::{Comparison, Status, compare};
+use perfkit_schema::analysis::compare::{Comparer, Comparison, Status};
 use perfkit_schema::analysis::trend::{ProjectTrends, TrendStatus, trends};
+use perfkit_schema::regress::verdict::Thresholds;
 use perfkit_schema::{ArchivedBuild, ProjectName};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -353,15 +354,12 @@ fn overview_order(trends: &ProjectTrends) -> Vec<&perfkit_schema::analysis::tren
 
 /// A comparison per change/patchset with builds, newest change first.
 fn comparisons(builds: &[ArchivedBuild]) -> Vec<Comparison> {
-    let patchsets: BTreeSet<(u64, u32)> = builds
-        .iter()
-        .filter(|b| b.record.key.change > 0)
-        .map(|b| (b.record.key.change, b.record.key.patchset))
-        .collect();
-    patchsets
-        .into_iter()
+    let comparer = Comparer::new(builds);
+    let thresholds = Thresholds::default();
+    comparer
+        .patchsets()
         .rev()
-        .filter_map(|(change, patchset)| compare(builds, change, patchset))
+        .filter_map(|(change, patchset)| comparer.compare(change, patchset, &thresholds))
         .collect()
 }
 

@@ -140,7 +140,7 @@ impl Comparison {
 /// Compares change `change` patchset `patchset` (every build of it in
 /// `builds`) with its baseline; `None` when the archive has no build of it.
 pub fn compare(builds: &[ArchivedBuild], change: u64, patchset: u32) -> Option<Comparison> {
-    compare_with(builds, change, patchset, &Thresholds::default())
+    Comparer::new(builds).compare(change, patchset, &Thresholds::default())
 }
 
 /// `compare` with explicit thresholds.
@@ -150,57 +150,98 @@ pub fn compare_with(
     patchset: u32,
     thresholds: &Thresholds,
 ) -> Option<Comparison> {
-    let ordered = in_time_order(builds);
-    let new: Vec<&ArchivedBuild> = ordered
-        .iter()
-        .copied()
-        .filter(|b| b.record.key.change == change && b.record.key.patchset == patchset)
-        .collect();
-    let first = new.first()?;
-    let mut jobs: Vec<Option<&str>> = new.iter().map(|b| b.record.meta.job.as_deref()).collect();
-    jobs.sort();
-    jobs.dedup();
-    let mut baseline: Vec<&ArchivedBuild> = Vec::new();
-    let mut same_provider = !jobs.is_empty();
-    for job in jobs {
-        let of_job: Vec<&ArchivedBuild> = new
-            .iter()
-            .copied()
-            .filter(|b| b.record.meta.job.as_deref() == job)
-            .collect();
-        let (window, narrowed) = baseline_window(&ordered, &of_job, change, thresholds);
-        same_provider &= narrowed;
-        baseline.extend(window);
+    Comparer::new(builds).compare(change, patchset, thresholds)
+}
+
+/// A project's builds sorted once, for comparing many patchsets (the site
+/// compares every patchset of a project).
+pub struct Comparer<'a> {
+    /// Branch builds, oldest first.
+    branch: Vec<&'a ArchivedBuild>,
+    /// Builds of each change/patchset, oldest first.
+    patchsets: BTreeMap<(u64, u32), Vec<&'a ArchivedBuild>>,
+}
+
+impl<'a> Comparer<'a> {
+    pub fn new(builds: &'a [ArchivedBuild]) -> Comparer<'a> {
+        let ordered = in_time_order(builds);
+        let mut patchsets: BTreeMap<(u64, u32), Vec<&ArchivedBuild>> = BTreeMap::new();
+        for b in &ordered {
+            if b.record.key.change > 0 {
+                patchsets
+                    .entry((b.record.key.change, b.record.key.patchset))
+                    .or_default()
+                    .push(b);
+            }
+        }
+        Comparer {
+            branch: ordered
+                .into_iter()
+                .filter(|b| b.is_branch_build())
+                .collect(),
+            patchsets,
+        }
     }
-    baseline.sort_by_key(|b| (b.time_us(), b.record.key.build.as_str().to_string()));
-    let series = judge(&new, &baseline, thresholds);
-    Some(Comparison {
-        project: first.record.key.project.to_string(),
-        change,
-        patchset,
-        builds: new.iter().map(|b| BuildRef::of(b)).collect(),
-        baseline: baseline.iter().map(|b| BuildRef::of(b)).collect(),
-        same_provider,
-        series,
-    })
+
+    /// Every change/patchset with builds, in (change, patchset) order.
+    pub fn patchsets(&self) -> impl DoubleEndedIterator<Item = (u64, u32)> + '_ {
+        self.patchsets.keys().copied()
+    }
+
+    /// The comparison of one patchset; `None` without builds of it.
+    pub fn compare(
+        &self,
+        change: u64,
+        patchset: u32,
+        thresholds: &Thresholds,
+    ) -> Option<Comparison> {
+        let new = self.patchsets.get(&(change, patchset))?;
+        let first = new.first()?;
+        let mut jobs: Vec<Option<&str>> =
+            new.iter().map(|b| b.record.meta.job.as_deref()).collect();
+        jobs.sort();
+        jobs.dedup();
+        let mut baseline: Vec<&ArchivedBuild> = Vec::new();
+        let mut same_provider = !jobs.is_empty();
+        for job in jobs {
+            let of_job: Vec<&ArchivedBuild> = new
+                .iter()
+                .copied()
+                .filter(|b| b.record.meta.job.as_deref() == job)
+                .collect();
+            let (window, narrowed) = baseline_window(&self.branch, &of_job, change, thresholds);
+            same_provider &= narrowed;
+            baseline.extend(window);
+        }
+        baseline.sort_by_key(|b| (b.time_us(), b.record.key.build.as_str().to_string()));
+        let series = judge(new, &baseline, thresholds);
+        Some(Comparison {
+            project: first.record.key.project.to_string(),
+            change,
+            patchset,
+            builds: new.iter().map(|b| BuildRef::of(b)).collect(),
+            baseline: baseline.iter().map(|b| BuildRef::of(b)).collect(),
+            same_provider,
+            series,
+        })
+    }
 }
 
 /// The baseline of one job's new builds, and whether it was narrowed to
 /// their node provider.
 fn baseline_window<'a>(
-    ordered: &[&'a ArchivedBuild],
+    branch: &[&'a ArchivedBuild],
     new: &[&ArchivedBuild],
     change: u64,
     thresholds: &Thresholds,
 ) -> (Vec<&'a ArchivedBuild>, bool) {
     let meta = &new[0].record.meta;
     let latest = new.iter().map(|b| b.time_us()).max().unwrap_or(i64::MAX);
-    let candidates: Vec<&ArchivedBuild> = ordered
+    let candidates: Vec<&ArchivedBuild> = branch
         .iter()
         .copied()
         .filter(|b| {
-            b.is_branch_build()
-                && b.record.key.change != change
+            b.record.key.change != change
                 && b.record.meta.job == meta.job
                 && (meta.branch.is_none() || b.record.meta.branch == meta.branch)
                 && b.time_us() <= latest

@@ -323,3 +323,22 @@ fn the_baseline_starts_at_the_branchs_last_change_point() {
     let slower = compare(&builds, 43, 1).unwrap();
     assert!(slower.has_regression());
 }
+
+#[test]
+#[ignore = "timing probe: cargo test -p perfkit-schema --release -- --ignored --nocapture"]
+fn change_point_cost_on_a_long_history() {
+    use crate::regress::changepoint::change_points;
+    use crate::regress::verdict::Direction;
+    for n in [1000usize, 10_000] {
+        let values: Vec<f64> = (0..n)
+            .map(|i| if i % 997 < 600 { 1.0 } else { 1.2 } + 0.05 * wobble(i))
+            .collect();
+        let start = std::time::Instant::now();
+        let found = change_points(&values, &[], Direction::LowerIsBetter);
+        eprintln!(
+            "{n} points: {} change points in {:?}",
+            found.len(),
+            start.elapsed()
+        );
+    }
+}

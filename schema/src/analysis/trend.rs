@@ -139,15 +139,53 @@ pub fn trends(builds: &[ArchivedBuild]) -> ProjectTrends {
             entry.0 = SeriesLabel::of(build, &row);
         }
     }
-    let mut series: Vec<SeriesTrend> = by_series
+    let inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)> = by_series
         .into_iter()
-        .map(|(key, (label, points, _))| analyse(key, label, points))
+        .map(|(key, (label, points, _))| (key, label, points))
         .collect();
+    let mut series = analyse_all(inputs);
     series.sort_by(|a, b| (&a.label, &a.id).cmp(&(&b.label, &b.id)));
     ProjectTrends {
         builds: branch.iter().map(|b| BuildRef::of(b)).collect(),
         series,
     }
+}
+
+/// Change points per series on every core: series are independent, and a
+/// long history costs tens of milliseconds each.
+fn analyse_all(inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)>) -> Vec<SeriesTrend> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(inputs.len().max(1));
+    if threads <= 1 {
+        return inputs
+            .into_iter()
+            .map(|(k, l, p)| analyse(k, l, p))
+            .collect();
+    }
+    let mut chunks: Vec<Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)>> =
+        (0..threads).map(|_| Vec::new()).collect();
+    for (i, input) in inputs.into_iter().enumerate() {
+        chunks[i % threads].push(input);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(k, l, p)| analyse(k, l, p))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("change-point analysis does not panic"))
+            .collect()
+    })
 }
 
 fn analyse(key: SeriesKey, label: SeriesLabel, points: Vec<TrendPoint>) -> SeriesTrend {
