@@ -286,6 +286,7 @@ pub fn encode_builds(builds: &[BuildRecord]) -> Result<Bytes, IngestError> {
         timestamps(b.iter().map(|r| r.finished_at_us)),
         timestamps(b.iter().map(|r| Some(r.ingested_at_us))),
         text(|r| Some(&r.perfkit_version)),
+        text(|r| r.meta.zuul_result.as_deref()),
     ];
     let batch =
         RecordBatch::try_new(builds_schema(), columns).map_err(|e| IngestError::Encode {
@@ -339,6 +340,11 @@ pub fn decode_builds(
                     log_url: opt("log_url")?,
                     node_provider: opt("node_provider")?,
                     node_label: opt("node_label")?,
+                    // Absent from files written before the column existed.
+                    zuul_result: match batch.column_by_name("zuul_result") {
+                        Some(_) => opt("zuul_result")?,
+                        None => None,
+                    },
                 },
                 source_format: opt("source_format")?.unwrap_or_default(),
                 source_format_version: opt("source_format_version")?,
