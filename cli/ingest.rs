@@ -138,6 +138,7 @@ fn request_from(args: &IngestArgs) -> anyhow::Result<(IngestRequest, Option<Stri
         log_url: pick(&args.log_url, v.log_url),
         node_provider: v.node_provider,
         node_label: v.node_label,
+        zuul_result: v.zuul_result,
     };
     let build = meta.zuul_build.clone();
     Ok((

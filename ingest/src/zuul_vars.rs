@@ -91,6 +91,7 @@ pub fn parse(text: &str) -> Result<ZuulBuild, String> {
         log_url: None,
         node_provider: nodepool.and_then(|n| scalar(n.get("provider"))),
         node_label: nodepool.and_then(|n| scalar(n.get("label"))),
+        zuul_result: None,
     };
     Ok(ZuulBuild { project, meta })
 }
