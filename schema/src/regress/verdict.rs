@@ -14,7 +14,8 @@
 //! 3. Benjamini–Hochberg over every series of the build
 //!    (`verdicts_for_build`), so a job with 40 series is held to the same
 //!    false-alarm rate per patchset as a job with one;
-//! 4. an effect-size floor, |shift| ≥ max(k × noise, 2 % of the median);
+//! 4. an effect-size floor, |shift| ≥ max(k × √(noise² + se²), 2 % of the
+//!    median), se being the standard error of the new builds' own median;
 //! 5. a worse shift that is not proven, or too few samples, is
 //!    `Inconclusive`: a recheck adds a build, which shrinks the noise of the
 //!    new level by √(builds), so it can settle the question.
