@@ -56,6 +56,7 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
                 "workloads": b.workload_count, "iterations": b.iteration_count,
                 "failed_iterations": b.failed_iteration_count, "pass_sla": b.pass_sla,
                 "task_statuses": b.task_statuses, "source_format": b.source_format,
+                "zuul_result": b.meta.zuul_result,
             });
             println!("{line}");
         }
@@ -112,8 +113,18 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
             b.workload_count,
             b.iteration_count,
             b.failed_iteration_count,
-            if b.pass_sla { "pass" } else { "FAIL" },
+            sla_column(b),
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `pass`/`FAIL`, or for a build that left no results, Zuul's word for it
+/// (`NODE_FAILURE`…): there was no SLA to pass.
+fn sla_column(b: &perfkit_schema::BuildRecord) -> String {
+    if !b.has_results() {
+        let result = b.meta.zuul_result.as_deref().unwrap_or("no results");
+        return format!("- ({})", shown(result));
+    }
+    if b.pass_sla { "pass" } else { "FAIL" }.to_string()
 }

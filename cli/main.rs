@@ -3,6 +3,7 @@
 //! (0 ok, 1 regression found, 2 error). Parsing, statistics and rendering
 //! live in the library crates.
 
+mod collect;
 mod compare;
 mod demo;
 mod env;
@@ -10,6 +11,7 @@ mod ingest;
 mod ls;
 mod progress;
 mod read;
+mod review;
 mod scaffold;
 mod site;
 
@@ -29,8 +31,10 @@ pub const EXIT_ERROR: u8 = 2;
   perfkit demo                                    # bundled Rally results -> ./perfkit-archive\n  \
   perfkit scaffold --project nova                 # add a Rally job to this repo\n  \
   perfkit ingest --project openstack/nova --change 912345 --patchset 3 report.json\n  \
+  perfkit collect --zuul https://zuul.opendev.org --tenant openstack --job nova-rally-task --since 2d\n  \
   perfkit ls --project openstack/nova\n  \
   perfkit compare --project openstack/nova --change 912345 --patchset 3\n  \
+  perfkit review --gerrit https://review.opendev.org --project openstack/nova --change 912345 --patchset 3\n  \
   perfkit site --out public")]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug).
@@ -44,9 +48,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Ingest(Box<ingest::IngestArgs>),
+    Collect(Box<collect::CollectArgs>),
     Ls(ls::LsArgs),
     Scaffold(scaffold::ScaffoldArgs),
     Compare(compare::CompareArgs),
+    Review(review::ReviewArgs),
     Site(site::SiteArgs),
     Demo(demo::DemoArgs),
 }
@@ -69,9 +75,11 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Ingest(args) => ingest::run(*args).await,
+            Command::Collect(args) => collect::run(*args).await,
             Command::Ls(args) => ls::run(args).await,
             Command::Scaffold(args) => scaffold::run(args),
             Command::Compare(args) => compare::run(args).await,
+            Command::Review(args) => review::run(args).await,
             Command::Site(args) => site::run(args).await,
             Command::Demo(args) => demo::run(args).await,
         }

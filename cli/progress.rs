@@ -112,3 +112,60 @@ impl Progress for Counter {
         self.bar.finish_and_clear();
     }
 }
+
+/// A bar over a run of items (builds of `perfkit collect`): a spinner while
+/// the total is unknown, then a count. Lines printed through it do not tear
+/// it; like every bar here it draws only on a terminal.
+pub struct Items {
+    bar: ProgressBar,
+}
+
+impl Items {
+    /// A spinner showing `what`.
+    pub fn spinner(what: &str) -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self { bar }
+    }
+
+    pub fn set_message(&self, what: String) {
+        self.bar.set_message(what);
+    }
+
+    /// Switches to counting `total` items.
+    pub fn count(&self, what: &str, total: u64) {
+        self.bar.disable_steady_tick();
+        self.bar.set_length(total);
+        self.bar.set_position(0);
+        self.bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        self.bar.set_message(what.to_string());
+    }
+
+    pub fn inc(&self) {
+        self.bar.inc(1);
+    }
+
+    /// Prints a line on stdout above the bar.
+    pub fn println(&self, line: &str) {
+        self.bar.suspend(|| println!("{line}"));
+    }
+
+    /// Prints a line on stderr above the bar.
+    pub fn eprintln(&self, line: &str) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+
+    pub fn finish(&self) {
+        self.bar.disable_steady_tick();
+        self.bar.finish_and_clear();
+    }
+}

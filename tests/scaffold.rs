@@ -13,6 +13,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../ingest/tests/support/moto.rs"]
+#[allow(dead_code)] // the S3 suite's helpers this file does not need
+mod moto;
+
 const PLAYBOOK: &str = "playbooks/perfkit/post-rally-task.yaml";
 
 fn workspace() -> PathBuf {
@@ -720,10 +724,60 @@ fn other_real_single_file_configs_stay_valid() {
     }
 }
 
-/// The same playbook with the real `perfkit` as `perfkit_bin` and a
-/// `file://` archive: a change build lands under its change and patchset,
-/// a periodic one under change=0/patchset=0, keyed by the zuul vars the
-/// playbook saved.
+/// The object keys below `prefix` of `bucket`, as boto3 lists them (it
+/// decodes the listing itself, independently of object_store).
+fn s3_keys(bin: &Path, endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
+    let script = r#"
+import os, sys, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["PERFKIT_TEST_S3_ENDPOINT"], region_name="us-east-1")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[1], Prefix=sys.argv[2]):
+    for obj in page.get("Contents", []):
+        print(obj["Key"])
+"#;
+    let out = Command::new(bin.join("python"))
+        .args(["-c", script, bucket, prefix])
+        .env("PERFKIT_TEST_S3_ENDPOINT", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "boto3 listing failed: {}",
+        stderr(&out)
+    );
+    let mut keys: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+    keys.sort();
+    keys
+}
+
+/// The archived build of `archive` (one build expected), read back.
+fn only_build(archive: &str, endpoint: &str) -> perfkit_schema::ArchivedBuild {
+    let options = [
+        ("aws_endpoint", endpoint.to_string()),
+        ("aws_allow_http", "true".into()),
+        ("aws_access_key_id", "test".into()),
+        ("aws_secret_access_key", "test".into()),
+        ("aws_region", "us-east-1".into()),
+    ];
+    let archive = perfkit_ingest::archive::Archive::open_with_options(archive, options).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let keys = archive.list_builds(None).await.unwrap();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        perfkit_ingest::history::load_build(&archive, &keys[0])
+            .await
+            .unwrap()
+    })
+}
+
+/// The same playbook with the real `perfkit` as `perfkit_bin`, real Rally
+/// results (report.json, results.json, junit.xml of one `rally task start`,
+/// tests/fixtures/rally/dev-success.*) and a real S3-compatible server
+/// (moto on 127.0.0.1) named by the `perfkit_archive` secret, for every
+/// kind of zuul vars: a change build lands under its change and patchset,
+/// periodic, post and tag builds (no change or patchset) under
+/// change=0/patchset=0, with the four objects and the build's Zuul
+/// metadata in its `builds` row.
 #[test]
 fn post_run_playbook_archives_with_the_real_perfkit() {
     let dir = repo(None, &[]);
@@ -735,26 +789,37 @@ fn post_run_playbook_archives_with_the_real_perfkit() {
         return;
     };
     let work = tempfile::tempdir().unwrap();
+    let moto = moto::Moto::start(&bin, work.path());
+    let endpoint = moto.endpoint();
+    const BUCKET: &str = "perfkit-in-job";
+    moto.create_bucket(BUCKET);
     let results = work.path().join("results");
     std::fs::create_dir_all(&results).unwrap();
-    std::fs::copy(
-        fixture("rally/dev-success.report.json"),
-        results.join("report.json"),
-    )
-    .unwrap();
-    let archive = work.path().join("archive");
-    std::fs::create_dir_all(&archive).unwrap();
-    let secret = work.path().join("secret.yaml");
-    std::fs::write(
-        &secret,
-        format!("perfkit_archive:\n  url: file://{}\n", archive.display()),
-    )
-    .unwrap();
-    let playbook = dir.path().join(PLAYBOOK);
-    for (kind, key) in [
-        ("change", "change=912345/patchset=3"),
-        ("periodic", "change=0/patchset=0"),
+    for (from, to) in [
+        ("rally/dev-success.report.json", "report.json"),
+        ("rally/dev-success.results.json", "results.json"),
+        ("rally/dev-success.junit.xml", "junit.xml"),
     ] {
+        std::fs::copy(fixture(from), results.join(to)).unwrap();
+    }
+    let report_sha256 =
+        perfkit_schema::identity::sha256_hex(&std::fs::read(results.join("report.json")).unwrap());
+    let playbook = dir.path().join(PLAYBOOK);
+    let build = "5f2c1e0a9b8d4c3e8f7a6b5c4d3e2f1a";
+    for (kind, change, patchset, pipeline) in [
+        ("change", 912345, 3, "check"),
+        ("periodic", 0, 0, "periodic"),
+        ("post", 0, 0, "post"),
+        ("tag", 0, 0, "release"),
+    ] {
+        let secret = work.path().join(format!("secret-{kind}.yaml"));
+        std::fs::write(
+            &secret,
+            format!(
+                "perfkit_archive:\n  url: s3://{BUCKET}/{kind}\n  env:\n    AWS_ACCESS_KEY_ID: test\n    AWS_SECRET_ACCESS_KEY: test\n    AWS_REGION: us-east-1\n    AWS_ENDPOINT: {endpoint}\n    AWS_ALLOW_HTTP: 'true'\n"
+            ),
+        )
+        .unwrap();
         let args = [
             "-e".to_string(),
             format!(
@@ -781,14 +846,60 @@ fn post_run_playbook_archives_with_the_real_perfkit() {
             stdout(&out),
             stderr(&out)
         );
-        let builds: Vec<String> = tree(&archive)
-            .into_keys()
-            .filter(|k| k.starts_with("v1/builds/project=openstack%2Fnova/"))
-            .collect();
         assert!(
-            builds.iter().any(|k| k.contains(key)),
-            "{kind}: no build under {key}: {builds:?}"
+            !stdout(&out).contains("AWS_SECRET_ACCESS_KEY=test"),
+            "{kind}: credentials printed"
         );
-        eprintln!("post-run playbook archived a {kind} build with the real perfkit: ok");
+
+        let partition = format!(
+            "project=openstack%2Fnova/change={change}/patchset={patchset}/build={build}.parquet"
+        );
+        let want: Vec<String> = ["builds", "samples", "series", "workloads"]
+            .iter()
+            .map(|table| format!("{kind}/v1/{table}/{partition}"))
+            .collect();
+        assert_eq!(
+            s3_keys(&bin, &endpoint, BUCKET, &format!("{kind}/")),
+            want,
+            "{kind}"
+        );
+
+        let archived = only_build(&format!("s3://{BUCKET}/{kind}"), &endpoint);
+        let r = &archived.record;
+        let m = &r.meta;
+        assert_eq!(r.key.project.as_str(), "openstack/nova", "{kind}");
+        let numbers = (change > 0).then_some((change, patchset));
+        assert_eq!(m.change.zip(m.patchset), numbers, "{kind}");
+        assert_eq!(m.pipeline.as_deref(), Some(pipeline), "{kind}");
+        assert_eq!(m.job.as_deref(), Some("nova-rally-task"), "{kind}");
+        assert_eq!(m.zuul_build.as_deref(), Some(build), "{kind}");
+        assert_eq!(
+            m.buildset.as_deref(),
+            Some("0a1b2c3d4e5f60718293a4b5c6d7e8f9"),
+            "{kind}"
+        );
+        assert_eq!(m.tenant.as_deref(), Some("openstack"), "{kind}");
+        let (git_ref, branch, tag) = match kind {
+            "change" => ("refs/changes/45/912345/3", Some("master"), None),
+            "tag" => ("refs/tags/32.0.0", None, Some("32.0.0")),
+            _ => ("refs/heads/master", Some("master"), None),
+        };
+        assert_eq!(m.git_ref.as_deref(), Some(git_ref), "{kind}");
+        assert_eq!(m.branch.as_deref(), branch, "{kind}");
+        assert_eq!(m.tag.as_deref(), tag, "{kind}");
+        assert_eq!(m.zuul_result, None, "{kind}: unknown inside the job");
+        assert_eq!(
+            (r.source_format.as_str(), r.source_file.as_str()),
+            ("rally-v2", "report.json"),
+            "{kind}"
+        );
+        assert_eq!(r.source_sha256, report_sha256, "{kind}");
+        assert_eq!(
+            (r.workload_count, r.iteration_count, r.pass_sla),
+            (1, 10, true),
+            "{kind}"
+        );
+        assert!(!archived.series.is_empty(), "{kind}");
+        eprintln!("post-run playbook archived a {kind} build into moto S3: ok");
     }
 }

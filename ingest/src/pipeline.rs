@@ -196,6 +196,67 @@ pub async fn ingest_file(
     })
 }
 
+pub use perfkit_schema::records::NO_RESULTS_FORMAT;
+
+/// Archives a build that left no result file (Zuul's `NODE_FAILURE`, a
+/// job that failed before Rally ran…): empty `samples`, `workloads` and
+/// `series` objects and a `builds` row with `source_format` "none", so
+/// that the build is known to be archived (a collector skips it next
+/// time) and readers see it has no measurements. `started_at_us` and
+/// `finished_at_us` are Zuul's times for the build.
+pub async fn archive_without_results(
+    archive: &Archive,
+    request: &IngestRequest,
+    build_id: BuildId,
+    started_at_us: Option<i64>,
+    finished_at_us: Option<i64>,
+) -> Result<IngestReport, IngestError> {
+    let key = ArchiveKey {
+        project: request.project.clone(),
+        change: request.meta.change.unwrap_or(0),
+        patchset: request.meta.patchset.unwrap_or(0),
+        build: build_id.clone(),
+    };
+    let location = archive.object_url(&key, Table::Builds);
+    let build = BuildRecord {
+        key: key.clone(),
+        meta: request.meta.clone(),
+        source_format: NO_RESULTS_FORMAT.to_string(),
+        source_format_version: None,
+        tool_version: None,
+        source_file: String::new(),
+        source_sha256: String::new(),
+        source_bytes: 0,
+        task_count: 0,
+        task_statuses: Vec::new(),
+        workload_count: 0,
+        iteration_count: 0,
+        failed_iteration_count: 0,
+        // Nothing was measured, so nothing passed.
+        pass_sla: false,
+        started_at_us,
+        finished_at_us,
+        ingested_at_us: now_us(),
+        perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let objects = BuildObjects {
+        samples: SampleBatcher::new(&build_id)?.finish()?,
+        workloads: encode_workloads(&build_id, &[])?,
+        series: encode_series(&build_id, &[])?,
+        builds: encode_build(&build)?,
+    };
+    let outcome = archive.put_build(&key, objects, request.replace).await?;
+    Ok(IngestReport {
+        path: PathBuf::new(),
+        outcome,
+        location,
+        build: Some(build),
+        workloads: Vec::new(),
+        sample_rows: 0,
+        key,
+    })
+}
+
 /// The SHA-256 of the file an archived build was ingested from.
 async fn archived_digest(archive: &Archive, key: &ArchiveKey) -> Result<String, IngestError> {
     let url = archive.object_url(key, Table::Builds);

@@ -50,18 +50,80 @@ pub fn parse(text: &str) -> Result<ZuulBuild, String> {
         );
     }
     let text_at = |key: &str| scalar(zuul.get(key));
-    let project = match zuul
-        .get("project")
-        .and_then(|p| p.get("name"))
-        .and_then(Value::as_str)
-    {
+    let nodepool = doc.get("nodepool");
+    interpret(ZuulFacts {
+        project: zuul
+            .get("project")
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        change: text_at("change"),
+        patchset: text_at("patchset"),
+        git_ref: text_at("ref"),
+        newrev: revision(zuul.get("newrev")),
+        branch: text_at("branch"),
+        tag: text_at("tag"),
+        pipeline: text_at("pipeline"),
+        job: text_at("job"),
+        build: text_at("build"),
+        buildset: text_at("buildset"),
+        tenant: text_at("tenant"),
+        change_url: text_at("change_url"),
+        // Not known inside the job: the logs are uploaded after it.
+        log_url: None,
+        result: None,
+        node_provider: nodepool.and_then(|n| scalar(n.get("provider"))),
+        node_label: nodepool.and_then(|n| scalar(n.get("label"))),
+    })
+}
+
+/// A build's Zuul facts as text, as Zuul hands them out: the job's `zuul`
+/// variables ([`parse`]) or one build of Zuul's REST builds API (`perfkit
+/// collect`). Both go through [`interpret`], so a build archived from
+/// inside its job and one collected later get the same key and columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ZuulFacts {
+    /// `zuul.project.name` / the API's `ref.project`.
+    pub project: Option<String>,
+    pub change: Option<String>,
+    pub patchset: Option<String>,
+    pub git_ref: Option<String>,
+    pub newrev: Option<String>,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub pipeline: Option<String>,
+    pub job: Option<String>,
+    /// The build uuid: the archive build id.
+    pub build: Option<String>,
+    pub buildset: Option<String>,
+    pub tenant: Option<String>,
+    /// `zuul.change_url` / the API's `ref.ref_url` (both are the item's URL).
+    pub change_url: Option<String>,
+    pub log_url: Option<String>,
+    /// Zuul's result, once the build finished.
+    pub result: Option<String>,
+    pub node_provider: Option<String>,
+    pub node_label: Option<String>,
+}
+
+/// The all-zero sha Zuul uses for "no revision" (a created or deleted ref).
+const NULL_REVISION: &str = "0000000000000000000000000000000000000000";
+
+/// Turns Zuul's facts into build metadata, following Zuul 14.3.0's own
+/// rules (`zuul/model.py` `Ref/Change/Tag.toDict`): a change has no
+/// `newrev` (the executor drops it), an all-zero revision means none, a
+/// tag build's tag is its ref without `refs/tags/`. Empty text means
+/// unknown (Zuul's database stores "" for none).
+pub fn interpret(facts: ZuulFacts) -> Result<ZuulBuild, String> {
+    let known = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let project = match known(facts.project) {
         Some(name) => {
-            Some(ProjectName::try_from(name).map_err(|e| format!("`project.name`: {e}"))?)
+            Some(ProjectName::try_from(name.as_str()).map_err(|e| format!("`project.name`: {e}"))?)
         }
         None => None,
     };
-    let number = |key: &str| -> Result<Option<u64>, String> {
-        match text_at(key) {
+    let number = |key: &str, value: &Option<String>| -> Result<Option<u64>, String> {
+        match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             None => Ok(None),
             Some(v) => v
                 .parse::<u64>()
@@ -69,29 +131,48 @@ pub fn parse(text: &str) -> Result<ZuulBuild, String> {
                 .map_err(|_| format!("`{key}` is `{v}`, expected a number")),
         }
     };
-    if number("change")?.is_some() != number("patchset")?.is_some() {
+    let change = number("change", &facts.change)?;
+    let patchset = number("patchset", &facts.patchset)?;
+    if change.is_some() != patchset.is_some() {
         return Err("`change` and `patchset` go together: give both or neither".into());
     }
-    let nodepool = doc.get("nodepool");
+    let patchset = patchset
+        .map(|p| u32::try_from(p).map_err(|_| format!("`patchset` {p} is too large")))
+        .transpose()?;
+    let git_ref = known(facts.git_ref);
+    let newrev = match known(facts.newrev) {
+        _ if change.is_some() => None,
+        Some(rev) if rev == NULL_REVISION => None,
+        Some(rev) if rev.chars().all(|c| c.is_ascii_hexdigit()) => Some(rev.to_ascii_lowercase()),
+        Some(rev) => {
+            tracing::warn!("ignoring `newrev` {rev:?}: not a hex commit id");
+            None
+        }
+        None => None,
+    };
+    let tag = known(facts.tag).or_else(|| {
+        git_ref
+            .as_deref()
+            .and_then(|r| r.strip_prefix("refs/tags/"))
+            .map(str::to_string)
+    });
     let meta = BuildMeta {
-        change: number("change")?,
-        patchset: number("patchset")?
-            .map(|p| u32::try_from(p).map_err(|_| format!("`patchset` {p} is too large")))
-            .transpose()?,
-        git_ref: text_at("ref"),
-        newrev: revision(zuul.get("newrev")),
-        branch: text_at("branch"),
-        tag: text_at("tag"),
-        pipeline: text_at("pipeline"),
-        job: text_at("job"),
-        zuul_build: text_at("build"),
-        buildset: text_at("buildset"),
-        tenant: text_at("tenant"),
-        change_url: text_at("change_url"),
-        log_url: None,
-        node_provider: nodepool.and_then(|n| scalar(n.get("provider"))),
-        node_label: nodepool.and_then(|n| scalar(n.get("label"))),
-        zuul_result: None,
+        change,
+        patchset,
+        git_ref,
+        newrev,
+        branch: known(facts.branch),
+        tag,
+        pipeline: known(facts.pipeline),
+        job: known(facts.job),
+        zuul_build: known(facts.build),
+        buildset: known(facts.buildset),
+        tenant: known(facts.tenant),
+        change_url: known(facts.change_url),
+        log_url: known(facts.log_url),
+        node_provider: known(facts.node_provider),
+        node_label: known(facts.node_label),
+        zuul_result: known(facts.result),
     };
     Ok(ZuulBuild { project, meta })
 }
@@ -101,9 +182,7 @@ pub fn parse(text: &str) -> Result<ZuulBuild, String> {
 /// warning rather than archived wrong. Zuul's own dumps quote it.
 fn revision(value: Option<&Value>) -> Option<String> {
     match value? {
-        Value::String(s) if s.chars().all(|c| c.is_ascii_hexdigit()) => {
-            Some(s.to_ascii_lowercase())
-        }
+        Value::String(s) => Some(s.clone()),
         Value::Null => None,
         other => {
             tracing::warn!("ignoring `newrev` {other:?}: not a quoted hex commit id");
@@ -177,6 +256,36 @@ mod tests {
         let b = parse(r#"{"build": "abc", "project": {"name": "openstack/cinder"}, "change": 7, "patchset": 2}"#).unwrap();
         assert_eq!(b.project.unwrap().as_str(), "openstack/cinder");
         assert_eq!((b.meta.change, b.meta.patchset), (Some(7), Some(2)));
+    }
+
+    #[test]
+    fn zuul_rules_apply_to_every_source() {
+        let facts = ZuulFacts {
+            project: Some("openstack/nova".into()),
+            change: Some("912345".into()),
+            patchset: Some("3".into()),
+            newrev: Some("ABCDEF".into()),
+            build: Some("5f2c".into()),
+            branch: Some(String::new()),
+            ..ZuulFacts::default()
+        };
+        let b = interpret(facts).unwrap();
+        // Zuul drops newrev for changes; "" is Zuul's database for none.
+        assert_eq!((b.meta.newrev, b.meta.branch), (None, None));
+        let tag = interpret(ZuulFacts {
+            git_ref: Some("refs/tags/32.0.0".into()),
+            newrev: Some("4444444444444444444444444444444444444444".into()),
+            ..ZuulFacts::default()
+        })
+        .unwrap();
+        assert_eq!(tag.meta.tag.as_deref(), Some("32.0.0"));
+        assert!(tag.meta.newrev.is_some());
+        let deleted = interpret(ZuulFacts {
+            newrev: Some(NULL_REVISION.into()),
+            ..ZuulFacts::default()
+        })
+        .unwrap();
+        assert_eq!(deleted.meta.newrev, None);
     }
 
     #[test]

@@ -162,7 +162,16 @@ pub struct BuildRecord {
     pub perfkit_version: String,
 }
 
+/// `source_format` of a build archived without a result file: Zuul's
+/// `NODE_FAILURE`, a job that failed before Rally ran… (`perfkit collect`).
+pub const NO_RESULTS_FORMAT: &str = "none";
+
 impl BuildRecord {
+    /// Whether the build was archived from a result file (see [`NO_RESULTS_FORMAT`]).
+    pub fn has_results(&self) -> bool {
+        self.source_format != NO_RESULTS_FORMAT
+    }
+
     /// The project, for convenience.
     pub fn project(&self) -> &ProjectName {
         &self.key.project
@@ -192,8 +201,14 @@ impl ArchivedBuild {
 
     /// Whether this build measured the branch rather than a proposed
     /// change: no change (periodic, post, tag builds) or a gate pipeline,
-    /// whose builds test the change merged onto the branch tip.
+    /// whose builds test the change merged onto the branch tip. A build
+    /// archived without results (Zuul's `NODE_FAILURE`…) measured nothing
+    /// and takes no place in a baseline or trend.
     pub fn is_branch_build(&self) -> bool {
+        self.record.has_results() && self.is_on_branch()
+    }
+
+    fn is_on_branch(&self) -> bool {
         self.record.key.change == 0
             || self
                 .record
@@ -201,5 +216,51 @@ impl ArchivedBuild {
                 .pipeline
                 .as_deref()
                 .is_some_and(|p| p.starts_with("gate"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn periodic(source_format: &str) -> ArchivedBuild {
+        ArchivedBuild {
+            record: BuildRecord {
+                key: ArchiveKey {
+                    project: ProjectName::try_from("openstack/nova").unwrap(),
+                    change: 0,
+                    patchset: 0,
+                    build: BuildId::try_from("b1").unwrap(),
+                },
+                meta: BuildMeta {
+                    pipeline: Some("periodic".into()),
+                    ..BuildMeta::default()
+                },
+                source_format: source_format.into(),
+                source_format_version: None,
+                tool_version: None,
+                source_file: String::new(),
+                source_sha256: String::new(),
+                source_bytes: 0,
+                task_count: 0,
+                task_statuses: Vec::new(),
+                workload_count: 0,
+                iteration_count: 0,
+                failed_iteration_count: 0,
+                pass_sla: false,
+                started_at_us: None,
+                finished_at_us: None,
+                ingested_at_us: 0,
+                perfkit_version: "test".into(),
+            },
+            series: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_build_without_results_is_no_branch_build() {
+        assert!(!periodic(NO_RESULTS_FORMAT).is_branch_build());
+        // A crashed task still ran Rally: it stays in the history.
+        assert!(periodic("rally-v2").is_branch_build());
     }
 }

@@ -50,7 +50,7 @@ pub fn summary(c: &Comparison) -> String {
 }
 
 /// Builds and baseline in one line.
-fn provenance(c: &Comparison) -> String {
+pub fn provenance(c: &Comparison) -> String {
     let mut jobs: Vec<&str> = c.builds.iter().filter_map(|b| b.job.as_deref()).collect();
     jobs.sort();
     jobs.dedup();
@@ -232,16 +232,21 @@ pub fn markdown(c: &Comparison, link: Option<&str>) -> String {
         }
     }
     if let Some(link) = link {
-        // An operator's URL, percent-encoded where Markdown would trip.
-        let safe: String = link
-            .chars()
-            .map(|c| match c {
-                ' ' | '<' | '>' | '"' | '`' | '|' => format!("%{:02X}", c as u32),
-                c if c.is_control() => String::new(),
-                c => c.to_string(),
-            })
-            .collect();
-        let _ = write!(out, "\nDetails: <{safe}>\n");
+        let _ = write!(out, "\nDetails: {}\n", autolink(link));
     }
     out
+}
+
+/// An operator's URL as a Markdown autolink (`<…>`), percent-encoded where
+/// Markdown would trip.
+pub fn autolink(url: &str) -> String {
+    let safe: String = url
+        .chars()
+        .map(|c| match c {
+            ' ' | '<' | '>' | '"' | '`' | '|' => format!("%{:02X}", c as u32),
+            c if c.is_control() => String::new(),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("<{safe}>")
 }

@@ -1,0 +1,930 @@
+//! End-to-end runs of `perfkit collect` against a stand-in Zuul web API and
+//! log server (`tests/tools/zuul_server.py`, stdlib Python) that serves
+//! builds in Zuul 14.3.0's shape with real Rally reports
+//! (tests/fixtures/rally/history and noise): a backfill across pages with
+//! every kind of build and per-build trouble, a second run that downloads
+//! nothing, `--since`/`--limit`, keys equal to the in-job `perfkit ingest
+//! --zuul-vars`, retries on 503/429, timeouts and compressed logs.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{fixture, perfkit, run, tree};
+use serde_json::{Value, json};
+
+const JOB: &str = "nova-rally-task";
+const CEPH_JOB: &str = "nova-rally-task-ceph";
+
+/// The Python that runs the server: the tools venv's, else `python3`.
+fn python() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("PERFKIT_TOOLS_BIN") {
+        let p = PathBuf::from(bin).join("python");
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    let found = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(PathBuf::from("python3"));
+    }
+    if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("no Python 3 for tests/tools/zuul_server.py");
+    }
+    eprintln!("skipped: no python3 for the test Zuul server");
+    None
+}
+
+/// A running `zuul_server.py`; killed on drop.
+struct Zuul {
+    child: Child,
+    /// `http://127.0.0.1:<port>/`
+    base: String,
+    log: PathBuf,
+}
+
+impl Zuul {
+    fn start(dir: &Path, builds: &[Value]) -> Option<Zuul> {
+        let python = python()?;
+        let description = dir.join("builds.json");
+        std::fs::write(&description, json!({ "builds": builds }).to_string()).unwrap();
+        let log = dir.join("requests.jsonl");
+        let mut child = Command::new(python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/zuul_server.py"))
+            .arg("--builds")
+            .arg(&description)
+            .arg("--request-log")
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("zuul_server.py starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.starts_with("http://127.0.0.1:"),
+            "server said {line:?}"
+        );
+        Some(Zuul {
+            child,
+            base: line.trim().to_string(),
+            log,
+        })
+    }
+
+    fn port(&self) -> u16 {
+        self.base
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// Sets the server's knobs (`fail_next`, `fail_status`, `retry_after`,
+    /// `fail_prefix`, `delay_ms`, `delay_prefix`).
+    fn control(&self, knobs: Value) {
+        let body = knobs.to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port())).unwrap();
+        write!(
+            stream,
+            "POST /_control HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    /// Requests since the last call (the server appends JSON lines).
+    fn take_requests(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|r: &Value| r["path"] != "/_control")
+            .collect()
+    }
+}
+
+impl Drop for Zuul {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What kind of queue item a build ran for.
+#[derive(Clone, Copy)]
+enum Item {
+    Check(u64, u32),
+    Gate(u64, u32),
+    Periodic,
+    Post,
+    Tag,
+}
+
+/// Where a build keeps its Rally report.
+#[derive(Clone, Copy)]
+enum Report<'a> {
+    /// perfkit/report.json + results.json, returned as artifacts (the
+    /// scaffolded post-run playbook).
+    Artifact(&'a str),
+    /// rally-openstack's post-run: `results/report.json`, no artifact.
+    RallyOpenstack(&'a str),
+    /// Declared as an artifact but not JSON.
+    Corrupt,
+    /// A log directory without any results (404 for every candidate).
+    Missing,
+    /// The report, served gzip-compressed whatever the client asks.
+    Gzipped(&'a str),
+}
+
+/// A build uuid (32 hex digits) whose first seven, in log paths, differ per build.
+fn uuid(n: usize) -> String {
+    format!("{:07x}5f2c9b8d4c3e8f7a6b5c4d3e2", 0xa00_0000 + n * 4099)
+}
+
+/// Zuul's time format, `n` hours after 2026-01-01T00:00:00.
+fn at(n: usize) -> String {
+    format!("2026-01-{:02}T{:02}:00:00", 1 + n / 24, n % 24)
+}
+
+/// The path a Rally fixture is at.
+fn rally(rel: &str) -> String {
+    fixture(&format!("rally/{rel}")).display().to_string()
+}
+
+/// Build number `n` (its `_id`, oldest first) in the description format.
+fn zuul_build(n: usize, job: &str, item: Item, result: Option<&str>) -> Value {
+    let uuid = uuid(n);
+    let (pipeline, change, patchset, git_ref, branch, newrev, oldrev) = match item {
+        Item::Check(c, p) | Item::Gate(c, p) => (
+            if matches!(item, Item::Check(..)) {
+                "check"
+            } else {
+                "gate"
+            },
+            Some(c),
+            Some(p.to_string()),
+            format!("refs/changes/{:02}/{c}/{p}", c % 100),
+            Some("master"),
+            None,
+            None,
+        ),
+        Item::Periodic => (
+            "periodic",
+            None,
+            None,
+            "refs/heads/master".into(),
+            Some("master"),
+            None,
+            None,
+        ),
+        Item::Post => (
+            "post",
+            None,
+            None,
+            "refs/heads/master".into(),
+            Some("master"),
+            Some(format!("{n:040x}")),
+            Some("2222222222222222222222222222222222222222".to_string()),
+        ),
+        Item::Tag => (
+            "release",
+            None,
+            None,
+            "refs/tags/32.0.0".into(),
+            None,
+            Some(format!("{n:040x}")),
+            None,
+        ),
+    };
+    let ref_url = match change {
+        Some(c) => format!("https://review.opendev.org/c/openstack/nova/+/{c}"),
+        None => "https://opendev.org/openstack/nova/commit/?h=master".into(),
+    };
+    let log_path = match change {
+        Some(c) => format!(
+            "{:02}/{c}/{}/{pipeline}/{job}/{}/",
+            c % 100,
+            patchset.clone().unwrap(),
+            &uuid[..7]
+        ),
+        None => format!(
+            "{pipeline}/opendev.org/openstack/nova/master/{job}/{}/",
+            &uuid[..7]
+        ),
+    };
+    json!({
+        "uuid": uuid, "job_name": job, "result": result,
+        "start_time": at(n), "end_time": at(n + 1),
+        "voting": pipeline != "check", "nodeset": "ubuntu-noble",
+        "pipeline": pipeline,
+        "event_id": format!("{n:032x}"), "event_timestamp": at(n),
+        "queue_item_uuid": format!("{:032x}", n + 7000),
+        "buildset": {"uuid": format!("{:032x}", n + 9000)},
+        "ref": {"project": "openstack/nova", "branch": branch, "change": change, "patchset": patchset,
+                "ref": git_ref, "oldrev": oldrev, "newrev": newrev, "ref_url": ref_url},
+        "log_path": log_path,
+        "files": {"job-output.txt": {"text": "devstack log\n"}},
+    })
+}
+
+/// Adds where the report is to a build.
+fn with_report(mut build: Value, report: Report) -> Value {
+    let artifacts = || {
+        json!([
+            {"name": "Rally JSON report", "url": "perfkit/report.json", "metadata": {"type": "rally_report_json"}},
+            {"name": "Rally results JSON", "url": "perfkit/results.json", "metadata": {"type": "rally_results_json"}},
+            {"name": "Rally HTML report", "url": "perfkit/report.html", "metadata": {"type": "rally_report_html"}},
+        ])
+    };
+    let files = build["files"].as_object_mut().unwrap();
+    match report {
+        Report::Artifact(path) => {
+            files.insert("perfkit/report.json".into(), json!({"path": path}));
+            files.insert(
+                "perfkit/report.html".into(),
+                json!({"text": "<html></html>"}),
+            );
+            build["artifacts"] = artifacts();
+        }
+        Report::RallyOpenstack(path) => {
+            files.insert("results/report.json".into(), json!({"path": path}));
+            build["artifacts"] = json!([{"name": "Rally CI report", "url": "index.html"}]);
+        }
+        Report::Corrupt => {
+            files.insert(
+                "perfkit/report.json".into(),
+                json!({"text": "{\"info\": {\"generated_at\": \"2026-01-01\"}, \"tasks\": [{\"uuid\": "}),
+            );
+            build["artifacts"] = artifacts();
+        }
+        Report::Missing => {}
+        Report::Gzipped(path) => {
+            files.insert(
+                "perfkit/report.json".into(),
+                json!({"path": path, "gzip": true}),
+            );
+            build["artifacts"] = artifacts();
+        }
+    }
+    build
+}
+
+/// A build that never ran: no log URL, no artifacts.
+fn never_ran(mut build: Value) -> Value {
+    build["log_path"] = Value::Null;
+    build["start_time"] = Value::Null;
+    build.as_object_mut().unwrap().remove("files");
+    build
+}
+
+/// The archive key of the `builds` object of build `n`.
+fn builds_key(n: usize, change: u64, patchset: u32) -> String {
+    format!(
+        "v1/builds/project=openstack%2Fnova/change={change}/patchset={patchset}/build={}.parquet",
+        uuid(n)
+    )
+}
+
+fn builds_keys(archive: &Path) -> BTreeSet<String> {
+    tree(archive)
+        .into_iter()
+        .filter(|k| k.starts_with("v1/builds/"))
+        .collect()
+}
+
+fn collect(zuul: &Zuul, archive: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut cmd = perfkit();
+    cmd.args(["collect", "--zuul", &zuul.base, "--tenant", "openstack"])
+        .arg("--archive")
+        .arg(archive)
+        .args(extra);
+    run(&mut cmd)
+}
+
+fn summary(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with("summary: "))
+        .unwrap_or_else(|| panic!("no summary in:\n{stdout}"))
+}
+
+/// Build `n` and the (change, patchset) of its archive key (`None`: not archived).
+type Expected = (usize, Option<(u64, u32)>);
+
+/// The builds of the backfill, oldest first, and the archive key each new
+/// one must get (`None`: must not be archived).
+fn backfill() -> (Vec<Value>, Vec<Expected>) {
+    let mut builds = Vec::new();
+    let mut expected = Vec::new();
+    let mut add = |build: Value, key: Option<(u64, u32)>| {
+        expected.push((builds.len() + 1, key));
+        builds.push(build);
+    };
+    // Old trouble first, so that `--since` can leave it out.
+    let n = 1;
+    add(
+        with_report(
+            zuul_build(n, JOB, Item::Check(900050, 1), Some("SUCCESS")),
+            Report::Missing,
+        ),
+        None,
+    );
+    let n = n + 1;
+    add(
+        with_report(
+            zuul_build(n, JOB, Item::Check(900051, 2), Some("SUCCESS")),
+            Report::Corrupt,
+        ),
+        None,
+    );
+    let n = n + 1;
+    add(
+        never_ran(zuul_build(n, JOB, Item::Periodic, Some("NODE_FAILURE"))),
+        Some((0, 0)),
+    );
+    let n = n + 1;
+    // devstack failed before Rally ran: a log, no results.
+    add(
+        zuul_build(n, JOB, Item::Check(900052, 1), Some("FAILURE")),
+        Some((900052, 1)),
+    );
+    let mut n = n;
+    for i in 1..=20 {
+        n += 1;
+        let file = rally(&format!("history/build-{i:02}.report.json"));
+        let report = if i % 2 == 1 {
+            Report::Artifact(&file)
+        } else {
+            Report::RallyOpenstack(&file)
+        };
+        add(
+            with_report(zuul_build(n, JOB, Item::Periodic, Some("SUCCESS")), report),
+            Some((0, 0)),
+        );
+    }
+    for i in 1..=20u64 {
+        n += 1;
+        let file = rally(&format!("noise/build-{i:02}.report.json"));
+        let (change, patchset) = (900100 + i, 1 + (i % 3) as u32);
+        // An SLA failure fails the job, with results all the same.
+        let result = if i == 7 { "FAILURE" } else { "SUCCESS" };
+        let build = zuul_build(n, JOB, Item::Check(change, patchset), Some(result));
+        add(
+            with_report(build, Report::Artifact(&file)),
+            Some((change, patchset)),
+        );
+    }
+    for i in 16..=20u64 {
+        n += 1;
+        let file = rally(&format!("history/build-{i:02}.report.json"));
+        let change = 900200 + i;
+        let build = zuul_build(n, JOB, Item::Gate(change, 1), Some("SUCCESS"));
+        add(
+            with_report(build, Report::Artifact(&file)),
+            Some((change, 1)),
+        );
+    }
+    for change in [900001u64, 900002] {
+        n += 1;
+        let file = rally(&format!("history/change-{change}.report.json"));
+        let build = zuul_build(n, JOB, Item::Check(change, 1), Some("SUCCESS"));
+        add(
+            with_report(build, Report::Artifact(&file)),
+            Some((change, 1)),
+        );
+    }
+    n += 1;
+    let post = zuul_build(n, JOB, Item::Post, Some("SUCCESS"));
+    add(
+        with_report(
+            post,
+            Report::Artifact(&rally("history/build-20.report.json")),
+        ),
+        Some((0, 0)),
+    );
+    n += 1;
+    let tag = zuul_build(n, JOB, Item::Tag, Some("SUCCESS"));
+    add(
+        with_report(
+            tag,
+            Report::Artifact(&rally("history/build-19.report.json")),
+        ),
+        Some((0, 0)),
+    );
+    for i in 1..=3 {
+        n += 1;
+        let file = rally(&format!("noise/build-{i:02}.report.json"));
+        let build = zuul_build(n, CEPH_JOB, Item::Periodic, Some("SUCCESS"));
+        add(with_report(build, Report::Artifact(&file)), Some((0, 0)));
+    }
+    // Still running: `complete=true` leaves it out.
+    n += 1;
+    let running = zuul_build(n, JOB, Item::Periodic, None);
+    add(
+        with_report(
+            running,
+            Report::Artifact(&rally("history/build-01.report.json")),
+        ),
+        None,
+    );
+    // Another job of the project.
+    n += 1;
+    let tox = zuul_build(n, "nova-tox-py312", Item::Check(900300, 1), Some("SUCCESS"));
+    add(
+        with_report(
+            tox,
+            Report::Artifact(&rally("history/build-02.report.json")),
+        ),
+        None,
+    );
+    (builds, expected)
+}
+
+/// GETs of Rally result files in `requests`.
+fn report_gets(requests: &[Value]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/logs/")))
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn api_requests(requests: &[Value]) -> Vec<&Value> {
+    requests
+        .iter()
+        .filter(|r| r["path"] == "/api/tenant/openstack/builds")
+        .collect()
+}
+
+/// A backfill of 56 builds over three pages (check with change/patchset,
+/// gate, periodic, post, tag, a second job; a NODE_FAILURE, a failed
+/// devstack, a 404 log, a corrupt report), then runs that find everything
+/// archived: no report is downloaded again, `--since` stops paging early,
+/// `--limit` asks for just that many. `ls` and `site` read the result.
+#[test]
+fn backfill_then_reruns_download_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let (builds, expected) = backfill();
+    let Some(zuul) = Zuul::start(work.path(), &builds) else {
+        return;
+    };
+    let archive = work.path().join("archive");
+    let jobs = ["--job", JOB, "--job", CEPH_JOB];
+    let started = Instant::now();
+    let (code, out, err) = collect(
+        &zuul,
+        &archive,
+        &[&jobs[..], &["--page-size", "20"]].concat(),
+    );
+    let took = started.elapsed();
+    eprintln!("--- backfill ({took:.1?}) stdout:\n{out}--- stderr:\n{err}");
+    assert_eq!(
+        code, 2,
+        "a failed build makes the exit code 2:\n{out}\n{err}"
+    );
+    let endpoint = format!("{}api/tenant/openstack/builds", zuul.base);
+    assert_eq!(
+        summary(&out),
+        format!(
+            "summary: 56 builds of {JOB}, {CEPH_JOB} from {endpoint} (3 pages): 54 new (52 archived, 2 without Rally results), 0 skipped (already archived), 2 failed"
+        )
+    );
+    // The failures name the build and what is wrong, and are listed at the end.
+    let missing = format!("openstack/nova change 900050 patchset 1 build {}", uuid(1));
+    let corrupt = format!("openstack/nova change 900051 patchset 2 build {}", uuid(2));
+    assert!(
+        err.contains(&format!(
+            "error: {missing}: its Rally results artifact is gone"
+        )) || err.contains(&format!(
+            "error: {missing}: no Rally results: the build succeeded"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("perfkit/report.json, perfkit/results.json"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("error: {corrupt}: cannot ingest")),
+        "{err}"
+    );
+    // Sorted, so that cron mails diff well (uuid 1 sorts before uuid 2).
+    assert!(
+        out.ends_with(&format!(
+            "failed (tried again next run):\n  {missing}\n  {corrupt}\n"
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!(
+        "recorded openstack/nova periodic master build {} [periodic, {JOB}, NODE_FAILURE]: no Rally results",
+        uuid(3)
+    )));
+    assert!(out.contains(&format!(
+        "recorded openstack/nova change 900052 patchset 1 build {} [check, {JOB}, FAILURE]: no Rally results",
+        uuid(4)
+    )));
+
+    // Exactly the expected keys, nothing else.
+    let want: BTreeSet<String> = expected
+        .iter()
+        .filter_map(|(n, key)| key.map(|(c, p)| builds_key(*n, c, p)))
+        .collect();
+    assert_eq!(builds_keys(&archive), want);
+    assert_eq!(want.len(), 54);
+
+    // Paging: three pages of at most 20, pinned to the newest build id.
+    let requests = zuul.take_requests();
+    let pages = api_requests(&requests);
+    let skips: Vec<&str> = pages
+        .iter()
+        .map(|r| r["query"]["skip"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(skips, ["0", "20", "40"]);
+    assert_eq!(pages[0]["query"]["job_name"], json!([JOB, CEPH_JOB]));
+    assert_eq!(pages[0]["query"]["complete"], json!(["true"]));
+    // 56 is the newest complete build of the two jobs.
+    assert_eq!(pages[1]["query"]["idx_max"], json!(["56"]));
+    assert!(pages.iter().all(|r| r["status"] == 200));
+
+    // Again: one existence check per build, downloads only for the two
+    // that failed (tried again), none for the 54 in the archive.
+    let (code, out, err) = collect(
+        &zuul,
+        &archive,
+        &[&jobs[..], &["--page-size", "20"]].concat(),
+    );
+    eprintln!("--- second run stdout:\n{out}");
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        summary(&out),
+        format!(
+            "summary: 56 builds of {JOB}, {CEPH_JOB} from {endpoint} (3 pages): 0 new (0 archived, 0 without Rally results), 54 skipped (already archived), 2 failed"
+        )
+    );
+    let gets = report_gets(&zuul.take_requests());
+    assert!(!gets.is_empty());
+    for get in &gets {
+        assert!(
+            get.contains("/900050/") || get.contains("/900051/"),
+            "{get} downloaded again"
+        );
+    }
+    assert_eq!(builds_keys(&archive), want);
+
+    // --since after the failures: everything skipped, exit 0, no log
+    // request at all, and paging stops at the first page that is all older.
+    let since = at(40);
+    let (code, out, err) = collect(
+        &zuul,
+        &archive,
+        &[&jobs[..], &["--page-size", "10", "--since", &since]].concat(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        summary(&out).contains("17 builds")
+            && summary(&out).contains("(3 pages): 0 new")
+            && summary(&out).ends_with("17 skipped (already archived), 0 failed"),
+        "{out}"
+    );
+    let requests = zuul.take_requests();
+    assert_eq!(api_requests(&requests).len(), 3, "{requests:?}");
+    assert!(report_gets(&requests).is_empty());
+
+    // --limit: the newest five, asked for as such.
+    let (code, out, _) = collect(&zuul, &archive, &[&jobs[..], &["--limit", "5"]].concat());
+    assert_eq!(code, 0);
+    assert!(summary(&out).contains("summary: 5 builds"), "{out}");
+    let requests = zuul.take_requests();
+    let pages = api_requests(&requests);
+    assert_eq!(pages.len(), 1);
+    assert_eq!(pages[0]["query"]["limit"], json!(["5"]));
+
+    // A project filter reaches Zuul as `project`.
+    let (code, out, _) = collect(
+        &zuul,
+        &archive,
+        &["--job", JOB, "--project", "openstack/nova", "--limit", "3"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let requests = zuul.take_requests();
+    assert_eq!(
+        api_requests(&requests)[0]["query"]["project"],
+        json!(["openstack/nova"])
+    );
+
+    // ls shows the builds without results for what they were.
+    let (code, out, err) = run(perfkit().arg("ls").arg("--archive").arg(&archive));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 55, "{out}");
+    let node_failure = out.lines().find(|l| l.contains(&uuid(3))).unwrap();
+    assert!(node_failure.ends_with("- (NODE_FAILURE)"), "{node_failure}");
+    let (code, out, _) = run(perfkit()
+        .args(["ls", "--json"])
+        .arg("--archive")
+        .arg(&archive));
+    assert_eq!(code, 0);
+    let failure: Value = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["build"] == uuid(4))
+        .unwrap();
+    assert_eq!(failure["zuul_result"], "FAILURE");
+    assert_eq!(failure["source_format"], "none");
+
+    // The site builds from an archive holding builds without results.
+    let site = work.path().join("site");
+    let (code, out, err) = run(perfkit()
+        .arg("site")
+        .arg("--archive")
+        .arg(&archive)
+        .arg("--out")
+        .arg(&site));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(site.join("index.html").exists());
+}
+
+/// The in-job zuul variables of `build` (as described to the server; Zuul
+/// 14.3.0: `Change.toDict` drops newrev, `Tag` has no branch).
+fn zuul_vars_for(api: &Value) -> Value {
+    let r = &api["ref"];
+    let mut zuul = json!({
+        "build": api["uuid"], "buildset": api["buildset"]["uuid"], "tenant": "openstack",
+        "job": api["job_name"], "pipeline": api["pipeline"], "ref": r["ref"],
+        "project": {"name": r["project"], "short_name": "nova",
+                    "canonical_name": "opendev.org/openstack/nova"},
+        "change_url": r["ref_url"],
+    });
+    let z = zuul.as_object_mut().unwrap();
+    if !r["branch"].is_null() {
+        z.insert("branch".into(), r["branch"].clone());
+    }
+    if !r["change"].is_null() {
+        z.insert("change".into(), json!(r["change"].to_string()));
+        z.insert("patchset".into(), r["patchset"].clone());
+    } else {
+        for name in ["oldrev", "newrev"] {
+            if !r[name].is_null() {
+                z.insert(name.into(), r[name].clone());
+            }
+        }
+    }
+    if let Some(tag) = r["ref"].as_str().and_then(|s| s.strip_prefix("refs/tags/")) {
+        z.insert("tag".into(), json!(tag));
+    }
+    json!({ "zuul": zuul })
+}
+
+async fn builds_rows(archive: &Path) -> Vec<perfkit_schema::BuildRecord> {
+    let archive = perfkit_ingest::archive::Archive::open(archive.to_str().unwrap()).unwrap();
+    let keys = archive.list_builds(None).await.unwrap();
+    let mut rows = Vec::new();
+    for key in &keys {
+        let build = perfkit_ingest::history::load_build(&archive, key)
+            .await
+            .unwrap();
+        rows.push(build.record);
+    }
+    rows
+}
+
+/// The same build collected and ingested in the job with its zuul
+/// variables: the same objects under the same keys, the same `builds` row
+/// but for what only Zuul's API knows (log URL, Zuul's result) and the
+/// ingest time.
+#[test]
+fn collected_builds_match_the_in_job_ingest() {
+    let work = tempfile::tempdir().unwrap();
+    let report = rally("history/build-05.report.json");
+    let builds = vec![
+        with_report(
+            zuul_build(1, JOB, Item::Check(912345, 3), Some("SUCCESS")),
+            Report::Artifact(&report),
+        ),
+        with_report(
+            zuul_build(2, JOB, Item::Gate(912346, 1), Some("SUCCESS")),
+            Report::Artifact(&report),
+        ),
+        with_report(
+            zuul_build(3, JOB, Item::Periodic, Some("SUCCESS")),
+            Report::Artifact(&report),
+        ),
+        with_report(
+            zuul_build(4, JOB, Item::Post, Some("SUCCESS")),
+            Report::Artifact(&report),
+        ),
+        with_report(
+            zuul_build(5, JOB, Item::Tag, Some("SUCCESS")),
+            Report::RallyOpenstack(&report),
+        ),
+    ];
+    let Some(zuul) = Zuul::start(work.path(), &builds) else {
+        return;
+    };
+    let collected = work.path().join("collected");
+    let (code, out, err) = collect(&zuul, &collected, &["--job", JOB]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(summary(&out).contains("5 new (5 archived"), "{out}");
+
+    let in_job = work.path().join("in-job");
+    for build in &builds {
+        let vars = work
+            .path()
+            .join(format!("{}.json", build["uuid"].as_str().unwrap()));
+        std::fs::write(&vars, zuul_vars_for(build).to_string()).unwrap();
+        let dir = work.path().join(build["uuid"].as_str().unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(&report, dir.join("report.json")).unwrap();
+        let (code, out, err) = run(common::ingest_into(&in_job)
+            .arg("--zuul-vars")
+            .arg(&vars)
+            .arg(dir.join("report.json")));
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    assert_eq!(tree(&collected), tree(&in_job));
+    assert_eq!(builds_keys(&collected).len(), 5);
+    assert!(builds_keys(&collected).contains(&builds_key(1, 912345, 3)));
+    assert!(builds_keys(&collected).contains(&builds_key(5, 0, 0)));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let collected_rows = rt.block_on(builds_rows(&collected));
+    let in_job_rows = rt.block_on(builds_rows(&in_job));
+    assert_eq!(collected_rows.len(), 5);
+    for (mut c, mut j) in collected_rows.into_iter().zip(in_job_rows) {
+        assert!(
+            c.meta
+                .log_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with(&zuul.base))
+        );
+        assert_eq!(c.meta.zuul_result.as_deref(), Some("SUCCESS"));
+        assert_eq!(
+            (j.meta.log_url.take(), j.meta.zuul_result.take()),
+            (None, None)
+        );
+        c.meta.log_url = None;
+        c.meta.zuul_result = None;
+        c.ingested_at_us = 0;
+        j.ingested_at_us = 0;
+        assert_eq!(c, j);
+    }
+}
+
+/// Three small builds: what the retry and trouble tests collect.
+fn three_builds() -> Vec<Value> {
+    (1..=3)
+        .map(|n| {
+            let file = rally(&format!("history/build-{n:02}.report.json"));
+            with_report(
+                zuul_build(n, JOB, Item::Periodic, Some("SUCCESS")),
+                Report::Artifact(&file),
+            )
+        })
+        .collect()
+}
+
+/// 503s on the API and 429s (with `Retry-After`) on the logs are retried
+/// until they pass; a Zuul that stays down or a wrong tenant ends the run
+/// with one clear error.
+#[test]
+fn retries_on_503_and_429_then_succeeds() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(zuul) = Zuul::start(work.path(), &three_builds()) else {
+        return;
+    };
+    zuul.control(json!({"fail_next": 3, "fail_status": 503, "fail_prefix": "/api/"}));
+    let (code, out, err) = collect(&zuul, &work.path().join("a"), &["--job", JOB]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(summary(&out).contains("3 new (3 archived"), "{out}");
+    let statuses: Vec<i64> = api_requests(&zuul.take_requests())
+        .iter()
+        .map(|r| r["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(statuses, [503, 503, 503, 200]);
+
+    zuul.control(
+        json!({"fail_next": 2, "fail_status": 429, "retry_after": 1, "fail_prefix": "/logs/"}),
+    );
+    let started = Instant::now();
+    let (code, out, err) = collect(&zuul, &work.path().join("b"), &["--job", JOB]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(summary(&out).contains("3 new (3 archived"), "{out}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After ignored"
+    );
+    let requests = zuul.take_requests();
+    let logs: Vec<i64> = requests
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().starts_with("/logs/"))
+        .map(|r| r["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(logs.iter().filter(|s| **s == 429).count(), 2, "{logs:?}");
+    assert_eq!(logs.iter().filter(|s| **s == 200).count(), 3, "{logs:?}");
+
+    zuul.control(json!({"fail_next": 100, "fail_status": 503, "fail_prefix": "/api/"}));
+    let (code, out, err) = collect(
+        &zuul,
+        &work.path().join("c"),
+        &["--job", JOB, "--retries", "1"],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("cannot list builds from")
+            && err.contains("503 Service Unavailable (after 2 attempts)"),
+        "{err}"
+    );
+    zuul.control(json!({"fail_next": 0}));
+
+    let mut cmd = perfkit();
+    cmd.args([
+        "collect", "--zuul", &zuul.base, "--tenant", "nope", "--job", JOB,
+    ])
+    .arg("--archive")
+    .arg(work.path().join("d"));
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("Zuul answered 404") && err.contains("hint: check `--zuul`"),
+        "{err}"
+    );
+}
+
+/// A log server that stalls past `--timeout` or sends gzip fails that
+/// build alone, with the reason; the others are archived.
+#[test]
+fn slow_and_compressed_logs_fail_their_build_alone() {
+    let work = tempfile::tempdir().unwrap();
+    let mut builds = three_builds();
+    builds[1] = with_report(
+        zuul_build(2, JOB, Item::Periodic, Some("SUCCESS")),
+        Report::Gzipped(&rally("history/build-02.report.json")),
+    );
+    let Some(zuul) = Zuul::start(work.path(), &builds) else {
+        return;
+    };
+    let slow = format!(
+        "/logs/periodic/opendev.org/openstack/nova/master/{JOB}/{}/",
+        &uuid(3)[..7]
+    );
+    zuul.control(json!({"delay_ms": 3000, "delay_prefix": slow}));
+    let (code, out, err) = collect(
+        &zuul,
+        &work.path().join("a"),
+        &["--job", JOB, "--timeout", "1", "--retries", "1"],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        summary(&out).ends_with(
+            "1 new (1 archived, 0 without Rally results), 0 skipped (already archived), 2 failed"
+        ),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!("build {}: cannot download", uuid(3))) && err.contains("timed out"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("build {}: ", uuid(2))) && err.contains("came gzip-compressed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_shows_examples() {
+    let (code, out, _) = run(perfkit().args(["collect", "--help"]));
+    assert_eq!(code, 0);
+    for needle in ["Examples:", "--since", "--limit", "--job", "Exit status"] {
+        assert!(out.contains(needle), "{needle} missing:\n{out}");
+    }
+    let (code, _, err) = run(perfkit().args([
+        "collect",
+        "--zuul",
+        "http://127.0.0.1:9/",
+        "--tenant",
+        "t",
+        "--job",
+        "j",
+        "--since",
+        "soon",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("`--since soon` is not a date") && err.contains("hint:"),
+        "{err}"
+    );
+}
