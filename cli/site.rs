@@ -35,6 +35,12 @@ pub struct SiteArgs {
 pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
     let projects = project_names(&args.projects)?;
     let archive = open_existing(args.archive)?;
+    let site_error = |e: perfkit_site::SiteError| {
+        let hint = e.hint();
+        anyhow::anyhow!("{e}\nhint: {hint}")
+    };
+    // Held until the end: the cache and the pages live in the out directory.
+    let _lock = perfkit_site::writer::OutputLock::acquire(&args.out).map_err(site_error)?;
     let cache = args.out.join(perfkit_site::STATE_DIR).join("cache");
     let grouped = load_projects_cached(&archive, &projects, &cache).await?;
     let inputs: Vec<ProjectInput> = grouped
@@ -51,10 +57,7 @@ pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
             tracing::info!("rendering {p}");
         })
     })
-    .map_err(|e| {
-        let hint = e.hint();
-        anyhow::anyhow!("{e}\nhint: {hint}")
-    })?;
+    .map_err(site_error)?;
     for p in &report.projects {
         if scope.is_none_or(|s| s.iter().any(|n| n.as_str() == p.name)) {
             println!(

@@ -35,11 +35,18 @@ pub struct Alert {
 pub fn alerts(project: &str, project_dir: &str, trends: &ProjectTrends) -> Vec<Alert> {
     let mut out = Vec::new();
     for s in &trends.series {
-        for a in s
-            .annotations
-            .iter()
-            .filter(|a| a.change.kind == ChangeKind::Regression)
-        {
+        let duration_at = |point: usize| {
+            s.annotations.iter().any(|d| {
+                d.point == point
+                    && d.metric == Metric::Duration
+                    && d.change.kind == ChangeKind::Regression
+            })
+        };
+        // A slower `total` is also a lower throughput: one event, one alert.
+        for a in s.annotations.iter().filter(|a| {
+            a.change.kind == ChangeKind::Regression
+                && !(a.metric == Metric::Throughput && duration_at(a.point))
+        }) {
             let build = &trends.builds[s.points[a.point].build];
             let digest = sha256_hex(
                 format!("{project}\0{}\0{:?}\0{}", s.id, a.metric, build.build).as_bytes(),

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
-use perfkit_schema::analysis::compare::{Comparer, Comparison, Status};
+use perfkit_schema::analysis::compare::{Comparer, Status};
 use perfkit_schema::analysis::trend::{ProjectTrends, TrendStatus, trends};
 use perfkit_schema::regress::verdict::Thresholds;
 use perfkit_schema::{ArchivedBuild, ProjectName};
@@ -42,6 +42,10 @@ pub enum SiteError {
     Template { page: String, message: String },
     #[error("--base-url `{0}` is not an http(s) URL")]
     BaseUrl(String),
+    #[error("another `perfkit site` is writing {}", .0.display())]
+    Busy(PathBuf),
+    #[error("cannot read {}: {reason}", .path.display())]
+    State { path: PathBuf, reason: String },
 }
 
 impl SiteError {
@@ -61,6 +65,10 @@ impl SiteError {
             SiteError::Template { .. } => "this is a perfkit bug: please report it",
             SiteError::BaseUrl(_) => {
                 "give the URL the site will be served from, e.g. https://perf.example.org/"
+            }
+            SiteError::Busy(_) => "wait for it to finish, or write to another --out directory",
+            SiteError::State { .. } => {
+                "rebuild every project once (without --project); that rewrites this file"
             }
         }
     }
@@ -177,6 +185,7 @@ impl Pages<'_> {
 
 /// Builds the site for `inputs` into `out`. With `scope`, only those
 /// projects are rebuilt and the index keeps the others from the last build.
+/// The caller holds `writer::OutputLock` on `out` for the whole run.
 pub fn build_site(
     inputs: &[ProjectInput],
     out: &Path,
@@ -208,12 +217,18 @@ pub fn build_site(
         pages.writer.write(path, text.as_bytes())?;
     }
 
-    let mut summaries: Vec<ProjectSummary> = match scope {
-        Some(_) => std::fs::read(out.join(STATE))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default(),
-        None => Vec::new(),
+    // A build limited to some projects lists the others from the last
+    // build's state; a state that cannot be read must not drop them.
+    let state_path = out.join(STATE);
+    let mut summaries: Vec<ProjectSummary> = match (scope, std::fs::read(&state_path)) {
+        (Some(_), Ok(bytes)) => serde_json::from_slice(&bytes).map_err(|e| SiteError::State {
+            path: state_path.clone(),
+            reason: e.to_string(),
+        })?,
+        (Some(_), Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(SiteError::io(&state_path, e));
+        }
+        _ => Vec::new(),
     };
     for input in inputs {
         progress(input.project.as_str());
@@ -232,7 +247,7 @@ pub fn build_site(
     });
     let stats = pages.writer.finish(scope_dirs.as_deref())?;
     let state = serde_json::to_vec(&summaries).expect("summaries serialize");
-    std::fs::write(out.join(STATE), state).map_err(|e| SiteError::io(&out.join(STATE), e))?;
+    writer::atomic_write(&state_path, &state)?;
     Ok(SiteReport {
         stats,
         projects: summaries,
@@ -271,10 +286,18 @@ fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummar
         )?;
     }
 
-    let comparisons = comparisons(&input.builds);
     let with_page: BTreeSet<&str> = trends.series.iter().map(|s| s.id.as_str()).collect();
     let mut change_rows = Vec::new();
-    for c in &comparisons {
+    // One patchset at a time: a project with thousands of check builds
+    // keeps only the table row of each, not every comparison.
+    let comparer = Comparer::new(&input.builds);
+    let thresholds = Thresholds::default();
+    let patchsets: Vec<(u64, u32)> = comparer.patchsets().rev().collect();
+    for (change, patchset) in patchsets {
+        let Some(c) = comparer.compare(change, patchset, &thresholds) else {
+            continue;
+        };
+        let c = &c;
         let path = format!("{dir}/change/{}-{}.html", c.change, c.patchset);
         let mut context = pages::change_page(c, &|id| with_page.contains(id));
         context["title"] = json!(format!("{name} {},{}", c.change, c.patchset));
@@ -330,7 +353,7 @@ fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummar
         regressed: count(TrendStatus::Regressed),
         failing: count(TrendStatus::Failing),
         alerts: found.len(),
-        changes: comparisons.len(),
+        changes: change_rows.len(),
         latest_us: input
             .builds
             .iter()
@@ -352,14 +375,17 @@ fn overview_order(trends: &ProjectTrends) -> Vec<&perfkit_schema::analysis::tren
     rows
 }
 
-/// A comparison per change/patchset with builds, newest change first.
-fn comparisons(builds: &[ArchivedBuild]) -> Vec<Comparison> {
-    let comparer = Comparer::new(builds);
-    let thresholds = Thresholds::default();
-    comparer
-        .patchsets()
-        .rev()
-        .filter_map(|(change, patchset)| comparer.compare(change, patchset, &thresholds))
+/// `text` without the characters XML 1.0 forbids (most C0 controls,
+/// U+FFFE, U+FFFF): a Rally name carrying one must not make the feed
+/// unreadable. Escaping is the template's job.
+fn xml_text(text: &str) -> String {
+    text.chars()
+        .filter(|&c| match c {
+            '\t' | '\n' | '\r' => true,
+            c if c < ' ' => false,
+            '\u{fffe}' | '\u{ffff}' => false,
+            _ => true,
+        })
         .collect()
 }
 
@@ -371,19 +397,27 @@ fn feed_page(pages: &mut Pages, dir: &str, title: &str, alerts: &[Alert]) -> Res
         .take(FEED_ENTRIES)
         .map(|a| {
             let page = format!("{}/series/{}.html", a.project_dir, a.series);
+            let headline = format!(
+                "{} {} of {} in {}",
+                a.metric.name(),
+                format::percent(a.magnitude_pct),
+                a.label.short(),
+                a.project
+            );
+            let summary = format!(
+                "From the build of {} on, the branch's {} moved from {} to {} (p {}).",
+                format::timestamp(a.build.time_us),
+                a.metric.name(),
+                pages::value(a.metric, a.before),
+                pages::value(a.metric, a.after),
+                format::probability(a.p_value)
+            );
             json!({
                 "id": a.id,
-                "headline": format!("{} {} of {} in {}", a.metric.name(), format::percent(a.magnitude_pct), a.label.short(), a.project),
+                "headline": xml_text(&headline),
                 "updated": format::rfc3339(a.build.time_us),
                 "href": pages.feed_link(&page, &format!("{root_rel}{page}")),
-                "summary": format!(
-                    "From the build of {} on, the branch's {} moved from {} to {} (p {}).",
-                    format::timestamp(a.build.time_us),
-                    a.metric.name(),
-                    a.before,
-                    a.after,
-                    format::probability(a.p_value)
-                ),
+                "summary": xml_text(&summary),
             })
         })
         .collect();
@@ -448,4 +482,30 @@ fn index_pages(pages: &mut Pages, summaries: &[ProjectSummary]) -> Result<(), Si
 /// Trends of one project's builds, for callers that render elsewhere.
 pub fn project_trends(builds: &[ArchivedBuild]) -> ProjectTrends {
     trends(builds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_text_keeps_only_what_xml_allows() {
+        assert_eq!(xml_text("a\u{b}b\u{0}c\td\u{fffe}é"), "abc\tdé");
+    }
+
+    #[test]
+    fn templates_parse() {
+        let env = environment();
+        for name in [
+            "index.html",
+            "project.html",
+            "series.html",
+            "change.html",
+            "changes.html",
+            "alerts.html",
+            "alerts.atom.xml",
+        ] {
+            env.get_template(name).unwrap();
+        }
+    }
 }

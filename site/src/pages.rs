@@ -44,7 +44,7 @@ fn kind_class(kind: ChangeKind) -> &'static str {
 }
 
 /// A metric's value as text (`Duration` in time units, throughput as a rate).
-fn value(metric: Metric, v: f64) -> String {
+pub(crate) fn value(metric: Metric, v: f64) -> String {
     match metric {
         Metric::Duration => duration(Some(v)),
         Metric::Throughput => rate(Some(v)),

@@ -60,14 +60,7 @@ impl SiteWriter {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| SiteError::io(dir, e))?;
         }
-        let tmp = path.with_extension("perfkit-tmp");
-        let result = fs::File::create(&tmp)
-            .and_then(|mut f| f.write_all(bytes))
-            .and_then(|_| fs::rename(&tmp, &path));
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(SiteError::io(&path, e));
-        }
+        atomic_write(&path, bytes)?;
         self.stats.written += 1;
         self.stats.bytes_written += bytes.len() as u64;
         Ok(())
@@ -110,9 +103,54 @@ impl SiteWriter {
         if text != previous {
             let dir = manifest.parent().expect("the manifest is in a directory");
             fs::create_dir_all(dir).map_err(|e| SiteError::io(dir, e))?;
-            fs::write(&manifest, text).map_err(|e| SiteError::io(&manifest, e))?;
+            atomic_write(&manifest, text.as_bytes())?;
         }
         Ok(self.stats)
+    }
+}
+
+/// Writes `path` through a temporary file in the same directory and a
+/// rename, so readers see the old bytes or the new ones, never a part.
+pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), SiteError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.perfkit-tmp", std::process::id()));
+    let result = fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|_| fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(SiteError::io(path, e));
+    }
+    Ok(())
+}
+
+/// An exclusive lock on an output directory (`.perfkit/lock`): two site
+/// builds into one directory at once would delete each other's files.
+/// Released when dropped (or when the process ends).
+pub struct OutputLock {
+    _file: fs::File,
+}
+
+impl OutputLock {
+    /// Takes the lock, or fails at once when another build holds it.
+    pub fn acquire(root: &Path) -> Result<OutputLock, SiteError> {
+        let dir = root.join(".perfkit");
+        fs::create_dir_all(&dir).map_err(|e| SiteError::io(&dir, e))?;
+        let path = dir.join("lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| SiteError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(OutputLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(SiteError::Busy(root.to_path_buf())),
+            Err(fs::TryLockError::Error(e)) => Err(SiteError::io(&path, e)),
+        }
     }
 }
 
@@ -164,5 +202,22 @@ mod tests {
         // p2 is still recorded, so a later full build can remove it.
         let stats = SiteWriter::new(dir.path()).unwrap().finish(None).unwrap();
         assert_eq!(stats.removed, 2);
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn one_build_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = OutputLock::acquire(dir.path()).unwrap();
+        assert!(matches!(
+            OutputLock::acquire(dir.path()),
+            Err(SiteError::Busy(_))
+        ));
+        drop(held);
+        OutputLock::acquire(dir.path()).unwrap();
     }
 }

@@ -236,10 +236,16 @@ fn analyse(key: SeriesKey, label: SeriesLabel, points: Vec<TrendPoint>) -> Serie
 }
 
 fn status_of(points: &[TrendPoint], annotations: &[Annotation]) -> TrendStatus {
-    let last_move = annotations
-        .iter()
-        .rev()
-        .find(|a| a.change.kind != ChangeKind::ConfigChanged);
+    // Durations first, as the overview shows them: a `total`'s throughput
+    // moves with its duration, and a later throughput wobble must not hide
+    // a duration regression.
+    let moves = |metric: Metric| {
+        annotations
+            .iter()
+            .rev()
+            .find(move |a| a.metric == metric && a.change.kind != ChangeKind::ConfigChanged)
+    };
+    let last_move = moves(Metric::Duration).or_else(|| moves(Metric::Throughput));
     let last_config = annotations
         .iter()
         .rev()
