@@ -4,7 +4,9 @@
 //! (tests/fixtures/rally/history and noise): a backfill across pages with
 //! every kind of build and per-build trouble, a second run that downloads
 //! nothing, `--since`/`--limit`, keys equal to the in-job `perfkit ingest
-//! --zuul-vars`, retries on 503/429, timeouts and compressed logs.
+//! --zuul-vars`, retries on 503/429, timeouts and compressed logs; and
+//! what a hostile job or server must not achieve: credentials in `--zuul`
+//! printed, fetches off the log server's origin, endless paging.
 
 mod common;
 
@@ -505,6 +507,14 @@ fn backfill_then_reruns_download_nothing() {
         )
     );
     // The failures name the build and what is wrong, and are listed at the end.
+    // Without --since, builds whose logs expired would fail every run: said once.
+    assert!(
+        err.contains("hint: log servers delete old logs")
+            && err.contains(
+                "`--since` (e.g. `--since 2d` from cron) limits the run to recent builds"
+            ),
+        "{err}"
+    );
     let missing = format!("openstack/nova change 900050 patchset 1 build {}", uuid(1));
     let corrupt = format!("openstack/nova change 900051 patchset 2 build {}", uuid(2));
     assert!(
@@ -902,6 +912,228 @@ fn slow_and_compressed_logs_fail_their_build_alone() {
         err.contains(&format!("build {}: ", uuid(2))) && err.contains("came gzip-compressed"),
         "{err}"
     );
+    // The results are there, so expired logs are not why: no hint about them.
+    assert!(!err.contains("hint: log servers delete old logs"), "{err}");
+}
+
+/// Runs `cmd` like `run`, but kills it and fails the test after `limit`.
+fn run_within(cmd: &mut Command, limit: Duration) -> (i32, String, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("perfkit runs");
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let out = reader(Box::new(child.stdout.take().unwrap()));
+    let err = reader(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "still running after {limit:?}; stderr:\n{}",
+                err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        status.code().unwrap_or(-1),
+        out.join().unwrap(),
+        err.join().unwrap(),
+    )
+}
+
+/// A token in `--zuul` is refused before any request, and shown nowhere:
+/// not in the error, the summary, page errors or debug logs.
+#[test]
+fn credentials_in_the_zuul_url_are_refused_and_never_shown() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(zuul) = Zuul::start(work.path(), &three_builds()) else {
+        return;
+    };
+    let token = "s3cr3t-T0KEN";
+    let host = zuul.base.trim_start_matches("http://");
+    let cases = [
+        (
+            format!("http://perfkit:{token}@{host}"),
+            "the --zuul URL must not contain credentials",
+        ),
+        (
+            format!("http://{token}@{host}"),
+            "the --zuul URL must not contain credentials",
+        ),
+        (
+            format!("http://:{token}@{host}"),
+            "the --zuul URL must not contain credentials",
+        ),
+        (format!("{token}@zuul.example.org"), "`--zuul` is not a URL"),
+        (
+            format!("ftp://perfkit:{token}@{host}"),
+            "`--zuul` must be an http(s) URL",
+        ),
+    ];
+    for (url, message) in cases {
+        let mut cmd = perfkit();
+        cmd.args([
+            "collect",
+            "--zuul",
+            &url,
+            "--tenant",
+            "openstack",
+            "--job",
+            JOB,
+        ])
+        .arg("--archive")
+        .arg(work.path().join("archive"))
+        .env("PERFKIT_LOG", "debug");
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 2, "{url}: {out}{err}");
+        assert!(err.contains(message), "{url}: {err}");
+        assert!(
+            !out.contains(token) && !err.contains(token),
+            "{url} shown:\n{out}{err}"
+        );
+    }
+    assert_eq!(zuul.take_requests(), Vec::<Value>::new());
+    assert!(!work.path().join("archive").exists());
+}
+
+/// A job chooses its artifacts' URLs: one on another origin (here another
+/// port) is ignored with a warning and the known paths are tried; a log
+/// server's redirect to another origin is not followed (one on the same
+/// origin is). The other server hears nothing.
+#[test]
+fn artifacts_and_redirects_stay_on_the_log_urls_origin() {
+    let work = tempfile::tempdir().unwrap();
+    let file = rally("history/build-01.report.json");
+    let (here, there) = (work.path().join("here"), work.path().join("there"));
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::create_dir_all(&there).unwrap();
+    let decoy = with_report(
+        zuul_build(1, JOB, Item::Periodic, Some("SUCCESS")),
+        Report::Artifact(&file),
+    );
+    let Some(elsewhere) = Zuul::start(&there, &[decoy]) else {
+        return;
+    };
+    let foreign = format!(
+        "{}logs/periodic/opendev.org/openstack/nova/master/{JOB}/{}/perfkit/report.json",
+        elsewhere.base,
+        &uuid(1)[..7]
+    );
+    let mut pointing_away = zuul_build(1, JOB, Item::Periodic, Some("SUCCESS"));
+    pointing_away["artifacts"] = json!([{"name": "Rally JSON report", "url": foreign,
+                                         "metadata": {"type": "rally_report_json"}}]);
+    pointing_away["files"]["perfkit/report.json"] = json!({"path": file});
+    let mut redirected_away = zuul_build(2, JOB, Item::Periodic, Some("SUCCESS"));
+    redirected_away["files"]["perfkit/report.json"] = json!({"redirect": foreign});
+    let mut moved = zuul_build(3, JOB, Item::Periodic, Some("SUCCESS"));
+    moved["files"]["perfkit/report.json"] = json!({"redirect": "../moved/report.json"});
+    moved["files"]["moved/report.json"] = json!({"path": file});
+    let Some(zuul) = Zuul::start(&here, &[pointing_away, redirected_away, moved]) else {
+        return;
+    };
+
+    let (code, out, err) = collect(&zuul, &work.path().join("archive"), &["--job", JOB]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        summary(&out).ends_with(
+            "2 new (2 archived, 0 without Rally results), 0 skipped (already archived), 1 failed"
+        ),
+        "{out}{err}"
+    );
+    let origin = |base: &str| base.trim_end_matches('/').to_string();
+    assert!(
+        err.contains(&format!(
+            "warning: openstack/nova periodic master build {}: ignored the artifact \"Rally JSON report\": {} is not the origin of the build's log URL ({})",
+            uuid(1),
+            origin(&elsewhere.base),
+            origin(&zuul.base)
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "error: openstack/nova periodic master build {}: cannot download",
+            uuid(2)
+        )) && err.contains(&format!(
+            "HTTP 302 Found: redirected to {}, another origin (not followed)",
+            origin(&elsewhere.base)
+        )),
+        "{err}"
+    );
+    assert!(out.contains(&format!(
+        "archived openstack/nova periodic master build {}",
+        uuid(1)
+    )));
+    assert!(out.contains(&format!(
+        "archived openstack/nova periodic master build {}",
+        uuid(3)
+    )));
+    assert_eq!(elsewhere.take_requests(), Vec::<Value>::new());
+    let gets = report_gets(&zuul.take_requests());
+    assert!(
+        gets.iter().any(|g| g.ends_with("/moved/report.json")),
+        "{gets:?}"
+    );
+}
+
+/// A server that ignores `skip` answers every page with the first one:
+/// listing stops, with a warning, at the first page that adds no build.
+#[test]
+fn a_zuul_that_ignores_skip_does_not_page_forever() {
+    let work = tempfile::tempdir().unwrap();
+    let builds: Vec<Value> = (1..=5)
+        .map(|n| {
+            let file = rally(&format!("history/build-{n:02}.report.json"));
+            with_report(
+                zuul_build(n, JOB, Item::Periodic, Some("SUCCESS")),
+                Report::Artifact(&file),
+            )
+        })
+        .collect();
+    let Some(zuul) = Zuul::start(work.path(), &builds) else {
+        return;
+    };
+    zuul.control(json!({"ignore_skip": true}));
+    let mut cmd = perfkit();
+    cmd.args([
+        "collect",
+        "--zuul",
+        &zuul.base,
+        "--tenant",
+        "openstack",
+        "--job",
+        JOB,
+    ])
+    .args(["--page-size", "2", "--archive"])
+    .arg(work.path().join("archive"));
+    let (code, out, err) = run_within(&mut cmd, Duration::from_secs(30));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        summary(&out).starts_with("summary: 2 builds of")
+            && summary(&out).contains("(2 pages): 2 new (2 archived"),
+        "{out}"
+    );
+    assert!(
+        err.contains("warning: the page ")
+            && err.contains("skip=2")
+            && err.contains("adds no new build: stopped listing there")
+            && err.contains("hint: does this Zuul ignore `skip`?"),
+        "{err}"
+    );
+    assert_eq!(api_requests(&zuul.take_requests()).len(), 2);
 }
 
 #[test]

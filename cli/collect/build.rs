@@ -28,8 +28,27 @@ pub enum Outcome {
     Recorded(String),
     /// It was in the archive already.
     Skipped,
+    /// It succeeded, yet its Rally results are not (or no longer) on the
+    /// log server: a failure, and one that expired logs repeat every run.
+    Gone(String),
     /// Something went wrong; the next run tries again.
     Failed(String),
+}
+
+/// What became of one build, and what to warn about on the way.
+#[derive(Debug)]
+pub struct Collected {
+    pub outcome: Outcome,
+    pub warnings: Vec<String>,
+}
+
+/// What the download found.
+enum Found {
+    File(PathBuf, Url),
+    /// The build plainly left no results (it did not succeed).
+    Nothing,
+    /// It should have results, but none of the places has them (404).
+    Gone(String),
 }
 
 /// Shared state of a run.
@@ -59,18 +78,24 @@ impl Collector {
     }
 
     /// Collects one build; `index` names its scratch directory.
-    pub async fn collect(&self, build: &ApiBuild, index: usize) -> Outcome {
-        let dir = self.scratch.root.join(index.to_string());
-        let outcome = match self.try_collect(build, &dir).await {
+    pub async fn collect(&self, build: &ApiBuild, index: usize) -> Collected {
+        let dir = self.scratch.root().join(index.to_string());
+        let mut warnings = Vec::new();
+        let outcome = match self.try_collect(build, &dir, &mut warnings).await {
             Ok(outcome) => outcome,
             Err(reason) => Outcome::Failed(reason),
         };
         // Best effort: the whole scratch directory goes at the end anyway.
         let _ = std::fs::remove_dir_all(&dir);
-        outcome
+        Collected { outcome, warnings }
     }
 
-    async fn try_collect(&self, build: &ApiBuild, dir: &Path) -> Result<Outcome, String> {
+    async fn try_collect(
+        &self,
+        build: &ApiBuild,
+        dir: &Path,
+        warnings: &mut Vec<String>,
+    ) -> Result<Outcome, String> {
         let zuul = interpret(build.facts(&self.tenant))
             .map_err(|e| format!("cannot read Zuul's description of the build: {e}"))?;
         let project = zuul.project.ok_or("Zuul names no project for the build")?;
@@ -96,9 +121,10 @@ impl Collector {
         }
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-        match self.download(build, dir).await? {
-            Some((path, url)) => self.ingest(build, &request, id, &path, &url).await,
-            None => {
+        match self.download(build, dir, warnings).await? {
+            Found::File(path, url) => self.ingest(build, &request, id, &path, &url).await,
+            Found::Gone(reason) => Ok(Outcome::Gone(reason)),
+            Found::Nothing => {
                 let report = archive_without_results(
                     &self.archive,
                     &request,
@@ -120,20 +146,22 @@ impl Collector {
         }
     }
 
-    /// Downloads the first candidate that exists; `None` when the build
-    /// plainly left no results (an error when it should have some).
+    /// Downloads the first candidate that exists.
     async fn download(
         &self,
         build: &ApiBuild,
         dir: &Path,
-    ) -> Result<Option<(PathBuf, Url)>, String> {
+        warnings: &mut Vec<String>,
+    ) -> Result<Found, String> {
+        let places = candidates(build);
+        warnings.extend(places.ignored);
         let mut declared_missing = Vec::new();
-        for candidate in candidates(build) {
+        for candidate in places.candidates {
             let dest = dir.join(&candidate.file_name);
             match self.fetcher.download(&candidate.url, &dest).await {
                 Ok(_) => {
                     refuse_compressed(&dest, &candidate.url)?;
-                    return Ok(Some((dest, candidate.url)));
+                    return Ok(Found::File(dest, candidate.url));
                 }
                 Err(FetchError::NotFound) if candidate.declared => {
                     declared_missing.push(candidate.url.to_string());
@@ -143,16 +171,16 @@ impl Collector {
             }
         }
         if !declared_missing.is_empty() {
-            return Err(format!(
+            return Ok(Found::Gone(format!(
                 "its Rally results artifact is gone: {} (404)",
                 shown(&declared_missing.join(", "))
-            ));
+            )));
         }
         if !build.succeeded() {
             // NODE_FAILURE, a devstack that failed before Rally ran, …
-            return Ok(None);
+            return Ok(Found::Nothing);
         }
-        Err(match &build.log_url {
+        Ok(Found::Gone(match &build.log_url {
             Some(log_url) => format!(
                 "no Rally results: the build succeeded, but {} has none of {} (404) and it returned no Rally artifact",
                 shown(log_url),
@@ -162,7 +190,7 @@ impl Collector {
                 "no Rally results: the build succeeded but Zuul gives no log URL or Rally artifact"
                     .into()
             }
-        })
+        }))
     }
 
     async fn ingest(
@@ -248,21 +276,60 @@ fn refuse_compressed(path: &Path, url: &Url) -> Result<(), String> {
 }
 
 /// A private scratch directory for downloads, removed when the run ends.
+/// Its name is random and it is created afresh (never one that exists)
+/// with mode 0700, so another local user can neither have made it
+/// beforehand to swap files in it between download and ingest, nor read it.
 struct Scratch {
-    root: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl Scratch {
     fn new() -> anyhow::Result<Scratch> {
-        let root = std::env::temp_dir().join(format!("perfkit-collect-{}", std::process::id()));
-        std::fs::create_dir_all(&root)
-            .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", root.display()))?;
-        Ok(Scratch { root })
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("perfkit-collect-");
+        // tempfile creates directories with the default mode (0755 under the
+        // usual umask): others could read the downloads.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let dir = builder.tempdir().map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create a scratch directory in `{}`: {e}",
+                std::env::temp_dir().display()
+            )
+        })?;
+        Ok(Scratch { dir })
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The old name, `perfkit-collect-<pid>`, could be made by anyone first.
+    #[test]
+    fn scratch_is_private_and_never_one_made_before() {
+        let predictable =
+            std::env::temp_dir().join(format!("perfkit-collect-{}", std::process::id()));
+        let made_here = std::fs::create_dir(&predictable).is_ok();
+        let (a, b) = (Scratch::new(), Scratch::new());
+        if made_here {
+            let _ = std::fs::remove_dir(&predictable);
+        }
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_ne!(a.root(), predictable);
+        assert_ne!(a.root(), b.root());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(a.root()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        let root = a.root().to_path_buf();
+        drop(a);
+        assert!(!root.exists());
     }
 }

@@ -1,17 +1,23 @@
 //! HTTP for the collector: one client with connect and read timeouts, and
 //! GETs that retry with exponential backoff on what is likely to pass
 //! (connection errors, timeouts, 5xx, 429 — honouring `Retry-After`),
-//! while a 404 or another 4xx answers at once.
+//! while a 404 or another 4xx answers at once. Redirects are followed
+//! only on the origin asked for: a job chooses its log and artifact URLs,
+//! and a redirect must not take the collector to other (internal) hosts.
 
 use std::path::Path;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT_ENCODING, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ACCEPT_ENCODING, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode, Url};
 use tokio::io::AsyncWriteExt;
 
 /// Longest wait between two attempts, whatever `Retry-After` asks for.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Redirects followed for one request (reqwest's default).
+const MAX_REDIRECTS: usize = 10;
 
 /// How the collector talks HTTP.
 #[derive(Debug, Clone)]
@@ -31,6 +37,8 @@ pub enum FetchError {
     NotFound,
     /// A status that retrying would not change (e.g. 403).
     Status(StatusCode),
+    /// A redirect that was not followed: to another origin, or one too many.
+    Redirect(String),
     /// What stayed after every retry: connection errors, timeouts, 5xx, 429.
     Transport(String),
     /// A local file could not be written.
@@ -42,7 +50,7 @@ impl std::fmt::Display for FetchError {
         match self {
             FetchError::NotFound => write!(f, "not found (404)"),
             FetchError::Status(s) => write!(f, "HTTP {s}"),
-            FetchError::Transport(m) => write!(f, "{m}"),
+            FetchError::Transport(m) | FetchError::Redirect(m) => write!(f, "{m}"),
             FetchError::Local(m) => write!(f, "{m}"),
         }
     }
@@ -68,6 +76,7 @@ impl Fetcher {
             .user_agent(concat!("perfkit/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
             .read_timeout(options.timeout)
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
         Ok(Fetcher { client, options })
@@ -139,6 +148,9 @@ impl Fetcher {
         if status.is_success() {
             return Step::Done(response);
         }
+        if status.is_redirection() {
+            return Step::Fail(unfollowed(&response));
+        }
         if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
             return Step::Fail(FetchError::NotFound);
         }
@@ -147,6 +159,41 @@ impl Fetcher {
         }
         Step::Fail(FetchError::Status(status))
     }
+}
+
+/// Follows redirects that stay on the first URL's origin (scheme, host,
+/// port); stops at any other, leaving the 3xx answer to [`unfollowed`].
+fn same_origin_redirects() -> Policy {
+    Policy::custom(|attempt| {
+        // `previous` starts with the URL first asked for.
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// Why a 3xx answer was not followed, naming the target's origin only.
+fn unfollowed(response: &Response) -> FetchError {
+    let status = response.status();
+    let target = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| response.url().join(l).ok());
+    FetchError::Redirect(match target {
+        Some(t) if t.origin() != response.url().origin() => format!(
+            "HTTP {status}: redirected to {}, another origin (not followed)",
+            t.origin().ascii_serialization()
+        ),
+        Some(_) => format!("HTTP {status}: more than {MAX_REDIRECTS} redirects"),
+        None => format!("HTTP {status} without a usable Location"),
+    })
 }
 
 async fn write_body(mut response: Response, dest: &Path) -> Result<u64, Step> {

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::StreamExt;
 use perfkit_schema::ProjectName;
 
-use self::build::{Collector, Outcome};
+use self::build::{Collected, Collector, Outcome};
 use self::http::{Fetcher, HttpOptions};
 use self::zuul::{BuildsQuery, Window, list_builds, parse_since};
 use crate::ingest::open_archive;
@@ -92,6 +92,8 @@ struct Tally {
     skipped: usize,
     /// `describe()` of each failed build (or the invalid list entry).
     failed: Vec<String>,
+    /// How many of them succeeded but have no results (left) on the log server.
+    gone: usize,
 }
 
 pub async fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
@@ -143,6 +145,9 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
     bar.count("collecting", listing.builds.len() as u64);
 
     let mut tally = Tally::default();
+    for warning in &listing.warnings {
+        bar.eprintln(&format!("warning: {warning}"));
+    }
     for invalid in &listing.invalid {
         bar.eprintln(&format!("error: {}", shown(invalid)));
         tally.failed.push(shown(invalid).into_owned());
@@ -153,7 +158,14 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
     let mut outcomes = futures::stream::iter(listing.builds.iter().enumerate())
         .map(|(index, build)| async move { (build, collector.collect(build, index).await) })
         .buffer_unordered(concurrency);
-    while let Some((build, outcome)) = outcomes.next().await {
+    while let Some((build, Collected { outcome, warnings })) = outcomes.next().await {
+        for warning in &warnings {
+            bar.eprintln(&format!(
+                "warning: {}: {}",
+                build.describe(),
+                shown(warning)
+            ));
+        }
         match outcome {
             Outcome::Archived(line) => {
                 tally.archived += 1;
@@ -167,6 +179,11 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
                 tally.skipped += 1;
                 tracing::info!("{} is archived already", build.describe());
             }
+            Outcome::Gone(reason) => {
+                bar.eprintln(&format!("error: {}: {}", build.describe(), shown(&reason)));
+                tally.failed.push(build.describe());
+                tally.gone += 1;
+            }
             Outcome::Failed(reason) => {
                 bar.eprintln(&format!("error: {}: {}", build.describe(), shown(&reason)));
                 tally.failed.push(build.describe());
@@ -177,6 +194,11 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
     bar.finish();
     tally.failed.sort();
     print_summary(&tally, &args.jobs, &query, listing.pages);
+    if tally.gone > 0 && args.since.is_none() {
+        eprintln!(
+            "hint: log servers delete old logs, and a build whose results are gone fails on every run; `--since` (e.g. `--since 2d` from cron) limits the run to recent builds"
+        );
+    }
     Ok(if tally.failed.is_empty() {
         ExitCode::SUCCESS
     } else {

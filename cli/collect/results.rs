@@ -6,6 +6,10 @@
 //! and rally-openstack's `results/` (its post-run copies Rally's results
 //! directory into the log root). `report.json` carries everything, so it
 //! is tried before the old-format `results.json`.
+//!
+//! A job chooses its artifacts' URLs (`zuul_return`), so a check job of any
+//! change could point one at an internal address for the collector to
+//! fetch: only artifacts on the log URL's origin are looked at.
 
 use reqwest::Url;
 
@@ -36,9 +40,21 @@ pub struct Candidate {
     pub declared: bool,
 }
 
-/// Where to look, in order: declared artifacts, then the known paths.
-pub fn candidates(build: &ApiBuild) -> Vec<Candidate> {
+/// Where to look for a build's results.
+#[derive(Debug, Default)]
+pub struct Places {
+    /// In order: declared artifacts, then the known paths.
+    pub candidates: Vec<Candidate>,
+    /// Rally artifacts left out because they are not on the log URL's
+    /// origin, as messages.
+    pub ignored: Vec<String>,
+}
+
+/// Where to look, in order: declared artifacts on the log URL's origin,
+/// then the known paths.
+pub fn candidates(build: &ApiBuild) -> Places {
     let log_url = build.log_url.as_deref().and_then(|u| base_url(u).ok());
+    let mut ignored = Vec::new();
     let mut out: Vec<Candidate> = Vec::new();
     let mut push = |url: Url, declared: bool| {
         if !matches!(url.scheme(), "http" | "https") || out.iter().any(|c| c.url == url) {
@@ -61,8 +77,24 @@ pub fn candidates(build: &ApiBuild) -> Vec<Candidate> {
             let url = Url::parse(&artifact.url)
                 .ok()
                 .or_else(|| log_url.as_ref()?.join(&artifact.url).ok());
-            if let Some(url) = url {
-                push(url, true);
+            match url {
+                Some(url) if log_url.as_ref().is_some_and(|l| l.origin() == url.origin()) => {
+                    push(url, true)
+                }
+                Some(url) => {
+                    let why = format!(
+                        "ignored the artifact {:?}: {} is not the origin of the build's log URL ({})",
+                        artifact.name,
+                        url.origin().ascii_serialization(),
+                        log_url
+                            .as_ref()
+                            .map_or("none".into(), |l| l.origin().ascii_serialization())
+                    );
+                    if !ignored.contains(&why) {
+                        ignored.push(why);
+                    }
+                }
+                None => {}
             }
         }
     }
@@ -73,7 +105,10 @@ pub fn candidates(build: &ApiBuild) -> Vec<Candidate> {
             }
         }
     }
-    out
+    Places {
+        candidates: out,
+        ignored,
+    }
 }
 
 /// The log URL as a directory URL (Zuul's log URLs end in `/`; be lenient).
@@ -138,7 +173,7 @@ mod tests {
                 },
             ],
         );
-        let c = candidates(&b);
+        let c = candidates(&b).candidates;
         let urls: Vec<&str> = c.iter().map(|c| c.url.as_str()).collect();
         assert_eq!(
             urls,
@@ -155,8 +190,53 @@ mod tests {
 
     #[test]
     fn a_build_that_never_ran_has_nowhere_to_look() {
-        assert!(candidates(&build(None, Vec::new())).is_empty());
+        assert!(candidates(&build(None, Vec::new())).candidates.is_empty());
         let file = build(Some("file:///etc/"), Vec::new());
-        assert!(candidates(&file).is_empty());
+        assert!(candidates(&file).candidates.is_empty());
+    }
+
+    #[test]
+    fn artifacts_off_the_log_urls_origin_are_ignored() {
+        let artifact = |url: &str| Artifact {
+            name: "Rally JSON report".into(),
+            url: url.into(),
+            kind: Some("rally_report_json".into()),
+        };
+        let log_url = "https://logs.example.org/45/1/3/check/j/abc/";
+        for elsewhere in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://logs.example.org/45/1/3/check/j/abc/perfkit/report.json",
+            "https://logs.example.org:8443/45/1/3/check/j/abc/perfkit/report.json",
+            "https://evil.example.org/report.json",
+            "//evil.example.org/report.json",
+        ] {
+            let places = candidates(&build(Some(log_url), vec![artifact(elsewhere)]));
+            assert!(
+                places.candidates.iter().all(|c| !c.declared),
+                "{elsewhere}: {places:?}"
+            );
+            assert_eq!(places.candidates.len(), KNOWN_PATHS.len());
+            assert_eq!(places.ignored.len(), 1, "{elsewhere}");
+            assert!(
+                places.ignored[0].contains(
+                    "is not the origin of the build's log URL (https://logs.example.org)"
+                ),
+                "{places:?}"
+            );
+        }
+        let same = candidates(&build(
+            Some(log_url),
+            vec![artifact(
+                "https://logs.example.org:443/elsewhere/report.json",
+            )],
+        ));
+        assert!(same.candidates[0].declared && same.ignored.is_empty());
+        // Without a log URL there is no origin to trust.
+        let none = candidates(&build(
+            None,
+            vec![artifact("https://logs.example.org/x/report.json")],
+        ));
+        assert!(none.candidates.is_empty());
+        assert!(none.ignored[0].ends_with("(none)"), "{none:?}");
     }
 }

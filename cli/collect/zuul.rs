@@ -37,16 +37,17 @@ impl BuildsQuery {
         projects: &[String],
         page_size: u32,
     ) -> anyhow::Result<BuildsQuery> {
-        let mut endpoint = Url::parse(zuul).map_err(|e| {
-            anyhow::anyhow!(
-                "`--zuul {}` is not a URL: {e}\nhint: give Zuul's web address, e.g. https://zuul.opendev.org",
-                shown(zuul)
-            )
-        })?;
+        // `--zuul` is never echoed: a `user:token@` in it would be printed.
+        let hint = "hint: give Zuul's web address, e.g. https://zuul.opendev.org";
+        let mut endpoint =
+            Url::parse(zuul).map_err(|e| anyhow::anyhow!("`--zuul` is not a URL: {e}\n{hint}"))?;
         anyhow::ensure!(
             matches!(endpoint.scheme(), "http" | "https") && endpoint.host().is_some(),
-            "`--zuul {}` must be an http(s) URL\nhint: e.g. https://zuul.opendev.org",
-            shown(zuul)
+            "`--zuul` must be an http(s) URL\n{hint}"
+        );
+        anyhow::ensure!(
+            endpoint.username().is_empty() && endpoint.password().is_none(),
+            "the --zuul URL must not contain credentials: they would show in `ps`, in messages and in logs\nhint: Zuul's builds API and log servers need none"
         );
         anyhow::ensure!(
             !tenant.is_empty() && !tenant.contains('/'),
@@ -57,7 +58,7 @@ impl BuildsQuery {
         endpoint.set_fragment(None);
         endpoint
             .path_segments_mut()
-            .map_err(|()| anyhow::anyhow!("`--zuul {}` cannot have a path", shown(zuul)))?
+            .map_err(|()| anyhow::anyhow!("`--zuul` cannot have a path\n{hint}"))?
             .pop_if_empty()
             .extend(["api", "tenant", tenant, "builds"]);
         Ok(BuildsQuery {
@@ -249,6 +250,8 @@ pub struct Listing {
     pub builds: Vec<ApiBuild>,
     /// Elements of the list that are not builds (no `uuid`), as messages.
     pub invalid: Vec<String>,
+    /// Why the listing may be incomplete, as messages.
+    pub warnings: Vec<String>,
     pub pages: u32,
 }
 
@@ -262,8 +265,10 @@ pub struct Window {
 }
 
 /// Pages through the builds API until the list ends, `window.limit`
-/// builds are found, or a whole page is older than `window.since_us`.
-/// `on_page` is told how many builds were found so far.
+/// builds are found, a whole page is older than `window.since_us`, or a
+/// page lists no build not seen before (a server that ignores `skip`
+/// would otherwise be asked forever). `on_page` is told how many builds
+/// were found so far.
 pub async fn list_builds(
     fetcher: &Fetcher,
     query: &BuildsQuery,
@@ -298,6 +303,7 @@ pub async fn list_builds(
                 .and_then(Value::as_u64);
         }
         let mut recent = false;
+        let mut unseen = 0usize;
         for item in &items {
             let build = match ApiBuild::from_json(item) {
                 Ok(build) => build,
@@ -309,6 +315,7 @@ pub async fn list_builds(
             if !seen.insert(build.uuid.clone()) {
                 continue;
             }
+            unseen += 1;
             if let (Some(since), Some(time)) = (window.since_us, build.time_us())
                 && time < since
             {
@@ -323,6 +330,12 @@ pub async fn list_builds(
         }
         on_page(listing.builds.len());
         if items.len() < wanted as usize || (window.since_us.is_some() && !recent) {
+            return Ok(listing);
+        }
+        if unseen == 0 {
+            listing.warnings.push(format!(
+                "the page {url} adds no new build: stopped listing there, so older builds may be missing\nhint: does this Zuul ignore `skip`?"
+            ));
             return Ok(listing);
         }
         skip += items.len() as u64;
@@ -496,5 +509,25 @@ mod tests {
             "https://zuul.example.org/zuul/api/tenant/openstack/builds?job_name=a&job_name=b+c&project=openstack%2Fnova&complete=true&idx_max=9&skip=100&limit=50"
         );
         assert!(BuildsQuery::new("zuul.example.org", "t", &[], &[], 50).is_err());
+    }
+
+    #[test]
+    fn urls_with_credentials_are_refused_without_echoing_them() {
+        for url in [
+            "https://perfkit:s3cr3t@zuul.example.org/",
+            "https://s3cr3t@zuul.example.org/",
+            "https://:s3cr3t@zuul.example.org/",
+            "s3cr3t@zuul.example.org",
+            "ftp://perfkit:s3cr3t@zuul.example.org/",
+        ] {
+            let e = BuildsQuery::new(url, "t", &[], &[], 50).unwrap_err();
+            assert!(!format!("{e:#}").contains("s3cr3t"), "{url}: {e:#}");
+        }
+        let e = BuildsQuery::new("https://u:s3cr3t@zuul.example.org/", "t", &[], &[], 50);
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .starts_with("the --zuul URL must not contain credentials")
+        );
     }
 }

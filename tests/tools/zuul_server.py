@@ -32,7 +32,8 @@ The builds come from a JSON description (``--builds FILE``)::
                       "metadata": {"type": "rally_report_json"}}],
        "files": {"perfkit/report.json": {"path": "/abs/report.json"}
                                       | {"text": "..."}
-                                      | {"path": "...", "gzip": true}}},
+                                      | {"path": "...", "gzip": true}
+                                      | {"redirect": "URL", "status": 302}}},
       ...]}
 
 listed oldest first: ``_id`` is the position in the list (from 1) unless
@@ -45,7 +46,8 @@ has ``log_url: null`` (it never ran, e.g. NODE_FAILURE). A file that is not
 in ``files`` answers 404; ``{"text": ...}`` serves any bytes (e.g. corrupt
 JSON); ``"gzip": true`` serves the file gzip-compressed with
 ``Content-Encoding: gzip`` whatever the client asked (as object stores
-that keep files compressed do).
+that keep files compressed do); ``{"redirect": URL}`` answers ``status``
+(302 unless given) with ``Location: URL`` (as given: relative or absolute).
 
 Every request is appended to ``--request-log`` as one JSON object per line:
 ``{"method", "path", "query": {name: [values]}, "status"}``.
@@ -104,7 +106,9 @@ class Knobs:
       null), ``fail_prefix`` (""): the next K requests whose path starts
       with the prefix (never /_control) answer that status;
     * ``delay_ms`` and ``delay_prefix`` (""): requests whose path starts with
-      the prefix wait that long before answering (0 = no delay).
+      the prefix wait that long before answering (0 = no delay);
+    * ``ignore_skip`` (false): the builds API answers as if ``skip`` were 0
+      (a broken server or proxy: every page is the first one).
     """
 
     def __init__(self):
@@ -115,11 +119,12 @@ class Knobs:
         self.fail_prefix = ""
         self.delay_ms = 0
         self.delay_prefix = ""
+        self.ignore_skip = False
 
     def update(self, values):
         with self.lock:
             for name in ("fail_next", "fail_status", "retry_after", "fail_prefix", "delay_ms",
-                         "delay_prefix"):
+                         "delay_prefix", "ignore_skip"):
                 if name in values:
                     setattr(self, name, values[name])
 
@@ -312,12 +317,18 @@ class Handler(BaseHTTPRequestHandler):
                           "application/json")
                 return
             params = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+            with self.server.knobs.lock:
+                if self.server.knobs.ignore_skip:
+                    params.pop("skip", None)
             builds = self.server.catalog.query(tenant, params)
             self.send(200, json.dumps(builds).encode(), "application/json; charset=utf-8")
             return
         spec = self.server.catalog.files.get(urllib.parse.unquote(parts.path))
         if spec is None:
             self.send(404, b"not found\n")
+            return
+        if "redirect" in spec:
+            self.send(spec.get("status", 302), b"", headers=[("Location", spec["redirect"])])
             return
         if "text" in spec:
             body = spec["text"].encode()
