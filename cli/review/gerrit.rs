@@ -1,9 +1,14 @@
 //! The few Gerrit REST calls `perfkit review` makes (Documentation/
-//! rest-api-changes: Get Change, List Change Messages, Set Review), with
-//! what every client of Gerrit needs: `/a/` paths with HTTP basic auth,
-//! the `)]}'` line before JSON stripped, `text/plain` errors turned into
-//! one-line messages with a hint, and bounded retries with backoff for 429
-//! and 5xx. The secret never reaches a message or a log line.
+//! rest-api-changes: Get Change, List Change Messages, Set Review;
+//! rest-api-accounts: Get Account `self`), with what every client of
+//! Gerrit needs: `/a/` paths with HTTP basic auth, the `)]}'` line before
+//! JSON stripped, `text/plain` errors turned into one-line messages with a
+//! hint, and bounded retries with backoff. Reads are retried after any
+//! failure without an answer, 429 and 5xx. The review POST is not
+//! idempotent: it is sent again only when Gerrit provably did not take it
+//! (no connection, or 429/503); after a timeout or another 5xx it may still
+//! land, so the messages are watched for it instead. The secret never
+//! reaches a message or a log line.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +26,13 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Server text quoted in an error, at most.
 const QUOTED_CHARS: usize = 300;
+/// How long the messages are watched for a review POST that got no answer
+/// (in [`CONFIRM_POLLS`] looks, each wait twice the last), unless
+/// [`CONFIRM_ENV`] says otherwise.
+const CONFIRM_BUDGET: Duration = Duration::from_secs(30);
+const CONFIRM_POLLS: u32 = 5;
+/// Seconds to watch instead of [`CONFIRM_BUDGET`] (tests set it short).
+const CONFIRM_ENV: &str = "PERFKIT_GERRIT_CONFIRM_SECONDS";
 
 /// A change as Gerrit's preferred id names it: `<project>~<number>`.
 #[derive(Debug, Clone)]
@@ -68,6 +80,13 @@ impl ChangeInfo {
     }
 }
 
+/// The field of AccountInfo perfkit reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountInfo {
+    #[serde(rename = "_account_id")]
+    pub account_id: Option<u64>,
+}
+
 /// The fields of ChangeMessageInfo perfkit reads.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChangeMessageInfo {
@@ -76,6 +95,18 @@ pub struct ChangeMessageInfo {
     pub tag: Option<String>,
     #[serde(rename = "_revision_number")]
     pub revision_number: Option<u32>,
+    /// Who posted it; absent on Gerrit's own messages.
+    pub author: Option<AccountInfo>,
+    /// Who really posted it, when posted on behalf of `author`.
+    pub real_author: Option<AccountInfo>,
+}
+
+impl ChangeMessageInfo {
+    /// Whether account `id` posted the message itself.
+    pub fn posted_by(&self, id: u64) -> bool {
+        let is = |a: &Option<AccountInfo>| a.as_ref().and_then(|a| a.account_id) == Some(id);
+        is(&self.author) && (self.real_author.is_none() || is(&self.real_author))
+    }
 }
 
 /// ReviewResult: `labels` echoes the votes applied (absent or `{}` without).
@@ -89,7 +120,7 @@ pub struct ReviewResult {
 pub enum Posted {
     /// Gerrit accepted it.
     Accepted(ReviewResult),
-    /// An attempt failed without an answer, and the messages show it
+    /// An attempt got no answer (or a 5xx), and the messages show it
     /// landed anyway: posting again would duplicate it.
     FoundAfterRetry,
 }
@@ -99,6 +130,7 @@ pub struct Gerrit {
     http: reqwest::Client,
     base: Url,
     credentials: Credentials,
+    confirm_budget: Duration,
 }
 
 /// `--gerrit` checked: an http(s) URL without credentials, query or fragment.
@@ -123,12 +155,18 @@ pub fn base_url(raw: &str) -> anyhow::Result<Url> {
 }
 
 /// One request's outcome before retries are decided.
+#[derive(Debug)]
 enum Attempt {
     Answer(String),
+    /// Gerrit did not take the request (no connection, or 429/503): safe
+    /// to send again.
     Retry {
         why: String,
         after: Option<Duration>,
     },
+    /// Sent, but whether Gerrit acted on it is unknown (a timeout, a lost
+    /// connection, another 5xx): safe to send again only if idempotent.
+    Unknown(String),
     Fail(anyhow::Error),
 }
 
@@ -153,6 +191,7 @@ impl Gerrit {
             http,
             base,
             credentials,
+            confirm_budget: confirm_budget(),
         })
     }
 
@@ -164,6 +203,20 @@ impl Gerrit {
     /// segment, so the project's `/` is sent as `%2F`.
     pub fn endpoint(&self, change: &ChangeRef, tail: &[&str]) -> Url {
         change_endpoint(&self.base, change, tail)
+    }
+
+    /// Get Account `self`: the `_account_id` of the account perfkit acts as.
+    pub async fn account_id(&self, change: &ChangeRef) -> anyhow::Result<u64> {
+        let url = api_endpoint(&self.base, &["accounts", "self"]);
+        let text = self.with_retries(Method::GET, url, None, change).await?;
+        parse_json::<AccountInfo>(&text, "AccountInfo")?
+            .account_id
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "Gerrit's AccountInfo of account `{}` has no `_account_id`\nhint: is `--gerrit` the Gerrit server's base URL?",
+                    crate::shown(&self.credentials.user)
+                )
+            })
     }
 
     /// Get Change, with the current revision so its number is known.
@@ -181,9 +234,11 @@ impl Gerrit {
         parse_json(&text, "list of ChangeMessageInfo")
     }
 
-    /// Set Review with `body` (a ReviewInput). A POST is not idempotent, so
-    /// before each retry the messages are listed again and `landed` decides
-    /// whether an attempt that got no answer went through after all.
+    /// Set Review with `body` (a ReviewInput). A POST is not idempotent:
+    /// it is sent again only after Gerrit refused it (429, 503) or could
+    /// not be reached, and `landed` (which reads the messages) decides
+    /// first whether it is there after all. After an attempt that was sent
+    /// but got no answer, it is never sent again: see [`Gerrit::confirm`].
     pub async fn post_review(
         &self,
         change: &ChangeRef,
@@ -202,20 +257,62 @@ impl Gerrit {
                     return Ok(Posted::Accepted(parse_json(&text, "ReviewResult")?));
                 }
                 Attempt::Fail(e) => return Err(e),
+                Attempt::Unknown(why) => return self.confirm(change, &why, &landed).await,
                 Attempt::Retry { why, after } => {
-                    if attempt + 1 < ATTEMPTS {
-                        wait(attempt, after, &why).await;
+                    if attempt + 1 == ATTEMPTS {
+                        return Err(gave_up(&why));
                     }
-                    match self.messages(change).await {
-                        Ok(messages) if landed(&messages) => return Ok(Posted::FoundAfterRetry),
-                        Err(e) if attempt + 1 < ATTEMPTS => return Err(e),
-                        _ if attempt + 1 == ATTEMPTS => return Err(gave_up(&why)),
-                        _ => {}
+                    wait(attempt, after, &why).await;
+                    if landed(&self.messages(change).await?) {
+                        return Ok(Posted::FoundAfterRetry);
                     }
                 }
             }
         }
         unreachable!("the last attempt returns")
+    }
+
+    /// After a review POST that Gerrit may still act on: look for it in
+    /// the messages a few times, each wait twice the last, within the
+    /// confirmation budget; if it never shows, stop rather than risk a
+    /// second message (and vote). A rerun is safe: it posts only what is
+    /// not on the change yet.
+    async fn confirm(
+        &self,
+        change: &ChangeRef,
+        why: &str,
+        landed: impl Fn(&[ChangeMessageInfo]) -> bool,
+    ) -> anyhow::Result<Posted> {
+        let url = self.endpoint(change, &["messages"]);
+        let mut unread = None;
+        for delay in confirm_waits(self.confirm_budget) {
+            tracing::info!(
+                "{}; looking for the review on {change} in {:.1} s",
+                crate::shown(why),
+                delay.as_secs_f64()
+            );
+            tokio::time::sleep(delay).await;
+            // One look per wait: a failed read is just a look that saw nothing.
+            unread = match self.attempt(Method::GET, url.clone(), None, change).await {
+                Attempt::Answer(text) => {
+                    match parse_json::<Vec<ChangeMessageInfo>>(&text, "list of ChangeMessageInfo") {
+                        Ok(messages) if landed(&messages) => return Ok(Posted::FoundAfterRetry),
+                        Ok(_) => None,
+                        Err(e) => Some(e.to_string()),
+                    }
+                }
+                Attempt::Retry { why, .. } | Attempt::Unknown(why) => Some(why),
+                Attempt::Fail(e) => Some(e.to_string()),
+            };
+        }
+        anyhow::bail!(
+            "{}; the review is not on {change} after {} s{}: the review may have been posted; run perfkit review again to check\nhint: Gerrit may still store it; a new run reads the change's messages and posts only what is not there",
+            crate::shown(why),
+            self.confirm_budget.as_secs_f64(),
+            unread
+                .map(|e| format!(" (reading its messages failed: {})", crate::shown(&e)))
+                .unwrap_or_default()
+        )
     }
 
     async fn with_retries(
@@ -232,12 +329,12 @@ impl Gerrit {
             {
                 Attempt::Answer(text) => return Ok(text),
                 Attempt::Fail(e) => return Err(e),
-                Attempt::Retry { why, after } => {
-                    if attempt + 1 == ATTEMPTS {
-                        return Err(gave_up(&why));
-                    }
-                    wait(attempt, after, &why).await;
+                // Only reads come here: sending them again is harmless.
+                Attempt::Retry { why, .. } | Attempt::Unknown(why) if attempt + 1 == ATTEMPTS => {
+                    return Err(gave_up(&why));
                 }
+                Attempt::Retry { why, after } => wait(attempt, after, &why).await,
+                Attempt::Unknown(why) => wait(attempt, None, &why).await,
             }
         }
         unreachable!("the last attempt returns")
@@ -268,12 +365,7 @@ impl Gerrit {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!("{method} {url}: {e}");
-                let why = format!("{method} failed: {}", error_chain(&e));
-                return if e.is_builder() {
-                    Attempt::Fail(anyhow::anyhow!(why))
-                } else {
-                    Attempt::Retry { why, after: None }
-                };
+                return unanswered(&method, &e);
             }
         };
         let status = response.status();
@@ -291,10 +383,9 @@ impl Gerrit {
         let text = match response.text().await {
             Ok(t) => t,
             Err(e) => {
-                return Attempt::Retry {
-                    why: format!("{method} {url}: reading the answer failed: {e}"),
-                    after: None,
-                };
+                return Attempt::Unknown(format!(
+                    "{method} {url}: {status}, then reading the answer failed: {e}"
+                ));
             }
         };
         tracing::debug!("{method} {url}: {status}");
@@ -302,11 +393,20 @@ impl Gerrit {
             return Attempt::Answer(text);
         }
         let quoted = self.quote(&text);
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        let why = format!("{method} {url}: {status}: {quoted}");
+        // Gerrit answers 429 and 503 before doing anything; a 500, or a
+        // proxy's 502/504, may come while or after the request is acted on.
+        if matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
             return Attempt::Retry {
-                why: format!("{method} {url}: {status}: {quoted}"),
+                why,
                 after: retry_after,
             };
+        }
+        if status.is_server_error() {
+            return Attempt::Unknown(why);
         }
         Attempt::Fail(self.refusal(&method, status, &quoted, location.as_deref(), change))
     }
@@ -356,41 +456,87 @@ impl Gerrit {
         }
     }
 
-    /// Server text for an error line: one line, bounded, the password
-    /// blanked out should a server ever echo it.
+    /// Server text for an error line: the password blanked out should a
+    /// server ever echo it (first: a cut could leave a piece of it), then
+    /// one line, bounded.
     fn quote(&self, text: &str) -> String {
-        let one_line: String = text
+        let secret = self.credentials.password();
+        let scrubbed = if secret.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(secret, "***")
+        };
+        let one_line: String = scrubbed
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
             .chars()
             .take(QUOTED_CHARS)
             .collect();
-        let secret = self.credentials.password();
-        let scrubbed = if secret.is_empty() {
-            one_line
-        } else {
-            one_line.replace(secret, "***")
-        };
-        if scrubbed.is_empty() {
+        if one_line.is_empty() {
             "(no text)".to_string()
         } else {
-            scrubbed
+            one_line
         }
     }
 }
 
 /// See [`Gerrit::endpoint`].
 pub fn change_endpoint(base: &Url, change: &ChangeRef, tail: &[&str]) -> Url {
+    let id = format!("{}~{}", change.project, change.number);
+    let mut segments = vec!["changes", id.as_str()];
+    segments.extend(tail);
+    api_endpoint(base, &segments)
+}
+
+/// `<base>/a/<segments…>`, each a path segment (so a `/` in one is `%2F`).
+fn api_endpoint(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();
     url.path_segments_mut()
         .expect("an http(s) URL has a path")
         .pop_if_empty()
         .push("a")
-        .push("changes")
-        .push(&format!("{}~{}", change.project, change.number))
-        .extend(tail);
+        .extend(segments);
     url
+}
+
+/// A request that got no answer: sent again freely only when it never
+/// left (no connection could be made).
+fn unanswered(method: &Method, e: &reqwest::Error) -> Attempt {
+    let why = format!("{method} failed: {}", error_chain(e));
+    if e.is_builder() {
+        Attempt::Fail(anyhow::anyhow!(why))
+    } else if e.is_connect() {
+        Attempt::Retry { why, after: None }
+    } else {
+        Attempt::Unknown(why)
+    }
+}
+
+/// The confirmation budget: [`CONFIRM_ENV`] seconds, else [`CONFIRM_BUDGET`].
+fn confirm_budget() -> Duration {
+    let Ok(raw) = std::env::var(CONFIRM_ENV) else {
+        return CONFIRM_BUDGET;
+    };
+    match raw.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.0..=3600.0).contains(&seconds) => {
+            Duration::from_secs_f64(seconds)
+        }
+        _ => {
+            tracing::warn!(
+                "{CONFIRM_ENV}={} is not a number of seconds (0 to 3600): using {} s",
+                crate::shown(&raw),
+                CONFIRM_BUDGET.as_secs()
+            );
+            CONFIRM_BUDGET
+        }
+    }
+}
+
+/// [`CONFIRM_POLLS`] waits, each twice the last, adding up to `budget`.
+fn confirm_waits(budget: Duration) -> impl Iterator<Item = Duration> {
+    let parts = 2u32.pow(CONFIRM_POLLS) - 1;
+    (0..CONFIRM_POLLS).map(move |i| budget * 2u32.pow(i) / parts)
 }
 
 /// Gerrit's JSON after its `)]}'` line (which guards against XSSI).
@@ -478,6 +624,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(info.current_patchset(), Some(4));
+    }
+
+    fn client(base: &str, password: &str) -> Gerrit {
+        let credentials = Credentials::new("bot".into(), password.into(), "a test".into());
+        Gerrit::new(base_url(base).unwrap(), credentials).unwrap()
+    }
+
+    #[test]
+    fn the_password_is_blanked_before_the_quote_is_cut() {
+        let gerrit = client("http://127.0.0.1:1", "Pw-7hX2-never-shown");
+        // The password straddles the cut at 300 characters.
+        let text = format!("{}\n  Pw-7hX2-never-shown tail", "x".repeat(290));
+        let quoted = gerrit.quote(&text);
+        assert_eq!(quoted, format!("{} *** tail", "x".repeat(290)));
+        assert!(!gerrit.quote(&"y".repeat(400)).contains('\n'));
+        assert_eq!(gerrit.quote(&"y".repeat(400)).chars().count(), QUOTED_CHARS);
+        assert_eq!(gerrit.quote(" \n"), "(no text)");
+    }
+
+    #[tokio::test]
+    async fn a_request_that_never_connected_may_be_sent_again() {
+        // A port nobody listens on: the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let gerrit = client(&format!("http://127.0.0.1:{port}"), "pw");
+        let change = ChangeRef {
+            project: "p".into(),
+            number: 1,
+        };
+        let url = gerrit.endpoint(&change, &["revisions", "1", "review"]);
+        let attempt = gerrit.attempt(Method::POST, url, Some("{}"), &change).await;
+        assert!(matches!(attempt, Attempt::Retry { .. }), "{attempt:?}");
+    }
+
+    #[test]
+    fn confirmation_waits_double_within_the_budget() {
+        let waits: Vec<Duration> = confirm_waits(Duration::from_secs(31)).collect();
+        assert_eq!(waits.len(), CONFIRM_POLLS as usize);
+        assert_eq!(waits[0], Duration::from_secs(1));
+        assert!(waits.windows(2).all(|w| w[1] == w[0] * 2), "{waits:?}");
+        let total: Duration = confirm_waits(CONFIRM_BUDGET).sum();
+        assert!(total <= CONFIRM_BUDGET && total > CONFIRM_BUDGET - Duration::from_millis(1));
     }
 
     #[test]

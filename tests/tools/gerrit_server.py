@@ -13,7 +13,10 @@ STATE.json, read once at start:
 
     {
       "accounts": {"perfkit-bot": {"password": "…", "labels": {"Verified": [-1, 1]},
-                                   "can_review": true}},
+                                   "can_review": true, "id": 1000001}},
+                                   # id: _account_id, default 1000001 for the
+                                   # first account, 1000002 for the next…;
+                                   # the changes' owner is 1000000
       "changes": [{"project": "perfkit/demo", "number": 900001, "patch_sets": 1,
                    "status": "NEW", "branch": "master", "messages": [ChangeMessageInfo…]}],
       "labels": ["Verified", "Code-Review"],     # labels configured on the server
@@ -27,12 +30,15 @@ server):
      "fail_next": {"count": 2, "status": 503,               # fail the next K requests
                    "method": "POST", "retry_after": 1,      # (optional filters)
                    "after_apply": false,                    # apply the request, then fail
+                   "drop": false,                           # …or close the connection
+                                                            # without any answer
                    "text": "…"}}                            # the error's text/plain body
 
 LOG.json is rewritten after every request, before the response is sent: a
 list of {"method", "path" (raw, still percent-encoded), "query", "headers"
 (names in lower case, the Authorization value replaced by a note of its
-scheme), "user" (the account named, never the password), "body", "status"}. DUMP.json, rewritten at the same time, holds
+scheme), "user" (the account named, never the password), "body", "status" (null
+for a dropped connection)}. DUMP.json, rewritten at the same time, holds
 the changes as the server has them: {"<project>~<number>": {"status",
 "messages"}}.
 """
@@ -41,6 +47,7 @@ import argparse
 import base64
 import datetime
 import hashlib
+import http
 import http.server
 import json
 import os
@@ -66,6 +73,10 @@ class Failure(Exception):
         self.status = status
         self.text = text
         self.headers = headers or {}
+
+
+class Dropped(Exception):
+    """The connection is closed without an answer (the `drop` knob)."""
 
 
 class Gerrit:
@@ -122,6 +133,33 @@ class Gerrit:
         return f
 
     # -- resources --------------------------------------------------------
+
+    def account_id(self, user):
+        """An account's `_account_id`: its `id` in the state, else 1000001,
+        1000002, … in the order the state lists the accounts."""
+        return self.accounts[user].get("id", 1000000 + list(self.accounts).index(user) + 1)
+
+    def account_info(self, user):
+        """AccountInfo as Get Account answers it (rest-api-accounts.html#account-info)."""
+        return {
+            "_account_id": self.account_id(user),
+            "name": user,
+            "email": f"{user}@example.org",
+            "username": user,
+        }
+
+    def find_account(self, raw_id, user):
+        """An account by its id in the URL: `self` (the caller), a numeric
+        id or a username (rest-api-accounts.html#account-id)."""
+        account_id = urllib.parse.unquote(raw_id)
+        if account_id == "self":
+            if user is None:
+                raise Failure(403, "Authentication required")
+            return user
+        for name in self.accounts:
+            if account_id in (name, str(self.account_id(name))):
+                return name
+        raise Failure(404, f"Account '{account_id}' not found")
 
     def find_change(self, raw_id):
         """A change by its id as it appears in the URL: `<project>~<number>`
@@ -226,7 +264,7 @@ class Gerrit:
                 hashlib.sha1(f"{change['number']}/{self.message_seq}".encode()).digest()[:6]
             ).decode(),
             "author": {
-                "_account_id": 1000000 + list(self.accounts).index(user) + 1,
+                "_account_id": self.account_id(user),
                 "name": user,
                 "username": user,
             },
@@ -276,28 +314,38 @@ class Gerrit:
         self.read_control()
         fail = self.injected_failure(method)
         if fail and not fail.get("after_apply"):
+            if fail.get("drop"):
+                raise Dropped()
             return self.failure(fail)
         authenticated = path.startswith("/a/")
         user = self.authenticate(headers) if authenticated else None
         parts = path[3:].split("/") if authenticated else path.lstrip("/").split("/")
+        if method == "GET" and len(parts) == 2 and parts[0] == "accounts" and parts[1]:
+            result = self.account_info(self.find_account(parts[1], user))
+        else:
+            result = self.change_resource(method, parts, query, user, headers, body)
+        if fail and fail.get("drop"):
+            raise Dropped()
+        if fail:
+            return self.failure(fail)
+        return 200, "application/json; charset=UTF-8", self.json(result, headers, query), {}
+
+    def change_resource(self, method, parts, query, user, headers, body):
+        """The answer of a request under `/changes/`."""
         if len(parts) < 2 or parts[0] != "changes" or not parts[1]:
             raise Failure(404, "Not Found")
         change = self.find_change(parts[1])
         rest = parts[2:]
         options = set(query.get("o", []))
         if method == "GET" and rest == []:
-            result = self.change_info(change, options)
-        elif method == "GET" and rest == ["messages"]:
-            result = change["messages"]
-        elif method == "POST" and len(rest) == 3 and rest[0] == "revisions" and rest[2] == "review":
+            return self.change_info(change, options)
+        if method == "GET" and rest == ["messages"]:
+            return change["messages"]
+        if method == "POST" and len(rest) == 3 and rest[0] == "revisions" and rest[2] == "review":
             if user is None:
                 raise Failure(403, "Authentication required")
-            result = self.post_review(change, rest[1], user, headers, body)
-        else:
-            raise Failure(404, "Not Found")
-        if fail:
-            return self.failure(fail)
-        return 200, "application/json; charset=UTF-8", self.json(result, headers, query), {}
+            return self.post_review(change, rest[1], user, headers, body)
+        raise Failure(404, "Not Found")
 
     @staticmethod
     def failure(fail):
@@ -305,9 +353,7 @@ class Gerrit:
         if fail.get("retry_after") is not None:
             extra["Retry-After"] = str(fail["retry_after"])
         status = int(fail.get("status", 503))
-        text = fail.get("text") or {429: "Too Many Requests", 500: "Internal Server Error"}.get(
-            status, "Service Unavailable"
-        )
+        text = fail.get("text") or http.HTTPStatus(status).phrase
         return status, "text/plain; charset=UTF-8", text, extra
 
     @staticmethod
@@ -371,6 +417,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 status, ctype, text, extra = gerrit.handle(method, raw_path, query, headers, body)
             except Failure as f:
                 status, ctype, text, extra = f.status, "text/plain; charset=UTF-8", f.text, f.headers
+            except Dropped:
+                status, ctype, text, extra = None, None, None, {}
             auth = headers.get("Authorization")
             if auth:
                 scheme, _, value = auth.partition(" ")
@@ -398,6 +446,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "status": status,
                 }
             )
+        if status is None:
+            # Applied, but the client never hears back (a lost answer).
+            self.close_connection = True
+            return
         data = text.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", ctype)
