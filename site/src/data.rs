@@ -29,12 +29,22 @@ fn round4(value: Option<f64>) -> Value {
 /// The script text assigning `value` to `window.perfkitData<path>`.
 fn script(path: &str, value: &Value) -> String {
     let json = serde_json::to_string(value).expect("JSON values always serialize");
-    let safe = json
-        .replace('<', "\\u003c")
+    format!(
+        "(window.perfkitData=window.perfkitData||{{series:{{}},builds:{{}}}}){path}={};\n",
+        safe_json(&json)
+    )
+}
+
+/// JSON text made safe inside a script: nothing in it can close a script
+/// element or end a line in old JavaScript engines.
+fn safe_json(json: &str) -> String {
+    if !json.contains(['<', '>', '\u{2028}', '\u{2029}']) {
+        return json.to_string();
+    }
+    json.replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029");
-    format!("(window.perfkitData=window.perfkitData||{{series:{{}},builds:{{}}}}){path}={safe};\n")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// `data/builds-<chunk>.js`: who ran each branch build, columnar.
@@ -59,30 +69,83 @@ pub fn chunk_count(builds: usize) -> usize {
     builds.div_ceil(BUILDS_PER_CHUNK)
 }
 
-/// `data/<series-id>.js`: the points and annotations of one series.
+/// Appends `value` with four significant digits as a JSON number
+/// (`2.013e-2`), or `null` when missing or not finite.
+fn push_number(out: &mut String, value: Option<f64>) {
+    use std::fmt::Write;
+    match value.filter(|v| v.is_finite()) {
+        None => out.push_str("null"),
+        Some(0.0) => out.push('0'),
+        Some(v) => {
+            let text = format!("{v:.3e}");
+            let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+            let mantissa = if mantissa.contains('.') {
+                mantissa.trim_end_matches('0').trim_end_matches('.')
+            } else {
+                mantissa
+            };
+            if exponent == "0" {
+                out.push_str(mantissa);
+            } else {
+                let _ = write!(out, "{mantissa}e{exponent}");
+            }
+        }
+    }
+}
+
+/// Appends `"name":[v,v,…],` for one column of numbers.
+fn push_column<T>(out: &mut String, name: &str, items: &[T], value: impl Fn(&T) -> Option<f64>) {
+    out.push('"');
+    out.push_str(name);
+    out.push_str("\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_number(out, value(item));
+    }
+    out.push_str("],");
+}
+
+/// `data/<series-id>.js`: the points and annotations of one series,
+/// written straight into a string: a 10,000-build history is 70,000
+/// numbers per series, and a JSON value per number cost seconds per site.
 pub fn series(trend: &SeriesTrend) -> String {
     let p = &trend.points;
-    let throughput = p
+    let mut body = String::with_capacity(64 + p.len() * 48);
+    body.push('{');
+    push_column(&mut body, "b", p, |x| Some(x.build as f64));
+    push_column(&mut body, "median", p, |x| x.median);
+    push_column(&mut body, "p95", p, |x| x.p95);
+    push_column(&mut body, "min", p, |x| x.min);
+    push_column(&mut body, "max", p, |x| x.max);
+    push_column(&mut body, "fail", p, |x| x.failure_rate());
+    push_column(&mut body, "n", p, |x| Some(x.samples as f64));
+    if p.iter().any(|x| x.throughput.is_some()) {
+        push_column(&mut body, "tput", p, |x| x.throughput);
+    } else {
+        body.push_str("\"tput\":null,");
+    }
+    let annotations: Vec<Value> = trend
+        .annotations
         .iter()
-        .any(|x| x.throughput.is_some())
-        .then(|| p.iter().map(|x| round4(x.throughput)).collect::<Vec<_>>());
-    let value = json!({
-        "b": p.iter().map(|x| x.build).collect::<Vec<_>>(),
-        "median": p.iter().map(|x| round4(x.median)).collect::<Vec<_>>(),
-        "p95": p.iter().map(|x| round4(x.p95)).collect::<Vec<_>>(),
-        "min": p.iter().map(|x| round4(x.min)).collect::<Vec<_>>(),
-        "max": p.iter().map(|x| round4(x.max)).collect::<Vec<_>>(),
-        "fail": p.iter().map(|x| round4(x.failure_rate())).collect::<Vec<_>>(),
-        "n": p.iter().map(|x| x.samples).collect::<Vec<_>>(),
-        "tput": throughput,
-        "ann": trend.annotations.iter().map(|a| json!({
-            "i": a.point,
-            "kind": a.change.kind,
-            "metric": a.metric,
-            "pct": round4(a.change.magnitude_pct),
-        })).collect::<Vec<_>>(),
-    });
-    script(&format!("[\"series\"][{}]", json!(trend.id)), &value)
+        .map(|a| {
+            json!({
+                "i": a.point,
+                "kind": a.change.kind,
+                "metric": a.metric,
+                "pct": round4(a.change.magnitude_pct),
+            })
+        })
+        .collect();
+    body.push_str("\"ann\":");
+    body.push_str(&serde_json::to_string(&annotations).expect("JSON values serialize"));
+    body.push('}');
+    format!(
+        "(window.perfkitData=window.perfkitData||{{series:{{}},builds:{{}}}})[\"series\"][{}]={};\n",
+        json!(trend.id),
+        safe_json(&body)
+    )
 }
 
 #[cfg(test)]
@@ -98,6 +161,29 @@ mod tests {
         assert!(!text.contains("</script"), "{text}");
         assert!(!text.contains('<') && !text.contains('\u{2028}'), "{text}");
         assert!(text.contains("\\u003c/script\\u003e"));
+    }
+
+    #[test]
+    fn columns_are_compact_json() {
+        let mut out = String::new();
+        for v in [
+            Some(0.020134567),
+            Some(12345.678),
+            Some(0.0),
+            None,
+            Some(f64::NAN),
+            Some(1.0),
+            Some(-2.5),
+        ] {
+            push_number(&mut out, v);
+            out.push(' ');
+        }
+        assert_eq!(out, "2.013e-2 1.235e4 0 null null 1 -2.5 ");
+        let parsed: Vec<serde_json::Value> = out
+            .split_whitespace()
+            .map(|t| serde_json::from_str(t).unwrap())
+            .collect();
+        assert_eq!(parsed[0], json!(0.02013));
     }
 
     #[test]

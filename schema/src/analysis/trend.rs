@@ -2,7 +2,7 @@
 //! points found on it (windowed E-divisive, `regress::changepoint`), and
 //! configuration changes as segment boundaries, never as regressions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -125,23 +125,45 @@ pub fn trends(builds: &[ArchivedBuild]) -> ProjectTrends {
         .into_iter()
         .filter(|b| b.is_branch_build())
         .collect();
-    let mut by_series: BTreeMap<SeriesKey, (SeriesLabel, Vec<TrendPoint>, String)> =
-        BTreeMap::new();
+    // Keyed by borrowed names: a 10,000-build history has millions of rows,
+    // and a key or label allocated per row would dominate the run time.
+    let mut by_series: HashMap<(&str, &str, &str), Accumulator> = HashMap::new();
     for (index, build) in branch.iter().enumerate() {
-        for (key, row) in merged_rows(build) {
-            let entry = by_series
-                .entry(key)
-                .or_insert_with(|| (SeriesLabel::of(build, &row), Vec::new(), String::new()));
-            let changed = !entry.1.is_empty() && entry.2 != row.config_hash;
-            entry.1.push(TrendPoint::of(index, &row, changed));
-            entry.2 = row.config_hash.clone();
-            // The newest build names the series (a renamed subtask title).
-            entry.0 = SeriesLabel::of(build, &row);
+        let branch_name = build.record.meta.branch.as_deref().unwrap_or_default();
+        if !has_repeated_rows(build) {
+            for row in &build.series {
+                accumulate(&mut by_series, branch_name, build, row, row, index);
+            }
+            continue;
+        }
+        // A report holding the same task twice: its rows merged (owned),
+        // keyed and named by the first borrowed row of each.
+        let mut firsts: HashMap<(&str, &str), &SeriesRow> = HashMap::new();
+        for row in &build.series {
+            firsts
+                .entry((row.workload_key.as_str(), row.action.as_str()))
+                .or_insert(row);
+        }
+        for (_, merged) in merged_rows(build) {
+            let first = firsts[&(merged.workload_key.as_str(), merged.action.as_str())];
+            accumulate(&mut by_series, branch_name, build, first, &merged, index);
         }
     }
+    let by_series: BTreeMap<SeriesKey, (SeriesLabel, Vec<TrendPoint>)> = by_series
+        .into_iter()
+        .map(|((branch, workload_key, action), acc)| {
+            let key = SeriesKey {
+                branch: branch.to_string(),
+                workload_key: workload_key.to_string(),
+                action: action.to_string(),
+            };
+            let (build, row) = acc.newest;
+            (key, (SeriesLabel::of(build, row), acc.points))
+        })
+        .collect();
     let inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)> = by_series
         .into_iter()
-        .map(|(key, (label, points, _))| (key, label, points))
+        .map(|(key, (label, points))| (key, label, points))
         .collect();
     let mut series = analyse_all(inputs);
     series.sort_by(|a, b| (&a.label, &a.id).cmp(&(&b.label, &b.id)));
@@ -186,6 +208,48 @@ fn analyse_all(inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)>) -> Vec<Se
             .flat_map(|h| h.join().expect("change-point analysis does not panic"))
             .collect()
     })
+}
+
+/// One series' points while the builds stream by.
+struct Accumulator<'a> {
+    points: Vec<TrendPoint>,
+    config: String,
+    /// The newest build and row: they name the series (a renamed title).
+    newest: (&'a ArchivedBuild, &'a SeriesRow),
+}
+
+/// Adds `row` (whose values make the point) of `build` to its series,
+/// keyed and named by `named` (the same row, or its first twin).
+fn accumulate<'a>(
+    by_series: &mut HashMap<(&'a str, &'a str, &'a str), Accumulator<'a>>,
+    branch: &'a str,
+    build: &'a ArchivedBuild,
+    named: &'a SeriesRow,
+    row: &SeriesRow,
+    index: usize,
+) {
+    let acc = by_series
+        .entry((branch, &named.workload_key, &named.action))
+        .or_insert_with(|| Accumulator {
+            points: Vec::new(),
+            config: row.config_hash.clone(),
+            newest: (build, named),
+        });
+    let changed = acc.config != row.config_hash;
+    acc.points.push(TrendPoint::of(index, row, changed));
+    if changed {
+        acc.config = row.config_hash.clone();
+    }
+    acc.newest = (build, named);
+}
+
+/// Whether one build has the same workload and action twice.
+fn has_repeated_rows(build: &ArchivedBuild) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(build.series.len());
+    !build
+        .series
+        .iter()
+        .all(|r| seen.insert((r.workload_key.as_str(), r.action.as_str())))
 }
 
 fn analyse(key: SeriesKey, label: SeriesLabel, points: Vec<TrendPoint>) -> SeriesTrend {
