@@ -69,27 +69,44 @@ pub fn chunk_count(builds: usize) -> usize {
     builds.div_ceil(BUILDS_PER_CHUNK)
 }
 
-/// Appends `value` with four significant digits as a JSON number
-/// (`2.013e-2`), or `null` when missing or not finite.
+/// Appends `value` with four significant digits as a JSON number, in the
+/// shorter of plain (`0.02013`, `12350`) and exponent (`2.013e-7`) form,
+/// or `null` when missing or not finite.
 fn push_number(out: &mut String, value: Option<f64>) {
-    use std::fmt::Write;
-    match value.filter(|v| v.is_finite()) {
-        None => out.push_str("null"),
-        Some(0.0) => out.push('0'),
-        Some(v) => {
-            let text = format!("{v:.3e}");
-            let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-            let mantissa = if mantissa.contains('.') {
-                mantissa.trim_end_matches('0').trim_end_matches('.')
-            } else {
-                mantissa
-            };
-            if exponent == "0" {
-                out.push_str(mantissa);
-            } else {
-                let _ = write!(out, "{mantissa}e{exponent}");
-            }
-        }
+    let Some(v) = value.filter(|v| v.is_finite()) else {
+        out.push_str("null");
+        return;
+    };
+    if v == 0.0 {
+        out.push('0');
+        return;
+    }
+    let exponent_form = format!("{v:.3e}");
+    let (mantissa, exponent) = exponent_form
+        .split_once('e')
+        .unwrap_or((&exponent_form, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let mantissa = trim_zeros(mantissa);
+    let plain = if (-6..=15).contains(&exponent) {
+        let rounded: f64 = exponent_form.parse().unwrap_or(v);
+        let decimals = (3 - exponent).max(0) as usize;
+        Some(trim_zeros(&format!("{rounded:.decimals$}")).to_string())
+    } else {
+        None
+    };
+    let short = format!("{mantissa}e{exponent}");
+    match plain {
+        Some(p) if p.len() <= short.len() => out.push_str(&p),
+        _ => out.push_str(&short),
+    }
+}
+
+/// `1.500` → `1.5`, `2.000` → `2`; integers are left alone.
+fn trim_zeros(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
     }
 }
 
@@ -174,11 +191,12 @@ mod tests {
             Some(f64::NAN),
             Some(1.0),
             Some(-2.5),
+            Some(3.14159e-9),
         ] {
             push_number(&mut out, v);
             out.push(' ');
         }
-        assert_eq!(out, "2.013e-2 1.235e4 0 null null 1 -2.5 ");
+        assert_eq!(out, "0.02013 12350 0 null null 1 -2.5 3.142e-9 ");
         let parsed: Vec<serde_json::Value> = out
             .split_whitespace()
             .map(|t| serde_json::from_str(t).unwrap())
