@@ -337,18 +337,13 @@ fn read_file(path: &Path, size: u64, progress: &dyn Progress) -> Result<Vec<u8>,
     let mut buffer = Vec::with_capacity(size as usize + 4096);
     progress.start("reading", Some(size));
     loop {
-        let len = buffer.len();
-        buffer.resize(len + CHUNK, 0);
-        match file.read(&mut buffer[len..]) {
-            Ok(0) => {
-                buffer.truncate(len);
-                break;
-            }
-            Ok(n) => {
-                buffer.truncate(len + n);
-                progress.set(buffer.len() as u64);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buffer.truncate(len),
+        // `read_to_end` fills the spare capacity without zeroing it first
+        // (a `resize` would memset the whole file once more: ~8 % of an
+        // ingest's time on a 225 MB report).
+        match (&mut file).take(CHUNK as u64).read_to_end(&mut buffer) {
+            Ok(0) => break,
+            Ok(_) => progress.set(buffer.len() as u64),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(read_error(e)),
         }
     }
