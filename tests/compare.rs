@@ -4,21 +4,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{perfkit, run};
-
-fn demo_archive(dir: &Path) -> PathBuf {
-    let archive = dir.join("archive");
-    let (code, _, err) = run(perfkit()
-        .arg("demo")
-        .arg("--archive")
-        .arg(&archive)
-        .arg("--out")
-        .arg(dir.join("site")));
-    assert_eq!(code, 0, "{err}");
-    archive
-}
+use common::{demo_archive, perfkit, run};
 
 fn compare(archive: &Path, change: &str, format: &str) -> (i32, String, String) {
     run(perfkit()

@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{fixture, perfkit, run};
+use common::{demo_archive, fixture, perfkit, run};
 use serde_json::{Value, json};
 
 const USER: &str = "perfkit-bot";
@@ -200,19 +200,6 @@ impl Drop for Gerrit {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The demo archive: the real Rally history of `perfkit/demo`.
-fn demo_archive(dir: &Path) -> PathBuf {
-    let archive = dir.join("archive");
-    let (code, _, err) = run(perfkit()
-        .arg("demo")
-        .arg("--archive")
-        .arg(&archive)
-        .arg("--out")
-        .arg(dir.join("site")));
-    assert_eq!(code, 0, "{err}");
-    archive
 }
 
 /// Runs a review; asserts that neither output shows the password, plain

@@ -7,20 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{browser, fixture, ingest_into, perfkit, run, serve_dir, tree};
-
-/// A demo archive (the bundled real Rally results) in `dir`.
-fn demo_archive(dir: &Path) -> PathBuf {
-    let archive = dir.join("archive");
-    let (code, _, err) = run(perfkit()
-        .arg("demo")
-        .arg("--archive")
-        .arg(&archive)
-        .arg("--out")
-        .arg(dir.join("demo-site")));
-    assert_eq!(code, 0, "{err}");
-    archive
-}
+use common::{browser, demo_archive, fixture, ingest_into, perfkit, run, serve_dir, tree};
 
 fn site(archive: &Path, out: &Path) -> String {
     let (code, stdout, stderr) = run(perfkit()

@@ -34,6 +34,21 @@ pub fn ingest_into(archive: &Path) -> Command {
 }
 
 /// Runs and returns (exit code, stdout, stderr).
+/// `perfkit demo` into `dir/archive` (site in `dir/demo-site`): the real
+/// Rally history of `perfkit/demo`, with changes 900001 (slower) and
+/// 900002 (clean). Returns the archive.
+pub fn demo_archive(dir: &Path) -> PathBuf {
+    let archive = dir.join("archive");
+    let (code, _, err) = run(perfkit()
+        .arg("demo")
+        .arg("--archive")
+        .arg(&archive)
+        .arg("--out")
+        .arg(dir.join("demo-site")));
+    assert_eq!(code, 0, "{err}");
+    archive
+}
+
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let Output {
         status,
