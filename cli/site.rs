@@ -39,6 +39,12 @@ pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
         let hint = e.hint();
         anyhow::anyhow!("{e}\nhint: {hint}")
     };
+    if let Some(base) = &args.base_url
+        && perfkit_site::urls::http_url(base).is_none()
+    {
+        // Before the lock creates the output directory: a bad flag writes nothing.
+        return Err(site_error(perfkit_site::SiteError::BaseUrl(base.clone())));
+    }
     // Held until the end: the cache and the pages live in the out directory.
     let _lock = perfkit_site::writer::OutputLock::acquire(&args.out).map_err(site_error)?;
     let cache = args.out.join(perfkit_site::STATE_DIR).join("cache");

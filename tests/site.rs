@@ -327,3 +327,22 @@ fn every_page_works_in_a_real_browser() {
         assert_eq!(pages[2]["charts"], serde_json::json!([]));
     }
 }
+
+#[test]
+fn bad_flags_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = demo_archive(dir.path());
+    let out = dir.path().join("out");
+    let (code, _, err) = run(perfkit()
+        .args(["site", "--archive"])
+        .arg(&archive)
+        .arg("--out")
+        .arg(&out)
+        .args(["--base-url", "javascript:alert(1)"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("is not an http(s) URL") && err.contains("hint: "),
+        "{err}"
+    );
+    assert!(!out.exists(), "a refused flag created {}", out.display());
+}
