@@ -1,7 +1,7 @@
-//! `perfkit demo`: the quick start. Ingests real Rally results shipped
-//! inside the binary (produced by real Rally 5.1.1 runs, see
-//! `tests/fixtures/rally/README.md`) into a local archive, as a project
-//! `perfkit/demo` with check-pipeline changes and a periodic history.
+//! `perfkit demo`: the quick start. Ingests real Rally, Locust and fio
+//! results shipped inside the binary (produced by the real tools, see the
+//! READMEs under `tests/fixtures/`) into a local archive, as a project
+//! `perfkit/demo` with check-pipeline changes and periodic histories.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,12 +13,14 @@ use perfkit_schema::records::BuildMeta;
 
 use crate::ingest::{archive_url, ingest_files, with_hint};
 
-/// Run perfkit's main job on bundled real Rally results: ingest them into a
+/// Run perfkit's main job on bundled real results: ingest them into a
 /// local archive, then build the site from it
 ///
 /// The results are real Rally 5.1.1 runs: a 20-build periodic history whose
 /// HTTP API got 10 ms slower at build 11, two patchsets (one slower, one
-/// clean) and the edge cases (failures, SLA aborts, a crashed task).
+/// clean) and the edge cases (failures, SLA aborts, a crashed task); and
+/// 13-run histories of Locust (keystone's token API got slower at run 9)
+/// and fio (random writes lost IOPS to a second tenant at run 9).
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  perfkit demo\n  perfkit demo --archive /tmp/perfkit-demo --out /tmp/perfkit-site\n  perfkit ls --archive /tmp/perfkit-demo"
@@ -32,10 +34,13 @@ pub struct DemoArgs {
     out: PathBuf,
 }
 
-/// A bundled result file and how it is archived.
+/// A bundled result and how it is archived.
 struct Example {
+    /// Where it comes from, below `tests/fixtures/`.
     file: &'static str,
-    bytes: &'static [u8],
+    /// One file (Rally, fio), or the files of a Locust `--csv` set, which
+    /// is ingested as the directory holding them.
+    files: &'static [(&'static str, &'static [u8])],
     job: &'static str,
     /// `Some((change, patchset))` for a check build, `None` for periodic.
     change: Option<(u64, u32)>,
@@ -44,10 +49,75 @@ struct Example {
 macro_rules! example {
     ($file:literal, $job:literal, $change:expr) => {
         Example {
-            file: $file,
-            bytes: include_bytes!(concat!("../tests/fixtures/rally/", $file)),
+            file: concat!("rally/", $file),
+            files: &[(
+                $file,
+                include_bytes!(concat!("../tests/fixtures/rally/", $file)),
+            )],
             job: $job,
             change: $change,
+        }
+    };
+}
+
+/// One run of the real Locust history (keystone's token API, simulated on
+/// 127.0.0.1; 20 ms per request, 35 ms from run 9 on).
+macro_rules! locust_run {
+    ($n:literal) => {
+        Example {
+            file: concat!("locust/history/run-", $n),
+            files: &[
+                (
+                    "locust_stats.csv",
+                    include_bytes!(concat!(
+                        "../tests/fixtures/locust/history/run-",
+                        $n,
+                        "/locust_stats.csv"
+                    )),
+                ),
+                (
+                    "locust_stats_history.csv",
+                    include_bytes!(concat!(
+                        "../tests/fixtures/locust/history/run-",
+                        $n,
+                        "/locust_stats_history.csv"
+                    )),
+                ),
+                (
+                    "locust_failures.csv",
+                    include_bytes!(concat!(
+                        "../tests/fixtures/locust/history/run-",
+                        $n,
+                        "/locust_failures.csv"
+                    )),
+                ),
+                (
+                    "locust_exceptions.csv",
+                    include_bytes!(concat!(
+                        "../tests/fixtures/locust/history/run-",
+                        $n,
+                        "/locust_exceptions.csv"
+                    )),
+                ),
+            ],
+            job: "perfkit-demo-locust",
+            change: None,
+        }
+    };
+}
+
+/// One run of the real fio history (4k random writes at queue depth 32;
+/// from run 9 on a second tenant shares the disk).
+macro_rules! fio_run {
+    ($n:literal) => {
+        Example {
+            file: concat!("fio/history/run-", $n, ".json"),
+            files: &[(
+                concat!("fio-run-", $n, ".json"),
+                include_bytes!(concat!("../tests/fixtures/fio/history/run-", $n, ".json")),
+            )],
+            job: "perfkit-demo-fio",
+            change: None,
         }
     };
 }
@@ -103,6 +173,32 @@ const EXAMPLES: &[Example] = &[
         "perfkit-demo-history",
         Some((900002, 1))
     ),
+    locust_run!("01"),
+    locust_run!("02"),
+    locust_run!("03"),
+    locust_run!("04"),
+    locust_run!("05"),
+    locust_run!("06"),
+    locust_run!("07"),
+    locust_run!("08"),
+    locust_run!("09"),
+    locust_run!("10"),
+    locust_run!("11"),
+    locust_run!("12"),
+    locust_run!("13"),
+    fio_run!("01"),
+    fio_run!("02"),
+    fio_run!("03"),
+    fio_run!("04"),
+    fio_run!("05"),
+    fio_run!("06"),
+    fio_run!("07"),
+    fio_run!("08"),
+    fio_run!("09"),
+    fio_run!("10"),
+    fio_run!("11"),
+    fio_run!("12"),
+    fio_run!("13"),
 ];
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -142,7 +238,15 @@ async fn ingest_examples(archive: &Archive, scratch: &std::path::Path) -> anyhow
     let mut failures = 0;
     for example in EXAMPLES {
         let path: PathBuf = scratch.join(example.file.replace('/', "_"));
-        std::fs::write(&path, example.bytes)?;
+        match example.files {
+            [(_, bytes)] => std::fs::write(&path, bytes)?,
+            set => {
+                std::fs::create_dir_all(&path)?;
+                for (name, bytes) in set {
+                    std::fs::write(path.join(name), bytes)?;
+                }
+            }
+        }
         let (change, patchset) = example.change.unzip();
         let check = change.is_some();
         let meta = BuildMeta {

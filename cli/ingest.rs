@@ -15,17 +15,21 @@ use perfkit_schema::records::BuildMeta;
 use crate::env::{DEFAULT_ARCHIVE, PERFKIT_ARCHIVE};
 use crate::progress::Bar;
 use crate::shown;
+use perfkit_site::format::duration;
 
-/// Archive Rally results as Parquet, keyed by project, change and patchset.
+/// Archive Rally, Locust and fio results as Parquet, keyed by project, change and patchset.
 ///
 /// Reads `rally task report --json` (v2) and `rally task results` output,
-/// detected from the content. Ingesting the same build twice writes
+/// Locust's `--csv PREFIX` files (give the prefix, its directory or its
+/// `_stats.csv`) and `--json` report, and `fio --output-format=json` or
+/// `json+` output, each detected from the content. Ingesting the same build twice writes
 /// nothing the second time; a failed ingest leaves nothing visible.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
   perfkit ingest --project openstack/nova --change 912345 --patchset 3 --build 5f2c1e0a report.json\n  \
   perfkit ingest --zuul-vars zuul-vars.yaml --archive s3://perf-archive/openstack report.json\n  \
-  perfkit ingest --project openstack/nova --pipeline periodic --branch master report.json\n\n\
+  perfkit ingest --project openstack/nova --pipeline periodic --branch master report.json\n  \
+  perfkit ingest --zuul-vars zuul-vars.yaml results/locust results/fio.json   # Locust --csv prefix, fio JSON\n\n\
 Archive URLs: a directory, file:///dir, s3://bucket/prefix, gs://bucket/prefix,\n\
 az://container/prefix, memory://. S3-compatible stores (Ceph RGW, Swift's S3 API) take the\n\
 usual AWS_* settings incl. AWS_ENDPOINT and AWS_ALLOW_HTTP, from the environment or --env-file.")]
@@ -301,42 +305,63 @@ pub fn print_report(report: &IngestReport, file: &str) {
         PutOutcome::AlreadyArchived => "already archived (a concurrent ingest won)",
         PutOutcome::Written => "archived",
     };
-    let sla = if build.pass_sla {
-        "SLA passed"
-    } else {
-        "SLA FAILED"
+    let rally = build.source_format.starts_with("rally");
+    let sla = match (rally, build.pass_sla) {
+        (false, _) => "",
+        (true, true) => ", SLA passed",
+        (true, false) => ", SLA FAILED",
     };
     let statuses = if build.task_statuses.iter().all(|s| s == "finished") {
         String::new()
     } else {
         format!(", task {}", shown(&build.task_statuses.join("/")))
     };
+    let (unit, units) = counted(&build.source_format);
     println!(
-        "{file}: {verb} {what} [{}]: {}, {} ({} failed), {sla}{statuses}",
+        "{file}: {verb} {what} [{}]: {}, {} ({} failed){sla}{statuses}",
         build.source_format,
         plural(u64::from(build.workload_count), "workload"),
-        plural(build.iteration_count, "iteration"),
+        match build.iteration_count {
+            1 => format!("1 {unit}"),
+            n => format!("{n} {units}"),
+        },
         build.failed_iteration_count,
     );
     for w in &report.workloads {
         let mark = if w.pass_sla { "ok  " } else { "FAIL" };
         let timing = match &w.duration {
-            Some(d) => format!("median {:.3}s p95 {:.3}s", d.median, d.p95),
-            None => "no iterations".to_string(),
+            Some(d) => format!(
+                "median {} p95 {}",
+                duration(Some(d.median)),
+                duration(Some(d.p95))
+            ),
+            None => format!("no {units}"),
         };
         let failed_sla = if w.sla_failed.is_empty() {
             String::new()
         } else {
             format!("  SLA: {}", shown(&w.sla_failed.join(", ")))
         };
+        // Rally names a workload by scenario; Locust and fio by what the
+        // description says (the request, the job and direction).
+        let name = if rally { &w.scenario } else { &w.description };
         println!(
-            "  {mark} {:<40} {:>5} it {:>4} failed  {timing}{failed_sla}",
-            shown(&w.scenario),
+            "  {mark} {:<40} {:>7} {units:<10} {:>4} failed  {timing}{failed_sla}",
+            shown(name),
             w.iterations,
             w.failed_iterations
         );
     }
     println!("  -> {}", report.location);
+}
+
+/// What one sample of a source format is, singular and plural.
+fn counted(source_format: &str) -> (&'static str, &'static str) {
+    match source_format {
+        f if f.starts_with("locust") => ("request", "requests"),
+        f if f.starts_with("fio") => ("I/O", "I/Os"),
+        _ => ("iteration", "iterations"),
+    }
 }
 
 fn plural(n: u64, word: &str) -> String {

@@ -120,11 +120,14 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `pass`/`FAIL`, or for a build that left no results, Zuul's word for it
-/// (`NODE_FAILURE`…): there was no SLA to pass.
+/// (`NODE_FAILURE`…): there was no SLA to pass. Locust and fio have no SLA.
 fn sla_column(b: &perfkit_schema::BuildRecord) -> String {
     if !b.has_results() {
         let result = b.meta.zuul_result.as_deref().unwrap_or("no results");
         return format!("- ({})", shown(result));
+    }
+    if !b.source_format.starts_with("rally") {
+        return "-".to_string();
     }
     if b.pass_sla { "pass" } else { "FAIL" }.to_string()
 }

@@ -25,7 +25,16 @@ fn demo_archives_the_bundled_examples_once() {
         .lines()
         .filter(|l| l.contains(": archived perfkit/demo"))
         .count();
-    assert_eq!(archived, 30, "{out}");
+    // 30 Rally results, 13 Locust runs, 13 fio runs.
+    assert_eq!(archived, 56, "{out}");
+    for format in [
+        "[rally-v2]",
+        "[rally-results]",
+        "[locust-csv]",
+        "[fio-json]",
+    ] {
+        assert!(out.contains(format), "{format}: {out}");
+    }
     for change in 900001..=900004 {
         assert!(
             out.contains(&format!("change {change} patchset 1")),
@@ -40,13 +49,13 @@ fn demo_archives_the_bundled_examples_once() {
         .into_iter()
         .filter(|p| p.starts_with("v1/builds/"))
         .count();
-    assert_eq!(builds, 30);
+    assert_eq!(builds, 56);
 
     assert!(
         out.contains(&format!("open: {}", site.join("index.html").display())),
         "{out}"
     );
-    assert!(out.contains("perfkit/demo: 26 branch builds"), "{out}");
+    assert!(out.contains("perfkit/demo: 52 branch builds"), "{out}");
     assert!(site.join("perfkit~demo/change/900001-1.html").is_file());
 
     let (code, again, _) = run(&mut demo());
@@ -57,12 +66,12 @@ fn demo_archives_the_bundled_examples_once() {
             .lines()
             .filter(|l| l.contains("already in the archive"))
             .count(),
-        30,
+        56,
         "{again}"
     );
 
     let (code, listing, _) =
         run(perfkit().args(["ls", "--archive", archive.to_str().unwrap(), "--json"]));
     assert_eq!(code, 0);
-    assert_eq!(listing.lines().count(), 30);
+    assert_eq!(listing.lines().count(), 56);
 }

@@ -112,7 +112,7 @@ fn bad_files_fail_alone_and_leave_nothing() {
         (
             "object.json",
             r#"{"hello": "world"}"#.to_string(),
-            "not a Rally result",
+            "not a Rally, Locust or fio result",
         ),
         (
             "future.json",

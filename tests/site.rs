@@ -80,7 +80,7 @@ fn the_demo_site_has_history_verdicts_and_alerts() {
     let out = dir.path().join("site");
     let stdout = site(&archive, &out);
     assert!(
-        stdout.contains("perfkit/demo: 26 branch builds"),
+        stdout.contains("perfkit/demo: 52 branch builds"),
         "{stdout}"
     );
     assert!(stdout.contains(&format!("open: {}", out.join("index.html").display())));
@@ -155,7 +155,7 @@ fn rebuilds_rewrite_only_what_changed_and_are_deterministic() {
     assert_eq!(code, 0, "{err}");
     let stdout = site(&archive, &a);
     let again = written(&stdout);
-    assert!(stdout.contains("27 branch builds"), "{stdout}");
+    assert!(stdout.contains("53 branch builds"), "{stdout}");
     assert!(
         again > 0 && again < first / 2,
         "{again} of {first} rewritten"

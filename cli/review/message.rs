@@ -13,6 +13,7 @@ use std::fmt::Write;
 use perfkit_schema::analysis::Metric;
 use perfkit_schema::analysis::compare::{Comparison, SeriesVerdict, Status};
 use perfkit_schema::identity::sha256_hex;
+use perfkit_site::pages::metric_name;
 use perfkit_site::report::{autolink, cells, markdown_escape, provenance, summary};
 
 use super::gerrit::ChangeMessageInfo;
@@ -270,7 +271,7 @@ fn update(previous: &Marker, now: &Marker, c: &Comparison, names: &Names) -> Upd
         lines.push(format!(
             "- {}, {}: {} → {}",
             names.name(s),
-            s.metric.name(),
+            metric_name(s.metric, &s.label),
             before.map(Status::name).unwrap_or("not flagged"),
             s.status.name()
         ));
@@ -318,16 +319,20 @@ fn table_row(s: &SeriesVerdict, names: &Names) -> String {
     format!(
         "| {} | {} | {base} | {new} | {change} | {q} |\n",
         names.name(s),
-        s.metric.name()
+        metric_name(s.metric, &s.label)
     )
 }
 
 /// The verdict's own sentence and the samples behind it.
 fn reason_line(s: &SeriesVerdict, names: &Names) -> Option<String> {
     let v = s.verdict.as_ref()?;
+    // Rally counts iterations; Locust and fio series (depth 0, other rate
+    // units) hold quantile points of a distribution or one value per build.
+    let rally = s.label.depth > 0 || s.label.rate_unit == "iterations/s";
+    let unit = if rally { "iterations" } else { "values" };
     let samples = if v.new_builds > 0 {
         format!(
-            "{} iterations in {} build{} vs {} in {} branch build{}",
+            "{} {unit} in {} build{} vs {} in {} branch build{}",
             v.n_new,
             v.new_builds,
             if v.new_builds == 1 { "" } else { "s" },
@@ -336,12 +341,12 @@ fn reason_line(s: &SeriesVerdict, names: &Names) -> Option<String> {
             if v.baseline_builds == 1 { "" } else { "s" }
         )
     } else {
-        format!("{} iterations vs {} on the branch", v.n_new, v.n_baseline)
+        format!("{} {unit} vs {} on the branch", v.n_new, v.n_baseline)
     };
     Some(format!(
         "- {}, {}: {}; {samples}\n",
         names.name(s),
-        s.metric.name(),
+        metric_name(s.metric, &s.label),
         markdown_escape(&v.reason)
     ))
 }
@@ -529,6 +534,9 @@ mod tests {
                 scenario: format!("NovaServers.boot_and_delete_server_{n}"),
                 action: "nova.boot_server".into(),
                 depth: 0,
+                unit: "s".into(),
+                higher_is_better: false,
+                rate_unit: "iterations/s".into(),
             },
             metric: Metric::Duration,
             status,

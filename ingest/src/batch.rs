@@ -224,6 +224,7 @@ pub fn encode_workloads(
         stat(|s| s.p95),
         stat(|s| s.max),
         stat(|s| s.mean),
+        strings(w.iter().map(|r| r.details_json.as_deref())),
     ];
     let batch =
         RecordBatch::try_new(workloads_schema(), columns).map_err(|e| IngestError::Encode {
@@ -428,6 +429,19 @@ impl Columns<'_> {
     }
     pub(crate) fn list(&self, name: &str) -> Result<ListArray, IngestError> {
         self.column(name)
+    }
+    /// A column added after v1 shipped: `None` in files written before it.
+    pub(crate) fn optional_column<T: Clone + 'static>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, IngestError> {
+        match self.batch.column_by_name(name) {
+            Some(_) => self.column(name).map(Some),
+            None => Ok(None),
+        }
+    }
+    pub(crate) fn optional_string(&self, name: &str) -> Result<Option<StringArray>, IngestError> {
+        self.optional_column(name)
     }
     pub(crate) fn ts(&self, name: &str) -> Result<Option<TimestampMicrosecondArray>, IngestError> {
         Ok(self.batch.column_by_name(name).and_then(|c| {

@@ -22,8 +22,17 @@ pub enum IngestError {
         column: usize,
         message: String,
     },
-    #[error("cannot ingest `{}`: this is not a Rally result ({what})", path.display())]
+    #[error("cannot ingest `{}`: this is not a Rally, Locust or fio result ({what})", path.display())]
     NotRally { path: PathBuf, what: String },
+    /// A Locust or fio result perfkit recognized but cannot archive:
+    /// `place` is a line and column, or a JSON path like `$.jobs[1].error`.
+    #[error("cannot ingest `{}`: {message} at {place}", path.display())]
+    Invalid {
+        path: PathBuf,
+        place: String,
+        message: String,
+        hint: String,
+    },
     #[error("cannot ingest `{}`: Rally report format `{version}` is not supported (expected {supported})", path.display())]
     UnsupportedVersion {
         path: PathBuf,
@@ -71,7 +80,8 @@ impl IngestError {
         Some(match self {
             IngestError::Read { .. } => "check the path; pass the files `rally task report --json` wrote".into(),
             IngestError::Malformed { .. } => "the file looks truncated or edited; re-export it with `rally task report <uuid> --json --out report.json`".into(),
-            IngestError::NotRally { .. } => "pass the output of `rally task report <uuid> --json` or `rally task results <uuid>`".into(),
+            IngestError::NotRally { .. } => "pass the output of `rally task report <uuid> --json` or `rally task results <uuid>`, Locust's `--csv PREFIX` files (the prefix, its directory or its `_stats.csv`) or `--json` output, or `fio --output-format=json` (or `json+`) output".into(),
+            IngestError::Invalid { hint, .. } => hint.clone(),
             IngestError::UnsupportedVersion { .. } => "re-export it with `rally task report <uuid> --json` from Rally 3.0 or newer, or report the version to perfkit".into(),
             IngestError::ZuulVars { .. } => "pass the `zuul` variables as Ansible dumps them, e.g. `{{ zuul | to_yaml }}` into a file".into(),
             IngestError::Metadata(_) => "see `perfkit ingest --help` for the build flags".into(),

@@ -1,7 +1,8 @@
-//! One file in, one archived build out: read (hashing and counting bytes
+//! One result in, one archived build out: read (hashing and counting bytes
 //! for progress), parse and normalize while streaming samples into Parquet,
-//! encode workloads and the build row, then hand the three objects to the
-//! archive, which makes them visible all at once or not at all.
+//! encode workloads, series and the build row, then hand the objects to the
+//! archive, which makes them visible all at once or not at all. Locust and
+//! fio results are small and take a shorter path (`ingest_measured`).
 
 use std::fs::File;
 use std::io::Read;
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::IngestError;
 use crate::archive::{Archive, BuildObjects, PutOutcome};
 use crate::batch::{SampleBatcher, encode_build, encode_workloads};
+use crate::input::{self, Contents, Input};
 use crate::json_inplace;
 use crate::progress::Progress;
 use crate::rally::{self, ParseOptions};
@@ -80,7 +82,8 @@ pub fn run_id_for(build: Option<&str>, count: usize) -> Result<RunId, IngestErro
     Ok(RunId::PerFile(id.as_str().to_string()))
 }
 
-/// Archives one Rally result file.
+/// Archives one result: a Rally report, a Locust CSV set or JSON report,
+/// or a fio JSON report (told apart by content, see `input::detect`).
 pub async fn ingest_file(
     archive: &Archive,
     path: &Path,
@@ -88,57 +91,24 @@ pub async fn ingest_file(
     run_id: RunId,
     progress: &dyn Progress,
 ) -> Result<IngestReport, IngestError> {
+    let input = input::detect(path)?;
+    if input != Input::Rally {
+        return ingest_measured(archive, path, input, request, run_id).await;
+    }
     let read_error = |source| IngestError::Read {
         path: path.to_path_buf(),
         source,
     };
     let size = std::fs::metadata(path).map_err(read_error)?.len();
-    let (build_id, mut digest) = match run_id {
-        RunId::Given(id) => (id, None),
-        RunId::FromContent => {
-            let digest = hash_file(path, progress, size)?;
-            (BuildId::from_digest(&digest), Some(digest))
-        }
-        RunId::PerFile(build) => {
-            let digest = hash_file(path, progress, size)?;
-            let id = format!("{build}-{}", &digest[..PER_FILE_DIGITS]);
-            let id =
-                BuildId::try_from(id.as_str()).map_err(|e| IngestError::Metadata(e.to_string()))?;
-            (id, Some(digest))
-        }
-    };
-    let key = ArchiveKey {
-        project: request.project.clone(),
-        change: request.meta.change.unwrap_or(0),
-        patchset: request.meta.patchset.unwrap_or(0),
-        build: build_id.clone(),
-    };
+    let (build_id, mut digest) = build_id_for(run_id, || hash_file(path, progress, size))?;
+    let key = key_for(request, &build_id);
     let location = archive.object_url(&key, Table::Builds);
     if !request.replace && archive.contains(&key).await? {
-        // Same id, same bytes: nothing to do. Same id, other bytes: a
-        // different result claims this build; never drop it silently.
         let digest = match digest.take() {
             Some(digest) => digest,
             None => hash_file(path, progress, size)?,
         };
-        let archived = archived_digest(archive, &key).await?;
-        if archived != digest {
-            return Err(IngestError::Conflict {
-                path: path.to_path_buf(),
-                build: key.build.to_string(),
-                archived_sha256: archived,
-                sha256: digest,
-            });
-        }
-        return Ok(IngestReport {
-            path: path.to_path_buf(),
-            outcome: PutOutcome::AlreadyArchived,
-            location,
-            build: None,
-            workloads: Vec::new(),
-            sample_rows: 0,
-            key,
-        });
+        return already_archived(archive, path, key, location, &digest).await;
     }
 
     // Parsing is synchronous and CPU-bound; files are ingested one at a
@@ -158,10 +128,7 @@ pub async fn ingest_file(
         source_format: run.format.name().to_string(),
         source_format_version: run.format_version.clone(),
         tool_version: run.tool_version.clone(),
-        source_file: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        source_file: file_name(path),
         source_sha256: sha256,
         source_bytes: size,
         task_count: run
@@ -178,22 +145,165 @@ pub async fn ingest_file(
         ingested_at_us: now_us(),
         perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let objects = BuildObjects {
+    let tables = Tables {
         samples,
-        workloads: encode_workloads(&build_id, &run.workloads)?,
-        series: encode_series(&build_id, &series)?,
+        sample_rows,
+        workloads: run.workloads,
+        series,
+    };
+    put(archive, path, build, tables, location, request.replace).await
+}
+
+/// Archives a Locust or fio result: small files, read whole. They have no
+/// per-iteration samples, so the build's `samples` object is empty and
+/// `series` is written from the parsed distributions.
+async fn ingest_measured(
+    archive: &Archive,
+    path: &Path,
+    input: Input,
+    request: &IngestRequest,
+    run_id: RunId,
+) -> Result<IngestReport, IngestError> {
+    let contents = Contents::read(&input.files(path))?;
+    let digest = contents.sha256();
+    let (build_id, _) = build_id_for(run_id, || Ok(digest.clone()))?;
+    let key = key_for(request, &build_id);
+    let location = archive.object_url(&key, Table::Builds);
+    if !request.replace && archive.contains(&key).await? {
+        return already_archived(archive, path, key, location, &digest).await;
+    }
+    let job = request.meta.job.clone().unwrap_or_default();
+    let measured = input::parse_measured(&input, path, &contents, &job)?;
+    let build = BuildRecord {
+        key: key.clone(),
+        meta: request.meta.clone(),
+        source_format: measured.source_format.to_string(),
+        source_format_version: measured.format_version.clone(),
+        tool_version: measured.tool_version.clone(),
+        source_file: file_name(&contents.files[0].0),
+        source_sha256: digest,
+        source_bytes: contents.bytes(),
+        task_count: 1,
+        task_statuses: Vec::new(),
+        workload_count: measured.workloads.len() as u32,
+        iteration_count: measured.operations,
+        failed_iteration_count: measured.failed_operations,
+        // Neither tool has an SLA; failures are counted in the rows.
+        pass_sla: true,
+        started_at_us: measured.started_at_us,
+        finished_at_us: measured.finished_at_us,
+        ingested_at_us: now_us(),
+        perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let tables = Tables {
+        samples: SampleBatcher::new(&build_id)?.finish()?,
+        sample_rows: 0,
+        workloads: measured.workloads,
+        series: measured.series,
+    };
+    put(archive, path, build, tables, location, request.replace).await
+}
+
+/// A build's tables besides its `builds` row; samples already encoded.
+struct Tables {
+    samples: bytes::Bytes,
+    sample_rows: u64,
+    workloads: Vec<WorkloadRecord>,
+    series: Vec<perfkit_schema::records::SeriesRow>,
+}
+
+/// Encodes the rest and hands the build to the archive (all or nothing).
+async fn put(
+    archive: &Archive,
+    path: &Path,
+    build: BuildRecord,
+    tables: Tables,
+    location: String,
+    replace: bool,
+) -> Result<IngestReport, IngestError> {
+    let key = build.key.clone();
+    let objects = BuildObjects {
+        samples: tables.samples,
+        workloads: encode_workloads(&key.build, &tables.workloads)?,
+        series: encode_series(&key.build, &tables.series)?,
         builds: encode_build(&build)?,
     };
-    let outcome = archive.put_build(&key, objects, request.replace).await?;
+    let outcome = archive.put_build(&key, objects, replace).await?;
     Ok(IngestReport {
         path: path.to_path_buf(),
         outcome,
         location,
         build: Some(build),
-        workloads: run.workloads,
-        sample_rows,
+        workloads: tables.workloads,
+        sample_rows: tables.sample_rows,
         key,
     })
+}
+
+/// The build id for `run_id`, and the content digest if computing it
+/// needed one (`digest` is only called then).
+fn build_id_for(
+    run_id: RunId,
+    digest: impl FnOnce() -> Result<String, IngestError>,
+) -> Result<(BuildId, Option<String>), IngestError> {
+    Ok(match run_id {
+        RunId::Given(id) => (id, None),
+        RunId::FromContent => {
+            let digest = digest()?;
+            (BuildId::from_digest(&digest), Some(digest))
+        }
+        RunId::PerFile(build) => {
+            let digest = digest()?;
+            let id = format!("{build}-{}", &digest[..PER_FILE_DIGITS]);
+            let id =
+                BuildId::try_from(id.as_str()).map_err(|e| IngestError::Metadata(e.to_string()))?;
+            (id, Some(digest))
+        }
+    })
+}
+
+fn key_for(request: &IngestRequest, build: &BuildId) -> ArchiveKey {
+    ArchiveKey {
+        project: request.project.clone(),
+        change: request.meta.change.unwrap_or(0),
+        patchset: request.meta.patchset.unwrap_or(0),
+        build: build.clone(),
+    }
+}
+
+/// Same id, same bytes: nothing to do. Same id, other bytes: a different
+/// result claims this build; never drop it silently.
+async fn already_archived(
+    archive: &Archive,
+    path: &Path,
+    key: ArchiveKey,
+    location: String,
+    digest: &str,
+) -> Result<IngestReport, IngestError> {
+    let archived = archived_digest(archive, &key).await?;
+    if archived != digest {
+        return Err(IngestError::Conflict {
+            path: path.to_path_buf(),
+            build: key.build.to_string(),
+            archived_sha256: archived,
+            sha256: digest.to_string(),
+        });
+    }
+    Ok(IngestReport {
+        path: path.to_path_buf(),
+        outcome: PutOutcome::AlreadyArchived,
+        location,
+        build: None,
+        workloads: Vec::new(),
+        sample_rows: 0,
+        key,
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub use perfkit_schema::records::NO_RESULTS_FORMAT;
@@ -239,22 +349,21 @@ pub async fn archive_without_results(
         ingested_at_us: now_us(),
         perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let objects = BuildObjects {
+    let tables = Tables {
         samples: SampleBatcher::new(&build_id)?.finish()?,
-        workloads: encode_workloads(&build_id, &[])?,
-        series: encode_series(&build_id, &[])?,
-        builds: encode_build(&build)?,
-    };
-    let outcome = archive.put_build(&key, objects, request.replace).await?;
-    Ok(IngestReport {
-        path: PathBuf::new(),
-        outcome,
-        location,
-        build: Some(build),
-        workloads: Vec::new(),
         sample_rows: 0,
-        key,
-    })
+        workloads: Vec::new(),
+        series: Vec::new(),
+    };
+    put(
+        archive,
+        Path::new(""),
+        build,
+        tables,
+        location,
+        request.replace,
+    )
+    .await
 }
 
 /// The SHA-256 of the file an archived build was ingested from.

@@ -14,7 +14,7 @@ use arrow::array::{
 };
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
-use perfkit_schema::records::SeriesRow;
+use perfkit_schema::records::{SECONDS, SeriesRow};
 use perfkit_schema::tables::series_schema;
 use perfkit_schema::{ArchiveKey, BuildId, SampleRow, Summary, Table, WorkloadRecord};
 
@@ -32,6 +32,9 @@ struct Accumulated {
     failed: u64,
     durations_s: Vec<f64>,
 }
+
+/// What a Rally `total`'s throughput counts.
+pub const RALLY_RATE_UNIT: &str = "iterations/s";
 
 /// Gathers series rows from the sample stream: per workload, the actions in
 /// order of first appearance (`total` first, as parsers emit it).
@@ -109,6 +112,8 @@ impl SeriesCollector {
                     durations_s: a.durations_s,
                     load_duration_s: if total { w.load_duration_s } else { None },
                     pass_sla: w.pass_sla,
+                    rate_unit: if total { RALLY_RATE_UNIT } else { "" }.to_string(),
+                    ..SeriesRow::default()
                 });
             }
         }
@@ -194,6 +199,11 @@ pub fn encode_series_rows(rows: &[(&str, &SeriesRow)]) -> Result<Bytes, IngestEr
         Arc::new(BooleanArray::from_iter(
             rows.iter().map(|(_, r)| Some(r.pass_sla)),
         )),
+        text(|r| &r.unit),
+        Arc::new(BooleanArray::from_iter(
+            rows.iter().map(|(_, r)| Some(r.higher_is_better)),
+        )),
+        text(|r| &r.rate_unit),
     ];
     let batch =
         RecordBatch::try_new(series_schema(), columns).map_err(|e| IngestError::Encode {
@@ -239,7 +249,16 @@ pub fn decode_series_rows(
         let durations = col.list("durations_s")?;
         let load: Float64Array = col.column("load_duration_s")?;
         let pass_sla = col.bool("pass_sla")?;
+        // Columns added with Locust and fio; older files are all Rally's.
+        let unit = col.optional_string("unit")?;
+        let higher: Option<BooleanArray> = col.optional_column("higher_is_better")?;
+        let rate_unit = col.optional_string("rate_unit")?;
         for row in 0..batch.num_rows() {
+            let text_or = |a: &Option<StringArray>, default: &str| match a {
+                Some(a) if !a.is_null(row) => a.value(row).to_string(),
+                _ => default.to_string(),
+            };
+            let depth = depth.value(row);
             let series = SeriesRow {
                 workload_key: workload_key.value(row).to_string(),
                 workload_index: workload_index.value(row),
@@ -247,12 +266,17 @@ pub fn decode_series_rows(
                 scenario: scenario.value(row).to_string(),
                 subtask_title: title.value(row).to_string(),
                 action: action.value(row).to_string(),
-                depth: depth.value(row),
+                depth,
                 samples: samples.value(row),
                 failed: failed.value(row),
                 durations_s: floats(&durations, row),
                 load_duration_s: (!load.is_null(row)).then(|| load.value(row)),
                 pass_sla: pass_sla.value(row),
+                unit: text_or(&unit, SECONDS),
+                higher_is_better: higher
+                    .as_ref()
+                    .is_some_and(|a| !a.is_null(row) && a.value(row)),
+                rate_unit: text_or(&rate_unit, if depth == 0 { RALLY_RATE_UNIT } else { "" }),
             };
             out.push((build_id.value(row).to_string(), series));
         }

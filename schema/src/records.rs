@@ -74,37 +74,85 @@ pub struct WorkloadRecord {
     pub hooks_failed: u32,
     /// Statistics of the whole-iteration durations (all iterations, as Rally counts them).
     pub duration: Option<DurationStats>,
+    /// JSON of what a non-Rally tool reported beyond the common columns
+    /// (Locust: counts, percentiles, failures, history; fio: per-direction
+    /// IOPS, bandwidth, latency percentiles). `None` for Rally.
+    pub details_json: Option<String>,
 }
 
 /// One row of the `series` table: one workload's one action in one build.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SeriesRow {
     pub workload_key: String,
     pub workload_index: u32,
     pub config_hash: String,
     pub scenario: String,
     pub subtask_title: String,
-    /// `total` or the atomic action path, as in `samples`.
+    /// `total` or the atomic action path, as in `samples`; for Locust the
+    /// request (`GET /v3/auth/tokens`), for fio the direction and measure
+    /// (`write latency`, `write IOPS`).
     pub action: String,
     pub depth: u8,
     /// Samples of this action (iterations for `total`; every occurrence of
     /// a repeated action counts), failed ones included.
     pub samples: u64,
     pub failed: u64,
-    /// Durations of the successful samples in iteration order, seconds:
-    /// failed iterations stop early and would fake a speed-up.
+    /// The measured values, in `unit`. Rally: durations of the successful
+    /// samples in iteration order, seconds (failed iterations stop early and
+    /// would fake a speed-up). Locust and fio report distributions, not
+    /// samples: evenly spaced quantiles of them (see `perfkit_ingest::quantiles`).
+    /// A rate measured once per build (fio IOPS) is one value.
     pub durations_s: Vec<f64>,
-    /// The workload's load duration, on `total` only (throughput).
+    /// The workload's load duration, on depth-0 rows only (throughput).
     pub load_duration_s: Option<f64>,
     /// Whether the workload passed its SLA.
     pub pass_sla: bool,
+    /// Unit of `durations_s`: `s` for every duration; `IO/s`, `B/s` for rates.
+    pub unit: String,
+    /// Whether a rise is an improvement (IOPS, bandwidth); durations are
+    /// lower-is-better.
+    pub higher_is_better: bool,
+    /// What the throughput counts per second (`iterations/s`, `requests/s`);
+    /// empty where it has none.
+    pub rate_unit: String,
+}
+
+/// `SeriesRow::unit` of durations.
+pub const SECONDS: &str = "s";
+
+impl Default for SeriesRow {
+    fn default() -> SeriesRow {
+        SeriesRow {
+            workload_key: String::new(),
+            workload_index: 0,
+            config_hash: String::new(),
+            scenario: String::new(),
+            subtask_title: String::new(),
+            action: String::new(),
+            depth: 0,
+            samples: 0,
+            failed: 0,
+            durations_s: Vec::new(),
+            load_duration_s: None,
+            pass_sla: false,
+            unit: SECONDS.to_string(),
+            higher_is_better: false,
+            rate_unit: String::new(),
+        }
+    }
 }
 
 impl SeriesRow {
-    /// Iterations per second over the load duration (`total` rows only).
+    /// Samples per second over the load duration (depth-0 rows: a Rally
+    /// `total`, a Locust request; an atomic action has no load of its own).
     pub fn throughput(&self) -> Option<f64> {
         let load = self.load_duration_s.filter(|d| *d > 0.0)?;
-        (self.action == "total" && self.samples > 0).then(|| self.samples as f64 / load)
+        (self.depth == 0 && self.samples > 0).then(|| self.samples as f64 / load)
+    }
+
+    /// Whether the values are durations (as opposed to a measured rate).
+    pub fn is_duration(&self) -> bool {
+        self.unit.is_empty() || self.unit == SECONDS
     }
 
     /// Failed share of the samples; `None` without samples.

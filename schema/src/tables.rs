@@ -96,6 +96,8 @@ pub fn workloads_schema() -> SchemaRef {
         Field::new("hooks_failed", DataType::UInt32, false),
     ];
     fields.extend(DURATION_STAT_COLUMNS.iter().map(|n| f64_field(n, true)));
+    // Added with Locust and fio (null for Rally and in older files).
+    fields.push(utf8("details_json", true));
     Arc::new(Schema::new(fields))
 }
 
@@ -124,6 +126,11 @@ pub fn series_schema() -> SchemaRef {
         f64_field("p95_s", true),
         f64_field("load_duration_s", true),
         Field::new("pass_sla", DataType::Boolean, false),
+        // Added with Locust and fio: files written before lack them and are
+        // read as `s`, lower is better, `iterations/s` (Rally's).
+        utf8("unit", true),
+        Field::new("higher_is_better", DataType::Boolean, true),
+        utf8("rate_unit", true),
     ]))
 }
 

@@ -145,15 +145,18 @@
       var series = window.perfkitData && window.perfkitData.series[id];
       if (!series || typeof uPlot === 'undefined') return;
       var xs = series.b.map(function (b) { var info = buildInfo(b); return info ? info.t / 1000 : null; });
-      var seconds = function (v) { return fmtSeconds(v); };
+      var unit = series.unit || 's';
+      var seconds = unit === 's' ? fmtSeconds : function (v) {
+        return v === null || v === undefined ? '–' : Number(v.toPrecision(3)) + ' ' + unit;
+      };
       var byId = function (name) { return document.getElementById(name); };
       if (byId('chart-duration')) {
         draw(byId('chart-duration'), series, xs, [
-          { opts: { label: 'median', stroke: '#0b57d0', width: 2, value: function (u, v) { return fmtSeconds(v); } }, values: series.median, fmt: seconds },
-          { opts: { label: 'p95', stroke: '#b35c00', width: 1.5, value: function (u, v) { return fmtSeconds(v); } }, values: series.p95, fmt: seconds },
-          { opts: { label: 'min', stroke: 'rgba(11,87,208,0.35)', width: 1, value: function (u, v) { return fmtSeconds(v); } }, values: series.min, fmt: seconds },
-          { opts: { label: 'max', stroke: 'rgba(11,87,208,0.35)', width: 1, value: function (u, v) { return fmtSeconds(v); } }, values: series.max, fmt: seconds }
-        ], 'duration', 'Median, p95 and min–max duration');
+          { opts: { label: 'median', stroke: '#0b57d0', width: 2, value: function (u, v) { return seconds(v); } }, values: series.median, fmt: seconds },
+          { opts: { label: 'p95', stroke: '#b35c00', width: 1.5, value: function (u, v) { return seconds(v); } }, values: series.p95, fmt: seconds },
+          { opts: { label: 'min', stroke: 'rgba(11,87,208,0.35)', width: 1, value: function (u, v) { return seconds(v); } }, values: series.min, fmt: seconds },
+          { opts: { label: 'max', stroke: 'rgba(11,87,208,0.35)', width: 1, value: function (u, v) { return seconds(v); } }, values: series.max, fmt: seconds }
+        ], 'duration', unit === 's' ? 'Median, p95 and min–max duration' : 'Value per build in ' + unit);
       }
       if (byId('chart-failures')) {
         var pct = series.fail.map(function (f) { return f === null ? null : 100 * f; });
@@ -163,10 +166,10 @@
         ], 'failures', 'Failed share of iterations');
       }
       if (byId('chart-throughput') && series.tput) {
-        var fmtRate = function (v) { return v === null ? '–' : v.toPrecision(3) + '/s'; };
+        var fmtRate = function (v) { return v === null ? '–' : Number(v.toPrecision(3)) + (series.rate ? ' ' + series.rate : '/s'); };
         draw(byId('chart-throughput'), series, xs, [
           { opts: { label: 'throughput', stroke: '#0a6b2d', width: 2, value: function (u, v) { return fmtRate(v); } }, values: series.tput, fmt: fmtRate }
-        ], 'throughput', 'Iterations per second');
+        ], 'throughput', 'Throughput in ' + (series.rate || 'iterations/s'));
       }
     } finally {
       window.perfkitReady = true;

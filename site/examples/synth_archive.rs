@@ -316,6 +316,7 @@ fn run_workload(plan: &Plan, w: u32, build: u64, start_us: i64) -> WorkloadRun {
             subtask_title: wp.title.clone(),
             action: a.name.clone(),
             depth: a.depth,
+            rate_unit: if a.depth == 0 { "iterations/s" } else { "" }.into(),
             ..SeriesRow::default()
         })
         .collect();
@@ -398,6 +399,7 @@ fn run_workload(plan: &Plan, w: u32, build: u64, start_us: i64) -> WorkloadRun {
         context_error: None,
         hooks_failed: 0,
         duration,
+        details_json: None,
     };
     WorkloadRun {
         record,

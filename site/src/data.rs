@@ -155,6 +155,13 @@ pub fn series(trend: &SeriesTrend) -> String {
             })
         })
         .collect();
+    // Units say how the page formats values: `s` as durations, others
+    // (fio's `IO/s`) as numbers with the unit.
+    body.push_str("\"unit\":");
+    body.push_str(&json!(trend.label.unit).to_string());
+    body.push_str(",\"rate\":");
+    body.push_str(&json!(trend.label.rate_unit).to_string());
+    body.push(',');
     body.push_str("\"ann\":");
     body.push_str(&serde_json::to_string(&annotations).expect("JSON values serialize"));
     body.push('}');

@@ -15,6 +15,27 @@ pub fn duration(seconds: Option<f64>) -> String {
     format!("{} {unit}", significant(value, 3))
 }
 
+/// A series value in its unit: durations as [`duration`], other units
+/// (fio's `IO/s`) as `75843 IO/s`; `–` for none.
+pub fn measure(value: Option<f64>, unit: &str) -> String {
+    if unit.is_empty() || unit == "s" {
+        return duration(value);
+    }
+    match value.filter(|v| v.is_finite()) {
+        Some(v) => format!("{} {unit}", significant(v, 3)),
+        None => "–".into(),
+    }
+}
+
+/// A throughput in the series' rate unit (`13.7 requests/s`); `13.7/s`
+/// when the unit is not known.
+pub fn rate_in(per_second: Option<f64>, rate_unit: &str) -> String {
+    match per_second.filter(|v| v.is_finite()) {
+        Some(r) if !rate_unit.is_empty() => format!("{} {rate_unit}", significant(r, 3)),
+        other => rate(other),
+    }
+}
+
 /// `value` with `digits` significant digits, without trailing zeros.
 pub fn significant(value: f64, digits: usize) -> String {
     if value == 0.0 || !value.is_finite() {

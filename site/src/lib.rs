@@ -399,7 +399,7 @@ fn feed_page(pages: &mut Pages, dir: &str, title: &str, alerts: &[Alert]) -> Res
             let page = format!("{}/series/{}.html", a.project_dir, a.series);
             let headline = format!(
                 "{} {} of {} in {}",
-                a.metric.name(),
+                pages::metric_name(a.metric, &a.label),
                 format::percent(a.magnitude_pct),
                 a.label.short(),
                 a.project
@@ -407,9 +407,9 @@ fn feed_page(pages: &mut Pages, dir: &str, title: &str, alerts: &[Alert]) -> Res
             let summary = format!(
                 "From the build of {} on, the branch's {} moved from {} to {} (p {}).",
                 format::timestamp(a.build.time_us),
-                a.metric.name(),
-                pages::value(a.metric, a.before),
-                pages::value(a.metric, a.after),
+                pages::metric_name(a.metric, &a.label),
+                pages::value(a.metric, a.before, &a.label),
+                pages::value(a.metric, a.after, &a.label),
                 format::probability(a.p_value)
             );
             json!({

@@ -1,14 +1,14 @@
 //! The context of each page. Everything goes in as plain values and the
 //! templates (auto-escaped, `templates/`) escape it; nothing is marked safe.
 
-use perfkit_schema::analysis::Metric;
 use perfkit_schema::analysis::compare::{BuildRef, Comparison, Status};
 use perfkit_schema::analysis::trend::{ProjectTrends, SeriesTrend, TrendStatus};
+use perfkit_schema::analysis::{Metric, SeriesLabel};
 use perfkit_schema::regress::changepoint::ChangeKind;
 use serde_json::{Value as Json, json};
 
 use crate::feed::Alert;
-use crate::format::{duration, percent, probability, rate, share, timestamp};
+use crate::format::{measure, percent, probability, rate_in, share, timestamp};
 use crate::report;
 use crate::sparkline::sparkline;
 use crate::urls::http_url;
@@ -43,12 +43,22 @@ fn kind_class(kind: ChangeKind) -> &'static str {
     }
 }
 
-/// A metric's value as text (`Duration` in time units, throughput as a rate).
-pub(crate) fn value(metric: Metric, v: f64) -> String {
+/// A metric's value as text, in the series' unit (`Duration` in time
+/// units or the unit of a measured rate, throughput as a rate).
+pub(crate) fn value(metric: Metric, v: f64, label: &SeriesLabel) -> String {
     match metric {
-        Metric::Duration => duration(Some(v)),
-        Metric::Throughput => rate(Some(v)),
+        Metric::Duration => measure(Some(v), &label.unit),
+        Metric::Throughput => rate_in(Some(v), &label.rate_unit),
         Metric::FailureRate => share(Some(v)),
+    }
+}
+
+/// What a metric of a series is called: `duration` for durations, the
+/// unit for a measured rate (`IO/s`), `throughput`, `failure rate`.
+pub fn metric_name(metric: Metric, label: &SeriesLabel) -> String {
+    match metric {
+        Metric::Duration if !label.is_duration() => label.unit.clone(),
+        other => other.name().to_string(),
     }
 }
 
@@ -82,9 +92,9 @@ pub fn overview_row(trend: &SeriesTrend) -> Json {
         "depth": trend.label.depth.min(4),
         "job": trend.label.job,
         "branch": trend.label.branch,
-        "median": duration(last.and_then(|p| p.median)),
+        "median": measure(last.and_then(|p| p.median), &trend.label.unit),
         "median_raw": sort_key(last.and_then(|p| p.median)),
-        "p95": duration(last.and_then(|p| p.p95)),
+        "p95": measure(last.and_then(|p| p.p95), &trend.label.unit),
         "p95_raw": sort_key(last.and_then(|p| p.p95)),
         "fail": share(last.and_then(|p| p.failure_rate())),
         "fail_raw": sort_key(last.and_then(|p| p.failure_rate())),
@@ -112,9 +122,9 @@ pub fn series_page(trends: &ProjectTrends, trend: &SeriesTrend, data: Vec<String
                 "time": timestamp(b.time_us),
                 "kind": kind_class(a.change.kind),
                 "kind_name": kind_name(a.change.kind),
-                "metric": a.metric.name(),
-                "before": if config { "–".into() } else { value(a.metric, a.change.before_median) },
-                "after": if config { "–".into() } else { value(a.metric, a.change.after_median) },
+                "metric": metric_name(a.metric, &trend.label),
+                "before": if config { "–".into() } else { value(a.metric, a.change.before_median, &trend.label) },
+                "after": if config { "–".into() } else { value(a.metric, a.change.after_median, &trend.label) },
                 "pct": if config { "–".into() } else { percent(a.change.magnitude_pct) },
                 "p": probability(a.change.p_value),
                 "log": link(b.log_url.as_deref()),
@@ -122,6 +132,7 @@ pub fn series_page(trends: &ProjectTrends, trend: &SeriesTrend, data: Vec<String
             })
         })
         .collect();
+    let unit = trend.label.unit.as_str();
     let rows: Vec<Json> = trend
         .points
         .iter()
@@ -133,12 +144,12 @@ pub fn series_page(trends: &ProjectTrends, trend: &SeriesTrend, data: Vec<String
             json!({
                 "time": timestamp(b.time_us),
                 "pipeline": b.pipeline.clone().unwrap_or_default(),
-                "median": duration(p.median),
-                "p95": duration(p.p95),
-                "range": format!("{} – {}", duration(p.min), duration(p.max)),
+                "median": measure(p.median, unit),
+                "p95": measure(p.p95, unit),
+                "range": format!("{} – {}", measure(p.min, unit), measure(p.max, unit)),
                 "failed": p.failed,
                 "samples": p.samples,
-                "throughput": rate(p.throughput),
+                "throughput": rate_in(p.throughput, &trend.label.rate_unit),
                 "pass_sla": p.pass_sla,
                 "config_changed": p.config_changed,
                 "log": link(b.log_url.as_deref()),
@@ -183,7 +194,7 @@ pub fn change_page(c: &Comparison, has_page: &dyn Fn(&str) -> bool) -> Json {
                 "rank": s.status as u8,
                 "series": s.label.short(),
                 "link": has_page(&s.id).then(|| format!("../series/{}.html", s.id)),
-                "metric": s.metric.name(),
+                "metric": metric_name(s.metric, &s.label),
                 "baseline": baseline,
                 "new": new,
                 "change": change,
@@ -223,9 +234,9 @@ pub fn alert_row(a: &Alert, root: &str) -> Json {
         "project": a.project,
         "series": a.label.short(),
         "link": format!("{root}{}/series/{}.html", a.project_dir, a.series),
-        "metric": a.metric.name(),
-        "before": value(a.metric, a.before),
-        "after": value(a.metric, a.after),
+        "metric": metric_name(a.metric, &a.label),
+        "before": value(a.metric, a.before, &a.label),
+        "after": value(a.metric, a.after, &a.label),
         "pct": percent(a.magnitude_pct),
         "p": probability(a.p_value),
         "log": link(a.build.log_url.as_deref()),

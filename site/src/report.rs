@@ -6,7 +6,7 @@ use std::fmt::Write;
 use perfkit_schema::analysis::Metric;
 use perfkit_schema::analysis::compare::{Comparison, SeriesVerdict, Status};
 
-use crate::format::{duration, percent, probability, share};
+use crate::format::{measure, percent, probability, share};
 
 /// One line saying what the comparison found.
 pub fn summary(c: &Comparison) -> String {
@@ -102,10 +102,10 @@ pub fn cells(s: &SeriesVerdict) -> [String; 4] {
         _ => [
             format!(
                 "{} ±{}",
-                duration(v.baseline_median),
-                duration(v.baseline_spread)
+                measure(v.baseline_median, &s.label.unit),
+                measure(v.baseline_spread, &s.label.unit)
             ),
-            duration(v.new_median),
+            measure(v.new_median, &s.label.unit),
             percent(v.change_pct),
             probability(v.q_value),
         ],
@@ -132,7 +132,7 @@ pub fn text(c: &Comparison) -> String {
             let [base, new, change, q] = cells(s);
             [
                 s.status.name().to_string(),
-                s.metric.name().to_string(),
+                crate::pages::metric_name(s.metric, &s.label),
                 base,
                 new,
                 change,
@@ -223,7 +223,7 @@ pub fn markdown(c: &Comparison, link: Option<&str>) -> String {
                 "| {} | {} | {} | {} | {} | {} | {} |",
                 s.status.name(),
                 markdown_escape(&s.label.short()),
-                s.metric.name(),
+                crate::pages::metric_name(s.metric, &s.label),
                 base,
                 new,
                 change,

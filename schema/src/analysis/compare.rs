@@ -312,7 +312,7 @@ fn judge(
             .map(|(r, _)| r)
             .filter(|r| &r.config_hash == config)
             .collect();
-        let same_config = since_last_change(same_config);
+        let same_config = since_last_change(same_config, label.direction());
         let status = if history.is_empty() {
             Some(Status::NoBaseline)
         } else if same_config.is_empty() {
@@ -333,7 +333,7 @@ fn judge(
         let name = |metric: Metric| format!("{}/{}", key.id(), metric.name());
         inputs.push(SeriesInput {
             series: name(Metric::Duration),
-            direction: Direction::LowerIsBetter,
+            direction: label.direction(),
             data: SeriesData::Samples {
                 new: rows.iter().map(|(r, _)| r.durations_s.clone()).collect(),
                 baseline: same_config.iter().map(|r| r.durations_s.clone()).collect(),
@@ -387,12 +387,12 @@ fn judge(
 /// branch left behind is not what a patchset should be measured against
 /// (it would turn an old, already-alerted step into the patchset's
 /// regression). Rows are oldest first; detection is on per-build medians.
-fn since_last_change(rows: Vec<&SeriesRow>) -> Vec<&SeriesRow> {
+fn since_last_change(rows: Vec<&SeriesRow>, direction: Direction) -> Vec<&SeriesRow> {
     let medians: Vec<f64> = rows
         .iter()
         .map(|r| crate::regress::stats::median(&r.durations_s).unwrap_or(f64::NAN))
         .collect();
-    let last = change_points(&medians, &[], Direction::LowerIsBetter)
+    let last = change_points(&medians, &[], direction)
         .into_iter()
         .map(|c| c.index)
         .max();

@@ -13,12 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::sha256_hex;
 use crate::records::{ArchivedBuild, SeriesRow};
+use crate::regress::verdict::Direction;
 
 /// What a series measures; its direction decides which way is worse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
-    /// Durations of successful samples (per-build median and p95 shown).
+    /// The series' values: durations of successful samples (per-build
+    /// median and p95 shown), or a rate measured once per build (fio IOPS),
+    /// in the series' unit and direction.
     Duration,
     /// Failed share of the samples.
     FailureRate,
@@ -62,6 +65,19 @@ pub struct SeriesLabel {
     pub scenario: String,
     pub action: String,
     pub depth: u8,
+    /// Unit of the series' values (`s` for durations; `IO/s`…).
+    #[serde(default = "seconds")]
+    pub unit: String,
+    /// Whether a rise of the values is an improvement.
+    #[serde(default)]
+    pub higher_is_better: bool,
+    /// What its throughput counts per second (`iterations/s`, `requests/s`).
+    #[serde(default)]
+    pub rate_unit: String,
+}
+
+fn seconds() -> String {
+    crate::records::SECONDS.to_string()
 }
 
 impl SeriesLabel {
@@ -73,7 +89,24 @@ impl SeriesLabel {
             scenario: row.scenario.clone(),
             action: row.action.clone(),
             depth: row.depth,
+            unit: row.unit.clone(),
+            higher_is_better: row.higher_is_better,
+            rate_unit: row.rate_unit.clone(),
         }
+    }
+
+    /// Which way is worse for the series' values.
+    pub fn direction(&self) -> Direction {
+        if self.higher_is_better {
+            Direction::HigherIsBetter
+        } else {
+            Direction::LowerIsBetter
+        }
+    }
+
+    /// Whether the values are durations (time units) rather than a rate.
+    pub fn is_duration(&self) -> bool {
+        self.unit.is_empty() || self.unit == crate::records::SECONDS
     }
 
     /// One line: `scenario › action (job)`.

@@ -56,6 +56,7 @@ fn build(s: Spec) -> ArchivedBuild {
         durations_s: durations.iter().map(|d| d * scale).collect(),
         load_duration_s: (action == "total").then_some(6.0),
         pass_sla: s.failed == 0,
+        ..SeriesRow::default()
     };
     ArchivedBuild {
         record: BuildRecord {
@@ -341,4 +342,60 @@ fn change_point_cost_on_a_long_history() {
             start.elapsed()
         );
     }
+}
+
+/// The history of an IOPS-like series (one value per build, higher is
+/// better): `level` per build until `drop_at`, then `after`.
+fn iops_history(builds: i64, drop_at: i64, level: f64, after: f64) -> Vec<ArchivedBuild> {
+    (0..builds)
+        .map(|h| {
+            let mut b = build(spec(h, 1.0));
+            let value =
+                if h < drop_at { level } else { after } * (1.0 + 0.005 * wobble(h as usize));
+            b.series = vec![SeriesRow {
+                workload_key: "fio-w".into(),
+                config_hash: "cfg1".into(),
+                scenario: "fio randwrite bs=4k".into(),
+                action: "write IOPS".into(),
+                samples: 1000,
+                durations_s: vec![value],
+                unit: "IO/s".into(),
+                higher_is_better: true,
+                pass_sla: true,
+                ..SeriesRow::default()
+            }];
+            b
+        })
+        .collect()
+}
+
+#[test]
+fn higher_is_better_series_regress_when_they_fall() {
+    let t = trends(&iops_history(30, 20, 10_000.0, 7_000.0));
+    let s = &t.series[0];
+    assert!(s.label.higher_is_better && s.label.unit == "IO/s");
+    let cp = s
+        .annotations
+        .iter()
+        .find(|a| a.metric == Metric::Duration)
+        .unwrap();
+    assert_eq!((cp.point, cp.change.kind), (20, ChangeKind::Regression));
+    assert_eq!(s.status, TrendStatus::Regressed, "{:?}", s.annotations);
+
+    let t = trends(&iops_history(30, 20, 10_000.0, 13_000.0));
+    let cp = &t.series[0].annotations[0];
+    assert_eq!((cp.point, cp.change.kind), (20, ChangeKind::Improvement));
+    assert_eq!(t.series[0].status, TrendStatus::Improved);
+
+    // A patchset build that lost IOPS against that branch is a regression.
+    let mut builds = iops_history(20, 99, 10_000.0, 0.0);
+    let mut new = iops_history(21, 0, 0.0, 8_000.0).pop().unwrap();
+    new.record.key.change = 42;
+    new.record.key.patchset = 1;
+    new.record.meta.pipeline = Some("check".into());
+    builds.push(new);
+    let c = compare(&builds, 42, 1).unwrap();
+    let v = &c.series[0];
+    assert_eq!(v.status, Status::Regression, "{v:?}");
+    assert_eq!(v.verdict.as_ref().unwrap().n_new, 1);
 }

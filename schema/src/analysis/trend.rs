@@ -264,7 +264,7 @@ fn analyse(key: SeriesKey, label: SeriesLabel, points: Vec<TrendPoint>) -> Serie
         .iter()
         .map(|p| p.median.unwrap_or(f64::NAN))
         .collect();
-    for change in change_points(&medians, &config_changes, Direction::LowerIsBetter) {
+    for change in change_points(&medians, &config_changes, label.direction()) {
         annotations.push(Annotation {
             point: change.index,
             metric: Metric::Duration,

@@ -135,7 +135,16 @@ pub(super) fn assess_samples(
         Direction::LowerIsBetter => shift > 0.0,
         Direction::HigherIsBetter => shift < 0.0,
     };
-    let p_rank = mann_whitney(&new_all, &base_all).map_or(1.0, |m| m.p_value);
+    // A value measured once per build (fio's IOPS) has no iterations: the
+    // build values are the samples, and the noise test below is the test of
+    // the new build against the baseline's builds. A rank test of 1 value
+    // against 30 could never go below p = 1/31.
+    let once_per_build = new_all.len() == new_b.len() && base_all.len() == base_b.len();
+    let p_rank = if once_per_build {
+        0.0
+    } else {
+        mann_whitney(&new_all, &base_all).map_or(1.0, |m| m.p_value)
+    };
     let z = if noise_eff > 0.0 {
         shift / noise_eff
     } else if shift == 0.0 {
@@ -151,7 +160,7 @@ pub(super) fn assess_samples(
     v.floor = Some(floor);
     v.p_value = Some(p_rank.max(p_noise));
     let mut short = Vec::new();
-    if new_all.len() < t.min_new_samples {
+    if new_all.len() < t.min_new_samples && !once_per_build {
         short.push(format!(
             "{} new iterations (need {})",
             new_all.len(),
@@ -165,15 +174,26 @@ pub(super) fn assess_samples(
             t.min_baseline_builds
         ));
     }
-    let detail = format!(
-        "noise {} × √(1/{} + 1/{}) builds; rank p {}, noise p {} (shift/noise {})",
-        num(noise),
-        new_b.len(),
-        base_b.len(),
-        sci(p_rank),
-        sci(p_noise),
-        num(z),
-    );
+    let detail = if once_per_build {
+        format!(
+            "noise {} × √(1/{} + 1/{}) builds, one value per build; noise p {} (shift/noise {})",
+            num(noise),
+            new_b.len(),
+            base_b.len(),
+            sci(p_noise),
+            num(z),
+        )
+    } else {
+        format!(
+            "noise {} × √(1/{} + 1/{}) builds; rank p {}, noise p {} (shift/noise {})",
+            num(noise),
+            new_b.len(),
+            base_b.len(),
+            sci(p_rank),
+            sci(p_noise),
+            num(z),
+        )
+    };
     Assessed {
         verdict: v,
         rule: Rule::Samples {

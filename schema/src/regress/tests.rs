@@ -232,6 +232,30 @@ fn throughput_direction_flips_the_verdict() {
 }
 
 #[test]
+fn a_value_measured_once_per_build_is_judged_against_the_build_spread() {
+    // fio's IOPS: one value per build, higher is better, 2 % build noise.
+    let t = Thresholds::default();
+    let mut rng = Rng::new(21);
+    let baseline: Vec<Vec<f64>> = (0..20)
+        .map(|_| vec![10_000.0 * (1.0 + 0.02 * rng.normal())])
+        .collect();
+    let hib = Direction::HigherIsBetter;
+    let dropped = sample_verdict(&[vec![8_000.0]], &baseline, hib, &t);
+    assert_eq!(dropped.kind, VerdictKind::Regression, "{dropped:?}");
+    assert!(
+        dropped.reason.contains("one value per build"),
+        "{}",
+        dropped.reason
+    );
+    assert!(dropped.p_value.unwrap() < 1.0 / 21.0, "no rank-test floor");
+    let rose = sample_verdict(&[vec![12_000.0]], &baseline, hib, &t);
+    assert_eq!(rose.kind, VerdictKind::Improvement, "{rose:?}");
+    // Inside the spread: nothing to report.
+    let same = sample_verdict(&[vec![10_050.0]], &baseline, hib, &t);
+    assert_eq!(same.kind, VerdictKind::NoChange, "{same:?}");
+}
+
+#[test]
 fn failure_rate_rises_use_fisher() {
     let t = Thresholds::default();
     let c = |failed, total| Counts { failed, total };

@@ -1,0 +1,373 @@
+//! fio results: `fio --output-format=json` and `json+` (which adds a
+//! latency histogram, `clat_ns.bins`). fio 3.0 and later report latencies
+//! in nanoseconds (`clat_ns`, `lat_ns`); fio 2.x wrote microseconds
+//! (`clat`, `lat`), read here too. fio may print notes before the JSON
+//! (`note: both iodepth >= 1 and synchronous I/O engine…`); they are skipped.
+//!
+//! One workload per job and direction that did I/O (`read`, `write`,
+//! `trim`), two series each: the completion latency (lower is better; the
+//! distribution as quantile points, from the histogram when `json+`
+//! gave one) and the IOPS (higher is better, one value per build).
+//! Bandwidth, submission and total latency, percentiles and the per-second
+//! IOPS/bandwidth statistics are kept in `workloads.details_json`.
+
+use std::path::Path;
+
+use perfkit_schema::identity::config_hash;
+use perfkit_schema::records::SECONDS;
+use perfkit_schema::{SeriesRow, WorkloadRecord};
+use serde_json::{Map, Value, json};
+
+use crate::IngestError;
+use crate::measured::{Measured, summary, workload_key};
+use crate::quantiles;
+
+/// The options that say which workload a job is; the others (size,
+/// runtime, direct…) are its configuration, hashed into `config_hash`.
+const IDENTITY_OPTIONS: [(&str, &[&str]); 5] = [
+    ("rw", &["rw", "readwrite"]),
+    ("bs", &["bs", "blocksize"]),
+    ("iodepth", &["iodepth"]),
+    ("numjobs", &["numjobs"]),
+    ("ioengine", &["ioengine"]),
+];
+
+/// Options that name places, not the measurement (temporary directories
+/// change every run).
+const PLACE_OPTIONS: [&str; 4] = ["name", "directory", "filename", "filename_format"];
+
+const DIRECTIONS: [&str; 3] = ["read", "write", "trim"];
+
+/// Where the JSON starts, skipping fio's notes before it; `None` when the
+/// content is not fio's (no `"fio version"` near the start).
+pub fn json_start(bytes: &[u8]) -> Option<usize> {
+    let mut offset = 0;
+    for line in bytes.split_inclusive(|b| *b == b'\n').take(64) {
+        let trimmed = line.iter().position(|b| !b.is_ascii_whitespace());
+        if let Some(i) = trimmed
+            && line[i] == b'{'
+        {
+            let window = &bytes[offset..bytes.len().min(offset + 512)];
+            return memchr::memmem::find(window, b"\"fio version\"").map(|_| offset);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Parses a fio JSON report (`bytes` from `json_start` on).
+pub fn parse(path: &Path, bytes: &[u8], job: &str) -> Result<Measured, IngestError> {
+    let invalid = |place: String, message: String, hint: &str| IngestError::Invalid {
+        path: path.to_path_buf(),
+        place,
+        message,
+        hint: hint.to_string(),
+    };
+    const RERUN: &str = "pass the complete output of `fio --output-format=json` (or `json+`)";
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    let report = match stream.next() {
+        Some(Ok(value)) => value,
+        Some(Err(e)) => {
+            return Err(invalid(
+                format!("line {}, column {}", e.line(), e.column()),
+                format!("invalid JSON: {e}"),
+                RERUN,
+            ));
+        }
+        None => return Err(invalid("$".into(), "no JSON".into(), RERUN)),
+    };
+    let version = report
+        .get("fio version")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let major = version
+        .strip_prefix("fio-")
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    if major.is_none_or(|m| m < 2) {
+        return Err(invalid(
+            "$.\"fio version\"".into(),
+            format!(
+                "fio version `{version}` is not supported (perfkit reads fio 2.x and 3.x JSON)"
+            ),
+            "run the job with fio 3.x (`fio --output-format=json`)",
+        ));
+    }
+    let jobs = report
+        .get("jobs")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("$.jobs".into(), "missing the list of jobs".into(), RERUN))?;
+    let global = report
+        .get("global options")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let finished_ms = report
+        .get("timestamp_ms")
+        .and_then(Value::as_i64)
+        .or_else(|| {
+            report
+                .get("timestamp")
+                .and_then(Value::as_i64)
+                .map(|s| s * 1000)
+        });
+    let mut measured = Measured {
+        source_format: "fio-json",
+        format_version: None,
+        tool_version: Some(version),
+        finished_at_us: finished_ms.map(|ms| ms * 1000),
+        ..Measured::default()
+    };
+    let mut longest_s = 0i64;
+    let mut names_seen: Vec<String> = Vec::new();
+    for (j, fio_job) in jobs.iter().enumerate() {
+        let name = fio_job
+            .get("jobname")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let error = fio_job.get("error").and_then(Value::as_i64).unwrap_or(0);
+        if error != 0 {
+            return Err(invalid(
+                format!("$.jobs[{j}].error"),
+                format!(
+                    "fio job `{name}` failed with error {error} ({}); its numbers are not a measurement",
+                    std::io::Error::from_raw_os_error(error as i32)
+                ),
+                "fix the job (fio printed the cause before its JSON) and run it again",
+            ));
+        }
+        longest_s = longest_s.max(fio_job.get("elapsed").and_then(Value::as_i64).unwrap_or(0));
+        let mut options = global.clone();
+        if let Some(own) = fio_job.get("job options").and_then(Value::as_object) {
+            options.extend(own.clone());
+        }
+        let identity = identity_of(&options);
+        // Two jobs with the same options in one file stay two workloads.
+        let occurrence = names_seen.iter().filter(|n| **n == name).count();
+        names_seen.push(name.clone());
+        let mut config = options.clone();
+        for place in PLACE_OPTIONS {
+            config.remove(place);
+        }
+        let hash = config_hash(&json!({"tool": "fio", "options": config}));
+        for direction in DIRECTIONS {
+            let Some(stats) = fio_job.get(direction).and_then(Value::as_object) else {
+                continue;
+            };
+            let ios = stats.get("total_ios").and_then(Value::as_u64).unwrap_or(0);
+            if ios == 0 {
+                continue;
+            }
+            let place = format!("$.jobs[{j}].{direction}");
+            let latency = Latency::of(stats).ok_or_else(|| {
+                invalid(
+                    format!("{place}.clat_ns"),
+                    "no completion latency (`clat_ns`, or `clat` before fio 3)".into(),
+                    RERUN,
+                )
+            })?;
+            let iops = stats
+                .get("iops")
+                .and_then(Value::as_f64)
+                .unwrap_or(f64::NAN);
+            let runtime_s = stats
+                .get("runtime")
+                .and_then(Value::as_f64)
+                .map(|ms| ms / 1000.0);
+            let label = describe(&identity, &name);
+            let key = workload_key(
+                "fio",
+                job,
+                &[
+                    &name,
+                    &occurrence.to_string(),
+                    &identity.to_string(),
+                    direction,
+                ],
+            );
+            let index = measured.workloads.len() as u32;
+            measured.operations += ios;
+            let row = |action: String, values: Vec<f64>, unit: &str, higher: bool| SeriesRow {
+                workload_key: key.clone(),
+                workload_index: index,
+                config_hash: hash.clone(),
+                scenario: label.clone(),
+                subtask_title: String::new(),
+                action,
+                depth: 0,
+                samples: ios,
+                failed: 0,
+                durations_s: values,
+                load_duration_s: None,
+                pass_sla: true,
+                unit: unit.into(),
+                higher_is_better: higher,
+                rate_unit: String::new(),
+            };
+            measured.series.push(row(
+                format!("{direction} latency"),
+                latency.points(ios),
+                SECONDS,
+                false,
+            ));
+            measured.series.push(row(
+                format!("{direction} IOPS"),
+                vec![iops].into_iter().filter(|v| v.is_finite()).collect(),
+                "IO/s",
+                true,
+            ));
+            let mut details = Map::new();
+            details.insert("direction".into(), json!(direction));
+            details.insert("jobname".into(), json!(name));
+            details.insert("options".into(), Value::Object(options.clone()));
+            details.insert("stats".into(), Value::Object(stats.clone()));
+            details.insert("latency_unit".into(), json!(latency.source_unit));
+            measured.workloads.push(WorkloadRecord {
+                workload_index: index,
+                workload_key: key.clone(),
+                config_hash: hash.clone(),
+                subtask_index: j as u32,
+                subtask_title: name.clone(),
+                position: j as u32,
+                scenario: label.clone(),
+                description: format!("{direction} of fio job `{name}`"),
+                runner_type: "fio".into(),
+                runner_json:
+                    json!({"numjobs": identity["numjobs"], "iodepth": identity["iodepth"]})
+                        .to_string(),
+                args_json: Value::Object(options.clone()).to_string(),
+                contexts_json: "{}".into(),
+                sla_json: "{}".into(),
+                hooks_json: "[]".into(),
+                load_duration_s: runtime_s,
+                full_duration_s: runtime_s,
+                iterations: ios,
+                pass_sla: true,
+                sla_results_json: "[]".into(),
+                duration: latency.summary(ios),
+                details_json: Some(Value::Object(details).to_string()),
+                ..WorkloadRecord::default()
+            });
+        }
+    }
+    if measured.workloads.is_empty() {
+        return Err(invalid(
+            "$.jobs".into(),
+            "no job did any I/O".into(),
+            "check the job file: every job ran for 0 I/Os",
+        ));
+    }
+    measured.started_at_us = measured
+        .finished_at_us
+        .map(|end| end - longest_s * 1_000_000);
+    Ok(measured)
+}
+
+/// The options that identify the workload, normalized (aliases, absent → null).
+fn identity_of(options: &Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    for (name, aliases) in IDENTITY_OPTIONS {
+        let value = aliases
+            .iter()
+            .find_map(|a| options.get(*a))
+            .cloned()
+            .unwrap_or(Value::Null);
+        out.insert(name.into(), value);
+    }
+    Value::Object(out)
+}
+
+/// `fio randwrite bs=4k iodepth=32 (job name)`.
+fn describe(identity: &Value, name: &str) -> String {
+    let text = |k: &str| identity.get(k).and_then(Value::as_str);
+    let mut out = format!("fio {}", text("rw").unwrap_or("read"));
+    for key in ["bs", "iodepth", "numjobs", "ioengine"] {
+        if let Some(v) = text(key) {
+            out.push_str(&format!(" {key}={v}"));
+        }
+    }
+    out.push_str(&format!(" ({name})"));
+    out
+}
+
+/// One direction's completion latency, in seconds.
+struct Latency {
+    min: f64,
+    max: f64,
+    mean: f64,
+    /// (percent, seconds).
+    percentiles: Vec<(f64, f64)>,
+    /// (seconds, count), from `json+`.
+    bins: Vec<(f64, u64)>,
+    source_unit: &'static str,
+}
+
+impl Latency {
+    fn of(stats: &Map<String, Value>) -> Option<Latency> {
+        let (clat, scale, unit) = match stats.get("clat_ns") {
+            Some(c) => (c, 1e-9, "ns"),
+            None => (stats.get("clat")?, 1e-6, "us"),
+        };
+        let number = |k: &str| clat.get(k).and_then(Value::as_f64).map(|v| v * scale);
+        let pairs = |k: &str| -> Vec<(f64, f64)> {
+            clat.get(k)
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(p, v)| Some((p.parse::<f64>().ok()?, v.as_f64()? * scale)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let bins = clat
+            .get("bins")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(v, c)| Some((v.parse::<f64>().ok()? * scale, c.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Latency {
+            min: number("min")?,
+            max: number("max")?,
+            mean: number("mean")?,
+            percentiles: pairs("percentile"),
+            bins,
+            source_unit: unit,
+        })
+    }
+
+    fn points(&self, ios: u64) -> Vec<f64> {
+        if !self.bins.is_empty() {
+            return quantiles::from_histogram(&self.bins);
+        }
+        let mut table = self.percentiles.clone();
+        table.push((0.0, self.min));
+        table.push((100.0, self.max));
+        quantiles::from_percentiles(&table, ios)
+    }
+
+    fn summary(&self, ios: u64) -> Option<perfkit_schema::Summary> {
+        let at = |p: f64| {
+            self.percentiles
+                .iter()
+                .find(|(q, _)| (*q - p).abs() < 1e-9)
+                .map(|(_, v)| *v)
+        };
+        let points = self.points(ios);
+        let from_points = perfkit_schema::Summary::of(&points);
+        let pick = |p: f64, fallback: Option<f64>| at(p).or(fallback).unwrap_or(f64::NAN);
+        summary(
+            ios,
+            self.min,
+            pick(50.0, from_points.map(|s| s.median)),
+            pick(90.0, from_points.map(|s| s.p90)),
+            pick(95.0, from_points.map(|s| s.p95)),
+            self.max,
+            self.mean,
+        )
+    }
+}
