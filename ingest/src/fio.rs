@@ -371,3 +371,87 @@ impl Latency {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REAL: &str = include_str!("../../tests/fixtures/fio/randwrite-4k-qd32.json");
+
+    fn latency_median(m: &Measured) -> f64 {
+        m.workloads[0].duration.unwrap().median
+    }
+
+    #[test]
+    fn fio_2_microsecond_latencies_read_as_seconds() {
+        // fio before 3.0 wrote `clat`/`lat` in µs; the same numbers moved to
+        // `clat_ns`/`lat_ns` in ns. Rewrite the real 3.33 report the old way.
+        let mut old: Value = serde_json::from_str(REAL).unwrap();
+        old["fio version"] = json!("fio-2.20");
+        let write = old["jobs"][0]["write"].as_object_mut().unwrap();
+        let mut clat = write.remove("clat_ns").unwrap();
+        for key in ["min", "max", "mean", "stddev"] {
+            clat[key] = json!(clat[key].as_f64().unwrap() / 1000.0);
+        }
+        for (_, v) in clat["percentile"].as_object_mut().unwrap() {
+            *v = json!(v.as_f64().unwrap() / 1000.0);
+        }
+        write.insert("clat".into(), clat);
+        let path = Path::new("old.json");
+        let new = parse(path, REAL.as_bytes(), "j").unwrap();
+        let old = parse(path, old.to_string().as_bytes(), "j").unwrap();
+        let (a, b) = (latency_median(&new), latency_median(&old));
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        assert!(a > 1e-6 && a < 1e-2, "a disk latency in seconds: {a}");
+        assert_eq!(old.tool_version.as_deref(), Some("fio-2.20"));
+    }
+
+    #[test]
+    fn unknown_versions_and_idle_jobs_are_refused() {
+        let mut v: Value = serde_json::from_str(REAL).unwrap();
+        v["fio version"] = json!("fio-1.59");
+        let err = parse(Path::new("x.json"), v.to_string().as_bytes(), "j").unwrap_err();
+        assert!(
+            err.to_string().contains("`fio-1.59` is not supported"),
+            "{err}"
+        );
+        let mut v: Value = serde_json::from_str(REAL).unwrap();
+        v["jobs"][0]["write"]["total_ios"] = json!(0);
+        let err = parse(Path::new("x.json"), v.to_string().as_bytes(), "j").unwrap_err();
+        assert!(err.to_string().contains("no job did any I/O"), "{err}");
+    }
+
+    #[test]
+    fn the_workload_is_named_by_its_options_and_configured_by_the_rest() {
+        let base: Value = serde_json::from_str(REAL).unwrap();
+        let run = |edit: &dyn Fn(&mut Value)| {
+            let mut v = base.clone();
+            edit(&mut v);
+            let m = parse(Path::new("x.json"), v.to_string().as_bytes(), "j").unwrap();
+            (
+                m.workloads[0].workload_key.clone(),
+                m.workloads[0].config_hash.clone(),
+            )
+        };
+        let (key, config) = run(&|_| {});
+        // Another temporary directory: the same workload and configuration.
+        let moved = run(&|v| v["jobs"][0]["job options"]["directory"] = json!("/tmp/other"));
+        assert_eq!(moved, (key.clone(), config.clone()));
+        // Another runtime: the same workload, configuration changed.
+        let longer = run(&|v| v["jobs"][0]["job options"]["runtime"] = json!("60"));
+        assert_eq!(longer.0, key);
+        assert_ne!(longer.1, config);
+        // Another block size: another workload.
+        let bigger = run(&|v| v["jobs"][0]["job options"]["bs"] = json!("64k"));
+        assert_ne!(bigger.0, key);
+    }
+
+    #[test]
+    fn notes_before_the_json_are_skipped() {
+        let with_note =
+            format!("note: both iodepth >= 1 and synchronous I/O engine are selected\n{REAL}");
+        let start = json_start(with_note.as_bytes()).unwrap();
+        assert!(with_note[start..].starts_with('{'));
+        assert_eq!(json_start(b"{\"tasks\": []}"), None, "not fio");
+    }
+}

@@ -716,3 +716,121 @@ fn assemble(
     }
     measured
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUN: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/locust/history/run-01"
+    );
+
+    fn copy_set(to: &Path, prefix: &str) {
+        for suffix in [
+            "_stats.csv",
+            "_stats_history.csv",
+            "_failures.csv",
+            "_exceptions.csv",
+        ] {
+            std::fs::copy(
+                Path::new(RUN).join(format!("locust{suffix}")),
+                to.join(format!("{prefix}{suffix}")),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_set_is_found_by_prefix_directory_or_stats_file() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_set(dir.path(), "run");
+        let by_dir = find_csv_set(dir.path()).unwrap().unwrap();
+        let by_prefix = find_csv_set(&dir.path().join("run")).unwrap().unwrap();
+        let by_stats = find_csv_set(&dir.path().join("run_stats.csv"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_dir, by_prefix);
+        assert_eq!(by_dir, by_stats);
+        assert_eq!(by_dir.files().len(), 4);
+        assert!(find_csv_set(&dir.path().join("other")).unwrap().is_none());
+
+        copy_set(dir.path(), "second");
+        let err = find_csv_set(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("2 Locust CSV sets"), "{err}");
+    }
+
+    #[test]
+    fn history_failures_and_the_user_count_are_kept() {
+        let set = find_csv_set(Path::new(RUN)).unwrap().unwrap();
+        let m = parse_csv(&set, "job").unwrap();
+        let validate = m
+            .workloads
+            .iter()
+            .find(|w| w.description == "GET keystone.validate_token")
+            .unwrap();
+        let details: Value =
+            serde_json::from_str(validate.details_json.as_deref().unwrap()).unwrap();
+        assert!(details["history"].as_array().unwrap().len() > 5);
+        assert_eq!(
+            details["history"][0]["User Count"]
+                .as_f64()
+                .map(|u| u > 0.0),
+            Some(true)
+        );
+        assert!(
+            details["failures"][0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("expected 200")
+        );
+        assert!(details["Requests/s"].as_f64().unwrap() > 0.0);
+        assert!(
+            validate.runner_json.contains("\"users\":10"),
+            "{}",
+            validate.runner_json
+        );
+        // Response times are stored in seconds, requests/s as the throughput.
+        let row = m
+            .series
+            .iter()
+            .find(|r| r.action == "GET keystone.validate_token")
+            .unwrap();
+        let median = perfkit_schema::Summary::of(&row.durations_s)
+            .unwrap()
+            .median;
+        assert!((0.015..0.035).contains(&median), "{median}");
+        let rps = details["Requests/s"].as_f64().unwrap();
+        assert!((row.throughput().unwrap() - rps).abs() < 1e-9);
+        assert!(m.started_at_us.unwrap() < m.finished_at_us.unwrap());
+    }
+
+    #[test]
+    fn quoted_names_and_old_locust_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = dir.path().join("x_stats.csv");
+        let original = std::fs::read_to_string(Path::new(RUN).join("locust_stats.csv")).unwrap();
+        // A request name with a comma and a quote, quoted as Locust's csv
+        // writer does.
+        let renamed = original.replace(
+            "GET,keystone.validate_token,",
+            "GET,\"/v3/auth/tokens?a=1,b=\"\"<x>\"\"\",",
+        );
+        std::fs::write(&stats, renamed).unwrap();
+        let set = find_csv_set(&stats).unwrap().unwrap();
+        let m = parse_csv(&set, "job").unwrap();
+        assert!(
+            m.series
+                .iter()
+                .any(|r| r.action == "GET /v3/auth/tokens?a=1,b=\"<x>\"")
+        );
+
+        std::fs::write(
+            &stats,
+            "\"Method\",\"Name\",\"# requests\",\"# failures\"\n\"GET\",\"/\",1,0\n",
+        )
+        .unwrap();
+        let err = parse_csv(&set, "job").unwrap_err().to_string();
+        assert!(err.contains("before 1.0"), "{err}");
+    }
+}
