@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use perfkit_zuul::ScaffoldError;
 use perfkit_zuul::scaffold::{self, FileAction, ScaffoldPlan, ScaffoldRequest};
+use perfkit_zuul::variants::Variant;
 
 use crate::EXIT_ERROR;
 
@@ -16,14 +17,18 @@ use crate::EXIT_ERROR;
 /// Writes a `rally-jobs/` task, a Zuul job `<project>-rally-task` merged
 /// into the repo's existing Zuul config, and a post-run playbook that keeps
 /// Rally's results as build artifacts (and archives them with `perfkit
-/// ingest` when a secret provides credentials). Safe to run again:
-/// unchanged files stay untouched and edited files are kept unless `--force`.
+/// ingest` when a secret provides credentials). `--with-locust` and
+/// `--with-fio` add a Locust and a fio job beside it, whose results are kept
+/// and archived the same way. Safe to run again: unchanged files stay
+/// untouched and edited files are kept unless `--force`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
   perfkit scaffold                             # in a clone of nova: project from the remote\n  \
   perfkit scaffold --project nova --dry-run    # show the diff, write nothing\n  \
   perfkit scaffold --project openstack/cinder --job-name cinder-perfkit-rally\n  \
   perfkit scaffold --project trove --repo ~/src/trove --pipelines check\n  \
+  perfkit scaffold --project keystone --with-locust   # + keystone-locust: tokens under load\n  \
+  perfkit scaffold --project cinder --with-fio        # + cinder-fio: the node's storage\n  \
   perfkit scaffold --project nova \\\n      --scenarios NovaServers.boot_and_delete_server,NovaKeypair.create_and_list_keypairs")]
 pub struct ScaffoldArgs {
     /// Gerrit project, e.g. `openstack/nova` or just `nova` (default: taken
@@ -53,6 +58,19 @@ pub struct ScaffoldArgs {
     /// perfkit's `rally-jobs-template/`; missing files fall back).
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
+
+    /// Also add a Locust job `<project>-locust`: rally-jobs/locust/locustfile.py
+    /// (Keystone tokens, issued 30 % and validated 70 % of the time) run
+    /// headless against devstack, its CSV and JSON results kept and
+    /// archived like Rally's.
+    #[arg(long)]
+    with_locust: bool,
+
+    /// Also add a fio job `<project>-fio`: rally-jobs/fio/<project>.fio (4k
+    /// random writes at depth 32, 1M sequential reads) run on the test
+    /// node, its JSON+ output kept and archived like Rally's.
+    #[arg(long)]
+    with_fio: bool,
 
     /// Print a unified diff of what would change and write nothing.
     #[arg(long)]
@@ -84,6 +102,13 @@ fn scaffold(args: ScaffoldArgs) -> Result<ExitCode, ScaffoldError> {
     let repo = perfkit_zuul::repo::open(args.repo.as_deref(), &cwd)?;
     let (project, project_note) =
         perfkit_zuul::repo::resolve_project(args.project.as_deref(), &repo)?;
+    let variants = [
+        (args.with_locust, Variant::Locust),
+        (args.with_fio, Variant::Fio),
+    ]
+    .into_iter()
+    .filter_map(|(wanted, variant)| wanted.then_some(variant))
+    .collect();
     let request = ScaffoldRequest {
         repo_root: repo.root.clone(),
         project,
@@ -92,16 +117,21 @@ fn scaffold(args: ScaffoldArgs) -> Result<ExitCode, ScaffoldError> {
         scenarios: args.scenarios,
         templates_dir: args.templates,
         force: args.force,
+        variants,
     };
     let mut plan = scaffold::plan(&request)?;
     plan.notes.extend(project_note);
 
+    let jobs: Vec<&str> = std::iter::once(plan.job_name.as_str())
+        .chain(plan.variant_jobs.iter().map(String::as_str))
+        .collect();
     println!(
-        "perfkit scaffold: {} in {} (Zuul config: {}; job {} in {})",
+        "perfkit scaffold: {} in {} (Zuul config: {}; {} {} in {})",
         plan.project,
         repo.root.display(),
         plan.config_root.describe(),
-        plan.job_name,
+        if jobs.len() == 1 { "job" } else { "jobs" },
+        jobs.join(", "),
         plan.pipelines.join(", ")
     );
     if args.dry_run {
@@ -132,10 +162,12 @@ fn scaffold(args: ScaffoldArgs) -> Result<ExitCode, ScaffoldError> {
         } else {
             "Update"
         };
-        println!(
-            "  git commit -m \"{verb} a Rally performance job ({})\"",
-            plan.job_name
-        );
+        let what = if jobs.len() == 1 {
+            "a Rally performance job"
+        } else {
+            "performance jobs"
+        };
+        println!("  git commit -m \"{verb} {what} ({})\"", jobs.join(", "));
         println!("  git review");
     }
     Ok(ExitCode::SUCCESS)

@@ -4,10 +4,12 @@
 //! plus no config: what is written, that nothing else changes, that a second
 //! run changes nothing, `--dry-run`, `--force`, errors. With
 //! `PERFKIT_ZUUL_PYTHON` the result goes through Zuul's own config parser
-//! (tests/tools/validate-zuul-config.py); with `PERFKIT_TOOLS_BIN` the
-//! post-run playbook through `ansible-playbook --syntax-check` and a stubbed
-//! run. Without them those checks are skipped (and fail with
-//! `PERFKIT_REQUIRE_TOOLS=1`).
+//! (tests/tools/validate-zuul-config.py); with `PERFKIT_TOOLS_BIN` every
+//! scaffolded playbook through `ansible-playbook --syntax-check` and stubbed
+//! runs. `--with-locust` and `--with-fio` get the same checks, plus real
+//! runs of their jobs on localhost: the tools venv's Locust against a
+//! stand-in Keystone, Debian's fio (on PATH). Without the tools those checks
+//! are skipped (and fail with `PERFKIT_REQUIRE_TOOLS=1`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -242,24 +244,54 @@ fn ansible(bin: &Path, args: &[&str], extra_env: &[(&str, &Path)]) -> Output {
     cmd.output().unwrap()
 }
 
+/// A roles directory with a do-nothing `orchestrate-devstack` (the role
+/// devstack's repo gives Zuul jobs; run-locust.yaml deploys devstack with it).
+fn stub_roles(dir: &Path) -> PathBuf {
+    let roles = dir.join("roles");
+    let tasks = roles.join("orchestrate-devstack/tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    std::fs::write(
+        tasks.join("main.yaml"),
+        "- name: Stand in for devstack's orchestrate-devstack\n  ansible.builtin.debug:\n    msg: devstack would be deployed here\n",
+    )
+    .unwrap();
+    roles
+}
+
+/// `ansible-playbook --syntax-check` on every playbook perfkit wrote under
+/// playbooks/perfkit/ (their imported tasks files included).
 fn syntax_check(root: &Path, layout: &str) {
     let Some(bin) = tool("PERFKIT_TOOLS_BIN", "ansible-playbook --syntax-check") else {
         return;
     };
     let vars = format!("@{}", fixture("zuul-vars/change.yaml").display());
-    let playbook = root.join(PLAYBOOK);
-    let out = ansible(
-        &bin,
-        &["-e", &vars, "--syntax-check", playbook.to_str().unwrap()],
-        &[],
+    let stubs = tempfile::tempdir().unwrap();
+    let roles = stub_roles(stubs.path());
+    let mut playbooks: Vec<PathBuf> = std::fs::read_dir(root.join("playbooks/perfkit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    playbooks.sort();
+    assert!(playbooks.contains(&root.join(PLAYBOOK)), "{playbooks:?}");
+    for playbook in &playbooks {
+        let out = ansible(
+            &bin,
+            &["-e", &vars, "--syntax-check", playbook.to_str().unwrap()],
+            &[("ANSIBLE_ROLES_PATH", &roles)],
+        );
+        assert!(
+            out.status.success(),
+            "syntax check of {} ({layout}):\n{}{}",
+            playbook.display(),
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    eprintln!(
+        "ansible-playbook --syntax-check ({layout}): {} playbooks ok",
+        playbooks.len()
     );
-    assert!(
-        out.status.success(),
-        "syntax check ({layout}):\n{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    eprintln!("ansible-playbook --syntax-check ({layout}): ok");
 }
 
 /// What one layout run must show: created files, the others untouched,
@@ -588,10 +620,35 @@ fn help_shows_examples() {
         "--templates",
         "--dry-run",
         "--force",
+        "--with-locust",
+        "--with-fio",
         "Examples:",
+        "perfkit scaffold --project keystone --with-locust",
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
+}
+
+/// A stand-in `perfkit` in `dir` that logs its arguments, its archive
+/// environment, and the settings file it is handed (`$3`) with its mode.
+/// Returns (executable, log).
+fn fake_perfkit(dir: &Path) -> (PathBuf, PathBuf) {
+    let log = dir.join("calls.log");
+    let fake = dir.join("perfkit");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\nprintf 'ARGS %s\\n' \"$*\" >> '{log}'\nprintf 'ENV [%s] [%s]\\n' \"$PERFKIT_ARCHIVE\" \"$AWS_SECRET_ACCESS_KEY\" >> '{log}'\nsed 's/^/FILE /' \"$3\" >> '{log}'\nstat -c 'MODE %a' \"$3\" >> '{log}'\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (fake, log)
 }
 
 /// The scaffolded post-run, run for real by ansible-playbook on localhost
@@ -612,21 +669,7 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
     for f in ["report.json", "results.json", "report.html"] {
         std::fs::write(results.join(f), "{}").unwrap();
     }
-    let log = work.path().join("calls.log");
-    let fake = work.path().join("perfkit");
-    std::fs::write(
-        &fake,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\nprintf 'ARGS %s\\n' \"$*\" >> '{log}'\nprintf 'ENV [%s] [%s]\\n' \"$PERFKIT_ARCHIVE\" \"$AWS_SECRET_ACCESS_KEY\" >> '{log}'\nsed 's/^/FILE /' \"$3\" >> '{log}'\nstat -c 'MODE %a' \"$3\" >> '{log}'\n",
-            log = log.display()
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let (fake, log) = fake_perfkit(work.path());
     let secret = work.path().join("secret.yaml");
     std::fs::write(
         &secret,
@@ -902,4 +945,866 @@ fn post_run_playbook_archives_with_the_real_perfkit() {
         assert!(!archived.series.is_empty(), "{kind}");
         eprintln!("post-run playbook archived a {kind} build into moto S3: ok");
     }
+}
+
+// --- `--with-locust` and `--with-fio` ---
+
+const LOCUSTFILE: &str = "rally-jobs/locust/locustfile.py";
+const RUN_LOCUST: &str = "playbooks/perfkit/run-locust.yaml";
+const POST_LOCUST: &str = "playbooks/perfkit/post-locust.yaml";
+const RUN_FIO: &str = "playbooks/perfkit/run-fio.yaml";
+const POST_FIO: &str = "playbooks/perfkit/post-fio.yaml";
+const RESULTS_VARS: &str = "playbooks/perfkit/vars/results.yaml";
+
+/// The jobs each pipeline lists, over every project stanza of the config
+/// Zuul would read.
+fn listed_jobs(root: &Path) -> BTreeMap<String, Vec<String>> {
+    use perfkit_zuul::zuul_config::{pipeline_jobs, read, stanza_body};
+    let config = read(root).unwrap();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pipeline in ["check", "gate", "periodic"] {
+        for file in &config.files {
+            for project in file
+                .stanzas
+                .iter()
+                .filter_map(|s| stanza_body(s, "project"))
+            {
+                out.entry(pipeline.into()).or_default().extend(
+                    pipeline_jobs(project, pipeline)
+                        .iter()
+                        .map(|j| j.to_string()),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A repo scaffolded with both variants: the variant files are there, the
+/// three jobs are listed in check and gate, Zuul and Ansible accept it all
+/// and a second run changes nothing (`scaffold_layout`).
+fn scaffold_variants(dir: &Path, args: &[&str], layout: &str, config: &str, strict: bool) {
+    let mut all = args.to_vec();
+    all.extend(["--with-locust", "--with-fio"]);
+    let out = scaffold_layout(dir, &all, layout, config, strict);
+    let jobs = listed_jobs(dir);
+    let rally_job = jobs["check"]
+        .iter()
+        .find(|j| j.contains("rally"))
+        .unwrap_or_else(|| panic!("no Rally job listed: {jobs:?}\n{out}"))
+        .clone();
+    let short = rally_job.split('-').next().unwrap().to_string();
+    for file in [
+        LOCUSTFILE,
+        RUN_LOCUST,
+        POST_LOCUST,
+        RUN_FIO,
+        POST_FIO,
+        &format!("rally-jobs/fio/{short}.fio"),
+        "playbooks/perfkit/tasks/keep-results.yaml",
+        RESULTS_VARS,
+    ] {
+        assert!(dir.join(file).is_file(), "{layout}: {file} missing");
+    }
+    for pipeline in ["check", "gate"] {
+        for job in [
+            rally_job.clone(),
+            format!("{short}-locust"),
+            format!("{short}-fio"),
+        ] {
+            assert_eq!(
+                jobs[pipeline].iter().filter(|j| **j == job).count(),
+                1,
+                "{layout}: {job} not listed once in {pipeline}: {jobs:?}"
+            );
+        }
+    }
+    assert!(
+        out.contains(&format!(
+            "jobs {rally_job}, {short}-locust, {short}-fio in check, gate"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
+    let neutron = repo(
+        Some("https://opendev.org/openstack/neutron"),
+        &[("openstack/neutron", ".")],
+    );
+    scaffold_variants(
+        neutron.path(),
+        &[],
+        "zuul.d/ (neutron, --with-locust --with-fio)",
+        "zuul.d/perfkit-rally.yaml",
+        true,
+    );
+    for own in ["zuul.d/perfkit-locust.yaml", "zuul.d/perfkit-fio.yaml"] {
+        assert!(neutron.path().join(own).is_file(), "{own} missing");
+    }
+
+    let nova = repo(None, &[("openstack/nova/.zuul.yaml", ".zuul.yaml")]);
+    scaffold_variants(
+        nova.path(),
+        &["--project", "nova"],
+        ".zuul.yaml (nova, --with-locust --with-fio)",
+        ".zuul.yaml",
+        true,
+    );
+
+    let mistral = repo(
+        None,
+        &[
+            ("openstack/mistral/.zuul.yaml", "zuul.yaml"),
+            ("openstack/zaqar/.zuul.yaml", ".zuul.yaml"),
+        ],
+    );
+    scaffold_variants(
+        mistral.path(),
+        &[
+            "--project",
+            "mistral",
+            "--job-name",
+            "mistral-perfkit-rally",
+        ],
+        "zuul.yaml (mistral, --with-locust --with-fio)",
+        "zuul.yaml",
+        false,
+    );
+
+    let keystone = repo(
+        Some("https://opendev.org/openstack/keystone"),
+        &[("openstack/keystone/rally-jobs", "rally-jobs")],
+    );
+    scaffold_variants(
+        keystone.path(),
+        &[],
+        "none (keystone, --with-locust --with-fio)",
+        ".zuul.yaml",
+        true,
+    );
+    let text = std::fs::read_to_string(keystone.path().join(".zuul.yaml")).unwrap();
+    for line in [
+        "    name: keystone-locust\n    parent: devstack\n",
+        "    run: playbooks/perfkit/run-locust.yaml\n    post-run: playbooks/perfkit/post-locust.yaml\n",
+        "      perfkit_locustfile: rally-jobs/locust/locustfile.py\n",
+        "      perfkit_locust_issue_weight: 30\n      perfkit_locust_validate_weight: 70\n",
+        "    name: keystone-fio\n    parent: base\n",
+        "      perfkit_fio_jobfile: rally-jobs/fio/keystone.fio\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
+}
+
+#[test]
+fn a_variant_added_later_only_adds() {
+    // Single file: the Rally-only config gains lines, loses none.
+    let dir = repo(None, &[("openstack/nova/.zuul.yaml", ".zuul.yaml")]);
+    ok(&perfkit(dir.path(), &["--project", "nova"]));
+    let rally_only = tree(dir.path());
+    let out = ok(&perfkit(
+        dir.path(),
+        &["--project", "nova", "--with-locust"],
+    ));
+    let now = tree(dir.path());
+    for (path, bytes) in &rally_only {
+        if path == ".zuul.yaml" {
+            only_insertions(bytes, &now[path]);
+        } else {
+            assert_eq!(&now[path], bytes, "{path} changed:\n{out}");
+        }
+    }
+    let added: Vec<&String> = now
+        .keys()
+        .filter(|p| !rally_only.contains_key(*p))
+        .collect();
+    assert_eq!(
+        added,
+        [POST_LOCUST, RUN_LOCUST, RESULTS_VARS, LOCUSTFILE],
+        "{out}"
+    );
+    assert!(
+        out.contains(".zuul.yaml (nova-locust: job added; listed in check, gate of the existing project stanza)"),
+        "{out}"
+    );
+    validate_zuul(dir.path(), ".zuul.yaml (nova, locust added later)", true);
+
+    // Directory: the Rally job's file stays as it was; fio gets its own.
+    let dir = repo(None, &[("openstack/neutron/zuul.d", "zuul.d")]);
+    ok(&perfkit(dir.path(), &["--project", "neutron"]));
+    let rally_only = tree(dir.path());
+    ok(&perfkit(
+        dir.path(),
+        &["--project", "neutron", "--with-fio"],
+    ));
+    let now = tree(dir.path());
+    for (path, bytes) in &rally_only {
+        assert_eq!(&now[path], bytes, "{path} changed");
+    }
+    let added: Vec<&String> = now
+        .keys()
+        .filter(|p| !rally_only.contains_key(*p))
+        .collect();
+    assert_eq!(
+        added,
+        [
+            POST_FIO,
+            RUN_FIO,
+            RESULTS_VARS,
+            "rally-jobs/fio/neutron.fio",
+            "zuul.d/perfkit-fio.yaml"
+        ]
+    );
+    validate_zuul(dir.path(), "zuul.d/ (neutron, fio added later)", true);
+}
+
+#[test]
+fn dry_run_shows_the_variants_and_writes_nothing() {
+    let dir = repo(None, &[("openstack/nova/.zuul.yaml", ".zuul.yaml")]);
+    let before = tree(dir.path());
+    let out = ok(&perfkit(
+        dir.path(),
+        &[
+            "--project",
+            "nova",
+            "--with-locust",
+            "--with-fio",
+            "--dry-run",
+        ],
+    ));
+    assert_eq!(tree(dir.path()), before);
+    for file in [
+        LOCUSTFILE,
+        RUN_LOCUST,
+        POST_LOCUST,
+        RUN_FIO,
+        POST_FIO,
+        "rally-jobs/fio/nova.fio",
+    ] {
+        assert!(
+            out.contains(&format!("--- /dev/null\n+++ b/{file}\n")),
+            "{file} not in the diff:\n{out}"
+        );
+        assert!(out.contains(&format!("would create {file}")), "{out}");
+    }
+    for line in [
+        "+        - nova-locust\n",
+        "+        - nova-fio\n",
+        "+    name: nova-fio\n",
+    ] {
+        assert!(out.contains(line), "{line:?} missing:\n{out}");
+    }
+    assert!(out.contains("dry run: nothing written"), "{out}");
+}
+
+#[test]
+fn variant_job_names_that_are_taken_are_refused() {
+    let dir = repo(None, &[]);
+    std::fs::write(
+        dir.path().join(".zuul.yaml"),
+        "- job:\n    name: keystone-locust\n    parent: devstack\n",
+    )
+    .unwrap();
+    let err = fails(
+        dir.path(),
+        &["--project", "keystone", "--with-locust"],
+        "job `keystone-locust` is already defined in `.zuul.yaml` (line 1)",
+    );
+    assert!(err.contains("leave out `--with-locust`"), "{err}");
+    fails(
+        dir.path(),
+        &[
+            "--project",
+            "keystone",
+            "--with-fio",
+            "--job-name",
+            "keystone-fio",
+        ],
+        "job name `keystone-fio` is the name of the `--with-fio` job",
+    );
+}
+
+/// `PERFKIT_TOOLS_BIN/<name>`, or `None` (printed) when the tools venv
+/// lacks it and tools are not required.
+fn venv_tool(name: &str, what: &str) -> Option<PathBuf> {
+    let bin = tool("PERFKIT_TOOLS_BIN", what)?;
+    let path = bin.join(name);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!(
+            "{} is missing ({what}); run the tests with tests/run",
+            path.display()
+        );
+    }
+    eprintln!("skipping {what}: no {}", path.display());
+    None
+}
+
+/// A program on PATH (a Debian package such as fio), or `None` (printed).
+fn path_tool(name: &str, install: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => Some(p),
+        None if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") => {
+            panic!("{name} is not on PATH but PERFKIT_REQUIRE_TOOLS=1 ({install})")
+        }
+        None => {
+            eprintln!("skipping: {name} is not on PATH ({install})");
+            None
+        }
+    }
+}
+
+/// Locust's task ratios for the locustfile, with extra environment.
+fn locust_task_ratios(locust: &Path, file: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(locust);
+    cmd.arg("-f").arg(file).arg("--show-task-ratio-json");
+    cmd.env_remove("PERFKIT_LOCUST_ISSUE_WEIGHT")
+        .env_remove("PERFKIT_LOCUST_VALIDATE_WEIGHT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_locustfile_is_python_with_two_weighted_tasks() {
+    let dir = repo(None, &[]);
+    ok(&perfkit(
+        dir.path(),
+        &["--project", "keystone", "--with-locust"],
+    ));
+    let file = dir.path().join(LOCUSTFILE);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("{{") && !text.contains("{%"), "{text}");
+
+    let python = tool("PERFKIT_TOOLS_BIN", "python")
+        .map(|b| b.join("python"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let compiled = Command::new(&python)
+        .args(["-m", "py_compile"])
+        .arg(&file)
+        .env("PYTHONPYCACHEPREFIX", dir.path().join("pycache"))
+        .output()
+        .unwrap();
+    assert!(compiled.status.success(), "{}", stderr(&compiled));
+
+    let Some(locust) = venv_tool("locust", "locust --list on the locustfile") else {
+        return;
+    };
+    let listed = Command::new(&locust)
+        .arg("-f")
+        .arg(&file)
+        .arg("--list")
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(
+        stdout(&listed).contains("KeystoneTokenUser"),
+        "{}",
+        stdout(&listed)
+    );
+
+    for (env, issue, validate) in [
+        (vec![], 0.3, 0.7),
+        (
+            vec![
+                ("PERFKIT_LOCUST_ISSUE_WEIGHT", "1"),
+                ("PERFKIT_LOCUST_VALIDATE_WEIGHT", "3"),
+            ],
+            0.25,
+            0.75,
+        ),
+    ] {
+        let out = locust_task_ratios(&locust, &file, &env);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let ratios: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let tasks = &ratios["total"]["KeystoneTokenUser"]["tasks"];
+        assert_eq!(tasks.as_object().map(|t| t.len()), Some(2), "{ratios}");
+        assert_eq!(tasks["issue"]["ratio"].as_f64(), Some(issue), "{ratios}");
+        assert_eq!(
+            tasks["validate"]["ratio"].as_f64(),
+            Some(validate),
+            "{ratios}"
+        );
+    }
+    let bad = locust_task_ratios(&locust, &file, &[("PERFKIT_LOCUST_ISSUE_WEIGHT", "lots")]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("PERFKIT_LOCUST_ISSUE_WEIGHT='lots' is not a whole number"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+/// A stand-in for devstack's Keystone on 127.0.0.1: issues a token for the
+/// one password-auth body it expects, validates tokens it issued, and says
+/// at `/seen` how many of each it served and which bodies it refused.
+const STAND_IN_KEYSTONE: &str = r#"
+import json, sys, threading, uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WANT = {"auth": {
+    "identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "password": sys.argv[1], "domain": {"id": "default"}}}},
+    "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
+TOKENS = "/identity/v3/auth/tokens"
+lock = threading.Lock()
+tokens, seen = set(), {"issued": 0, "validated": 0, "refused": []}
+
+class Keystone(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    wbufsize = -1  # one write per response: no Nagle delays
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body=b"{}", token=None):
+        self.send_response(code)
+        if token:
+            self.send_header("X-Subject-Token", token)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path != TOKENS or json.loads(body) != WANT:
+            with lock:
+                seen["refused"].append(self.path)
+            return self.reply(401)
+        token = uuid.uuid4().hex
+        with lock:
+            tokens.add(token)
+            seen["issued"] += 1
+        self.reply(201, b'{"token": {"methods": ["password"]}}', token)
+
+    def do_GET(self):
+        if self.path == "/seen":
+            with lock:
+                return self.reply(200, json.dumps(seen).encode())
+        auth = self.headers.get("X-Auth-Token")
+        subject = self.headers.get("X-Subject-Token")
+        with lock:
+            valid = self.path == TOKENS and auth in tokens and subject in tokens
+            if valid:
+                seen["validated"] += 1
+        if not valid:
+            return self.reply(404)
+        self.reply(200, b'{"token": {}}', subject)
+
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # Locust resets its connections when it stops
+
+server = Server(("127.0.0.1", 0), Keystone)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// Kills the child process when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The stand-in Keystone, and the port it listens on.
+fn stand_in_keystone(python: &Path, password: &str) -> (Killed, u16) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(python)
+        .args(["-c", STAND_IN_KEYSTONE, password])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no port: {line:?}"));
+    (Killed(child), port)
+}
+
+/// Python's answer from the stand-in Keystone's `/seen`.
+fn keystone_seen(python: &Path, port: u16) -> serde_json::Value {
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+            &format!("http://127.0.0.1:{port}/seen"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A secret giving `perfkit_archive`, as a vars file.
+fn archive_secret(dir: &Path) -> PathBuf {
+    let secret = dir.join("secret.yaml");
+    std::fs::write(
+        &secret,
+        "perfkit_archive:\n  url: s3://perf/openstack\n  env:\n    AWS_ACCESS_KEY_ID: AKIDEXAMPLE\n    AWS_SECRET_ACCESS_KEY: s3cr3t-value\n",
+    )
+    .unwrap();
+    secret
+}
+
+/// Runs a scaffolded playbook on localhost with the change's zuul vars,
+/// the stub roles and `extra` (`-e` values); asserts it passed and returns
+/// its output.
+fn run_playbook(bin: &Path, playbook: &Path, roles: &Path, extra: &[String]) -> String {
+    let mut args = vec![
+        "-v".to_string(),
+        "-e".into(),
+        format!(
+            "ansible_python_interpreter={}",
+            bin.join("python").display()
+        ),
+        "-e".into(),
+        format!("@{}", fixture("zuul-vars/change.yaml").display()),
+    ];
+    for e in extra {
+        args.extend(["-e".to_string(), e.clone()]);
+    }
+    args.push(playbook.display().to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ansible(bin, &args, &[("ANSIBLE_ROLES_PATH", roles)]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{}:\n{text}", playbook.display());
+    text
+}
+
+/// The ingest call the fake perfkit logged: its arguments, with the
+/// credentials only in the 0600 settings file.
+fn assert_ingested(log: &Path, home: &Path, project: &str, inputs: &[PathBuf]) {
+    let calls = std::fs::read_to_string(log).unwrap();
+    let inputs: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    let want = format!(
+        "ARGS ingest --env-file {} --project {project} --zuul-vars {} {}\nENV [] []\n\
+         FILE PERFKIT_ARCHIVE=s3://perf/openstack\nFILE AWS_ACCESS_KEY_ID=AKIDEXAMPLE\n\
+         FILE AWS_SECRET_ACCESS_KEY=s3cr3t-value\nMODE 600\n",
+        home.join("archive.env").display(),
+        home.join("zuul-vars.json").display(),
+        inputs.join(" ")
+    );
+    assert_eq!(calls, want);
+    assert!(
+        !home.join("archive.env").exists(),
+        "settings file left behind"
+    );
+}
+
+/// The Locust job on localhost: run-locust.yaml (devstack stubbed, the
+/// real Locust, an openrc like devstack's pointing at a stand-in Keystone)
+/// issues and validates real tokens and leaves Locust's CSV, JSON and HTML
+/// results; with a wrong password Locust exits 2; post-locust.yaml returns
+/// the results as artifacts and, with a secret, hands `perfkit ingest` the
+/// CSV prefix, which the real perfkit archives as one run.
+#[test]
+fn the_locust_job_runs_against_a_stand_in_keystone() {
+    let dir = repo(None, &[]);
+    ok(&perfkit(
+        dir.path(),
+        &["--project", "nova", "--with-locust"],
+    ));
+    let Some(locust) = venv_tool("locust", "the Locust job against a stand-in Keystone") else {
+        return;
+    };
+    let bin = locust.parent().unwrap().to_path_buf();
+    let python = bin.join("python");
+    let work = tempfile::tempdir().unwrap();
+    let roles = stub_roles(work.path());
+    const PASSWORD: &str = "pw-n0t-in-any-log";
+    let (_keystone, port) = stand_in_keystone(&python, PASSWORD);
+    let openrc = work.path().join("openrc");
+    std::fs::write(
+        &openrc,
+        format!(
+            "# Like devstack's: source openrc USER PROJECT\nexport OS_AUTH_URL=http://127.0.0.1:{port}/identity\n\
+             export OS_USERNAME=$1 OS_PROJECT_NAME=$2 OS_PASSWORD={PASSWORD}\n\
+             export OS_USER_DOMAIN_ID=default OS_PROJECT_DOMAIN_ID=default\n"
+        ),
+    )
+    .unwrap();
+    let results = work.path().join("perfkit/locust");
+    let results_var = format!("perfkit_locust_results_dir={}", results.display());
+    let run = run_playbook(
+        &bin,
+        &dir.path().join(RUN_LOCUST),
+        &roles,
+        &[
+            results_var.clone(),
+            format!("perfkit_src_dir={}", dir.path().display()),
+            format!("perfkit_locust_openrc={}", openrc.display()),
+            format!("perfkit_locust_bin={}", locust.display()),
+            "perfkit_locust_become=false".into(),
+            "perfkit_locustfile=rally-jobs/locust/locustfile.py".into(),
+            "perfkit_locust_users=4".into(),
+            "perfkit_locust_spawn_rate=4".into(),
+            "perfkit_locust_run_time=3s".into(),
+            "perfkit_locust_issue_weight=30".into(),
+            "perfkit_locust_validate_weight=70".into(),
+        ],
+    );
+    assert!(run.contains("devstack would be deployed here"), "{run}");
+    assert!(!run.contains(PASSWORD), "the password was printed:\n{run}");
+
+    let seen = keystone_seen(&python, port);
+    assert_eq!(seen["refused"], serde_json::json!([]), "{seen}");
+    let (issued, validated) = (
+        seen["issued"].as_u64().unwrap(),
+        seen["validated"].as_u64().unwrap(),
+    );
+    // The 30/70 mix is checked by the_locustfile_is_python_with_two_weighted_tasks;
+    // a 3 s run on a busy machine is too short to judge it.
+    assert!(issued > 0 && validated > 0, "{seen}");
+
+    let mut files: Vec<String> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "locust.html",
+            "locust.json",
+            "locust_exceptions.csv",
+            "locust_failures.csv",
+            "locust_stats.csv",
+            "locust_stats_history.csv"
+        ]
+    );
+    let stats = std::fs::read_to_string(results.join("locust_stats.csv")).unwrap();
+    for method in ["GET", "POST"] {
+        let row = stats
+            .lines()
+            .find(|l| l.starts_with(&format!("{method},/v3/auth/tokens,")))
+            .unwrap_or_else(|| panic!("no {method} row:\n{stats}"));
+        let failures: u64 = row.split(',').nth(3).unwrap().parse().unwrap();
+        assert_eq!(failures, 0, "{row}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("locust.json")).unwrap()).unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(2), "{json}");
+    for file in &files {
+        let text = std::fs::read_to_string(results.join(file)).unwrap();
+        assert!(!text.contains(PASSWORD), "the password is in {file}");
+    }
+
+    // OS_AUTH_URL may end in /v3; only failures (a wrong password) is a
+    // broken run, not a result: Locust exits 2.
+    for (url, password, code) in [
+        ("identity/v3/", PASSWORD, 0),
+        ("identity", "not-the-password", 2),
+    ] {
+        let direct = Command::new(&locust)
+            .arg("-f")
+            .arg(dir.path().join(LOCUSTFILE))
+            .args(["--headless", "-u", "1", "-r", "1", "-t", "3s"])
+            .args(["--exit-code-on-error", "3"])
+            .env("OS_AUTH_URL", format!("http://127.0.0.1:{port}/{url}"))
+            .env("OS_USERNAME", "admin")
+            .env("OS_PASSWORD", password)
+            .env("OS_PROJECT_NAME", "admin")
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            direct.status.code(),
+            Some(code),
+            "{url}: {}{}",
+            stdout(&direct),
+            stderr(&direct)
+        );
+        assert_eq!(
+            stderr(&direct).contains("no request succeeded"),
+            code == 2,
+            "{}",
+            stderr(&direct)
+        );
+    }
+
+    let fakes = work.path().join("fakes");
+    std::fs::create_dir(&fakes).unwrap();
+    let (fake, log) = fake_perfkit(&fakes);
+    let home = work.path().join("home");
+    let secret = format!("@{}", archive_secret(work.path()).display());
+    let post = run_playbook(
+        &bin,
+        &dir.path().join(POST_LOCUST),
+        &roles,
+        &[
+            results_var,
+            format!("perfkit_home={}", home.display()),
+            format!("perfkit_bin={}", fake.display()),
+            secret,
+        ],
+    );
+    for file in &files {
+        assert!(
+            post.contains(&format!("perfkit/{file}")),
+            "artifact {file}:\n{post}"
+        );
+    }
+    assert!(!post.contains("s3cr3t-value"), "secret printed:\n{post}");
+    // The CSV prefix only: the JSON is the same run again.
+    assert_ingested(&log, &home, "openstack/nova", &[results.join("locust")]);
+    real_ingest(&results.join("locust"), "[locust-csv]");
+}
+
+/// The real `perfkit ingest` of what a scaffolded job produced here: one
+/// archived run of the expected format.
+fn real_ingest(input: &Path, format: &str) {
+    let archive = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_perfkit"))
+        .args(["ingest", "--project", "openstack/nova", "--archive"])
+        .arg(archive.path())
+        .arg(input)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", stderr(&out));
+    assert!(stdout.contains(format), "{stdout}");
+    assert_eq!(
+        stdout.matches(": archived openstack/nova").count(),
+        1,
+        "{stdout}"
+    );
+}
+
+/// The fio job file, parsed by fio with and without the variables the
+/// playbook sets; then the fio job on localhost: run-fio.yaml runs the real
+/// fio (small size and run time) and leaves JSON+ output for both jobs,
+/// removing its test files; post-fio.yaml returns it as an artifact and
+/// hands it to `perfkit ingest` with a secret.
+#[test]
+fn the_fio_job_file_parses_and_the_fio_job_runs_here() {
+    let dir = repo(None, &[]);
+    ok(&perfkit(dir.path(), &["--project", "cinder", "--with-fio"]));
+    let jobfile = dir.path().join("rally-jobs/fio/cinder.fio");
+    let Some(fio) = path_tool("fio", "`apt-get install fio`") else {
+        return;
+    };
+    // Direct I/O needs a real file system: tmpfs (often /tmp) refuses it.
+    let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = work.path().join("fio-data");
+    let parse = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(&fio);
+        cmd.arg("--parse-only").arg(&jobfile);
+        for var in ["PERFKIT_FIO_DIR", "PERFKIT_FIO_SIZE", "PERFKIT_FIO_RUNTIME"] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let data_str = data.to_str().unwrap();
+    let good = parse(&[
+        ("PERFKIT_FIO_DIR", data_str),
+        ("PERFKIT_FIO_SIZE", "1G"),
+        ("PERFKIT_FIO_RUNTIME", "60"),
+    ]);
+    assert!(good.status.success(), "{}{}", stdout(&good), stderr(&good));
+    let unset = parse(&[]);
+    assert!(
+        !unset.status.success(),
+        "fio accepted the job file without its variables"
+    );
+    assert!(
+        stderr(&unset).contains("size=${PERFKIT_FIO_SIZE}"),
+        "{}",
+        stderr(&unset)
+    );
+
+    let Some(bin) = tool("PERFKIT_TOOLS_BIN", "the fio job run by ansible-playbook") else {
+        return;
+    };
+    let roles = stub_roles(work.path());
+    let results = work.path().join("fio-results");
+    let results_var = format!("perfkit_fio_results_dir={}", results.display());
+    run_playbook(
+        &bin,
+        &dir.path().join(RUN_FIO),
+        &roles,
+        &[
+            results_var.clone(),
+            format!("perfkit_fio_dir={data_str}"),
+            format!("perfkit_src_dir={}", dir.path().display()),
+            "perfkit_fio_jobfile=rally-jobs/fio/cinder.fio".into(),
+            "perfkit_fio_size=8M".into(),
+            "perfkit_fio_runtime=1".into(),
+        ],
+    );
+    assert!(!data.exists(), "fio's test files were left behind");
+    let output: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("fio.json")).unwrap()).unwrap();
+    assert_eq!(output["global options"]["directory"], data_str, "{output}");
+    assert_eq!(output["global options"]["size"], "8M");
+    let jobs = output["jobs"].as_array().unwrap();
+    let summary: Vec<(String, String, String, bool)> = jobs
+        .iter()
+        .map(|j| {
+            let opts = &j["job options"];
+            let dir = if opts["rw"] == "randwrite" {
+                "write"
+            } else {
+                "read"
+            };
+            (
+                j["jobname"].as_str().unwrap().to_string(),
+                opts["bs"].as_str().unwrap().to_string(),
+                opts["iodepth"].as_str().unwrap().to_string(),
+                j[dir]["iops"].as_f64().unwrap() > 0.0 && j["error"] == 0,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("randwrite-4k-qd32".into(), "4k".into(), "32".into(), true),
+            ("seqread-1m".into(), "1M".into(), "16".into(), true),
+        ]
+    );
+    // json+ adds the completion-latency histogram to the percentiles.
+    assert!(
+        jobs[0]["write"]["clat_ns"]["bins"].is_object(),
+        "{}",
+        jobs[0]
+    );
+
+    let (fake, log) = fake_perfkit(work.path());
+    let home = work.path().join("home");
+    let secret = format!("@{}", archive_secret(work.path()).display());
+    let post = run_playbook(
+        &bin,
+        &dir.path().join(POST_FIO),
+        &roles,
+        &[
+            results_var,
+            format!("perfkit_home={}", home.display()),
+            format!("perfkit_bin={}", fake.display()),
+            secret,
+        ],
+    );
+    assert!(post.contains("perfkit/fio.json"), "{post}");
+    assert_ingested(&log, &home, "openstack/nova", &[results.join("fio.json")]);
+    real_ingest(&results.join("fio.json"), "[fio-json]");
 }

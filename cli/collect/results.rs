@@ -5,7 +5,10 @@
 //! else the known paths below the build's log URL: perfkit's `perfkit/`
 //! and rally-openstack's `results/` (its post-run copies Rally's results
 //! directory into the log root). `report.json` carries everything, so it
-//! is tried before the old-format `results.json`.
+//! is tried before the old-format `results.json`. The scaffolded Locust and
+//! fio jobs return `perfkit/locust.json` (`locust_json`; the CSV set is
+//! several files, archived in the job itself) and `perfkit/fio.json`
+//! (`fio_json`).
 //!
 //! A job chooses its artifacts' URLs (`zuul_return`), so a check job of any
 //! change could point one at an internal address for the collector to
@@ -16,17 +19,21 @@ use reqwest::Url;
 use super::zuul::ApiBuild;
 
 /// Artifact types (`metadata.type`) and names of the scaffolded playbook, best first.
-const ARTIFACTS: [(&str, &str); 2] = [
+const ARTIFACTS: [(&str, &str); 4] = [
     ("rally_report_json", "Rally JSON report"),
     ("rally_results_json", "Rally results JSON"),
+    ("locust_json", "Locust JSON statistics"),
+    ("fio_json", "fio JSON+ output"),
 ];
 
 /// Paths below a build's log URL where Rally results are kept, best first.
-pub const KNOWN_PATHS: [&str; 4] = [
+pub const KNOWN_PATHS: [&str; 6] = [
     "perfkit/report.json",
     "perfkit/results.json",
     "results/report.json",
     "results/results.json",
+    "perfkit/locust.json",
+    "perfkit/fio.json",
 ];
 
 /// A place to look for a build's results.

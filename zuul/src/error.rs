@@ -35,6 +35,8 @@ pub enum ScaffoldError {
         path: PathBuf,
         line: Option<usize>,
     },
+    #[error("job name `{name}` is the name of the `--with-{flag}` job")]
+    JobNameTaken { name: String, flag: &'static str },
     #[error("cannot merge perfkit's job into `{}` safely: {message}", path.display())]
     MergeCheck { path: PathBuf, message: String },
     #[error("generated file path `{}` is not inside the repository", path.display())]
@@ -94,9 +96,17 @@ impl ScaffoldError {
             ScaffoldError::ZuulParse { .. } => Some(
                 "fix the YAML first (Zuul would refuse it too), then run `perfkit scaffold` again".into(),
             ),
-            ScaffoldError::JobConflict { job, .. } => Some(format!(
-                "pick another name for perfkit's job with `--job-name`, e.g. `--job-name {}-perfkit-rally`",
-                job.strip_suffix("-rally-task").unwrap_or(job)
+            ScaffoldError::JobConflict { job, .. } => match job.rsplit_once('-') {
+                Some((short, flag @ ("locust" | "fio"))) => Some(format!(
+                    "the `--with-{flag}` job is always named `{short}-{flag}`: rename the existing job, or leave out `--with-{flag}`"
+                )),
+                _ => Some(format!(
+                    "pick another name for perfkit's job with `--job-name`, e.g. `--job-name {}-perfkit-rally`",
+                    job.strip_suffix("-rally-task").unwrap_or(job)
+                )),
+            },
+            ScaffoldError::JobNameTaken { name, .. } => Some(format!(
+                "give the Rally job another name, e.g. `--job-name {name}-rally`"
             )),
             ScaffoldError::MergeCheck { .. } => Some(
                 "nothing was written; add the job by hand from `perfkit scaffold --dry-run` output and report this".into(),

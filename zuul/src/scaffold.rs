@@ -1,8 +1,9 @@
 //! `perfkit scaffold` end to end: plan every file (rally-jobs/ from
-//! `rally_jobs`, the post-run playbook, the Zuul job merged into the repo's
-//! config), compare with what is on disk, show a diff, and write — only
-//! after everything rendered and verified, each file atomically, nothing
-//! at all when one write fails. Printing is left to the CLI.
+//! `rally_jobs`, the post-run playbook, the Locust and fio variants asked
+//! for, the Zuul jobs merged into the repo's config), compare with what is
+//! on disk, show a diff, and write — only after everything rendered and
+//! verified, each file atomically, nothing at all when one write fails.
+//! Printing is left to the CLI.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -11,6 +12,7 @@ use perfkit_schema::ProjectName;
 use crate::ScaffoldError;
 use crate::playbooks::render_playbooks;
 use crate::rally_jobs::{RallyJobsRequest, plan_rally_jobs};
+use crate::variants::{Variant, VariantPlan, plan_variant};
 use crate::zuul_config::{
     self, ConfigRoot, ExistingConfig, job_name, parse_stanzas, pipeline_jobs, stanza_body,
 };
@@ -19,7 +21,8 @@ use crate::zuul_job::{
 };
 use crate::zuul_merge::{JobBlock, JobState, merge_into_file};
 
-/// The file perfkit adds to a `zuul.d/` or `.zuul.d/` config directory.
+/// The file perfkit adds to a `zuul.d/` or `.zuul.d/` config directory for
+/// the Rally job (each variant's job gets its own, `Variant::zuul_dir_file`).
 pub const ZUUL_DIR_FILE: &str = "perfkit-rally.yaml";
 /// The config file created when a repo has no Zuul config yet.
 pub const NEW_CONFIG_FILE: &str = ".zuul.yaml";
@@ -40,6 +43,8 @@ pub struct ScaffoldRequest {
     pub templates_dir: Option<PathBuf>,
     /// Overwrite files the user has edited.
     pub force: bool,
+    /// Jobs to add beside the Rally job (`--with-locust`, `--with-fio`).
+    pub variants: Vec<Variant>,
 }
 
 /// What happens to one file.
@@ -89,7 +94,10 @@ impl FileChange {
 #[derive(Debug, Clone)]
 pub struct ScaffoldPlan {
     pub project: ProjectName,
+    /// The Rally job.
     pub job_name: String,
+    /// The jobs of the variants asked for, in order.
+    pub variant_jobs: Vec<String>,
     pub pipelines: Vec<String>,
     /// The Zuul config layout found (before scaffolding).
     pub config_root: ConfigRoot,
@@ -158,12 +166,7 @@ pub fn plan(req: &ScaffoldRequest) -> Result<ScaffoldPlan, ScaffoldError> {
         .unwrap_or(default_task);
     let spec = JobSpec::new(&req.project, &job_name, &rally.service, &rally_task);
     let job_text = render_job(&spec, templates)?;
-    let job_stanza = rendered_job_stanza(&job_text, &job_name)?;
-    let job = JobBlock {
-        name: &job_name,
-        text: &job_text,
-        stanza: &job_stanza,
-    };
+    let job_stanza = rendered_job_stanza(&job_text, &job_name, "zuul/job.yaml.j2")?;
 
     let existing = zuul_config::read(&req.repo_root)?;
     let mut files = Vec::new();
@@ -179,7 +182,27 @@ pub fn plan(req: &ScaffoldRequest) -> Result<ScaffoldPlan, ScaffoldError> {
         files.push(whole_file(&req.repo_root, &path, content, req.force)?);
     }
     let mut notes = rally.notes.clone();
-    files.push(zuul_change(req, &existing, &job, &pipelines, &mut notes)?);
+
+    let variants = plan_variants(req, &job_name, &mut files, &mut notes)?;
+    let mut jobs = vec![ZuulJob {
+        block: JobBlock {
+            name: &job_name,
+            text: &job_text,
+            stanza: &job_stanza,
+        },
+        dir_file: ZUUL_DIR_FILE,
+    }];
+    for (variant, planned, stanza) in &variants {
+        jobs.push(ZuulJob {
+            block: JobBlock {
+                name: &planned.job_name,
+                text: &planned.job_text,
+                stanza,
+            },
+            dir_file: variant.zuul_dir_file(),
+        });
+    }
+    files.extend(zuul_changes(req, &existing, &jobs, &pipelines, &mut notes)?);
     for ignored in &existing.ignored_roots {
         notes.push(format!(
             "Zuul ignores `{}`: it reads only the first of zuul.yaml, zuul.d/, .zuul.yaml, .zuul.d/ (here `{}`)",
@@ -187,9 +210,14 @@ pub fn plan(req: &ScaffoldRequest) -> Result<ScaffoldPlan, ScaffoldError> {
             existing.root.describe()
         ));
     }
+    let variant_jobs = variants
+        .iter()
+        .map(|(_, planned, _)| planned.job_name.clone())
+        .collect();
     Ok(ScaffoldPlan {
         project: req.project.clone(),
         job_name,
+        variant_jobs,
         pipelines,
         config_root: existing.root.clone(),
         files,
@@ -197,15 +225,68 @@ pub fn plan(req: &ScaffoldRequest) -> Result<ScaffoldPlan, ScaffoldError> {
     })
 }
 
-/// Checks that the job template rendered one `- job:` stanza with our name
+/// The variants asked for, each once: their files go into `files` (a file
+/// they share, once), their notes into `notes`; returns each with its job
+/// stanza parsed.
+fn plan_variants(
+    req: &ScaffoldRequest,
+    rally_job: &str,
+    files: &mut Vec<FileChange>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(Variant, VariantPlan, yaml_serde::Value)>, ScaffoldError> {
+    let mut variants: Vec<(Variant, VariantPlan, yaml_serde::Value)> = Vec::new();
+    for &variant in &req.variants {
+        if variants.iter().any(|(v, _, _)| *v == variant) {
+            continue;
+        }
+        let planned = plan_variant(variant, &req.project, req.templates_dir.as_deref())?;
+        if planned.job_name == rally_job {
+            return Err(ScaffoldError::JobNameTaken {
+                name: rally_job.to_string(),
+                flag: variant.name(),
+            });
+        }
+        for (path, content) in &planned.files {
+            if files.iter().any(|f| f.path == *path) {
+                continue;
+            }
+            files.push(whole_file(
+                &req.repo_root,
+                path,
+                content.clone(),
+                req.force,
+            )?);
+        }
+        notes.extend(planned.notes.clone());
+        let stanza = rendered_job_stanza(
+            &planned.job_text,
+            &planned.job_name,
+            variant.job_template_name(),
+        )?;
+        variants.push((variant, planned, stanza));
+    }
+    Ok(variants)
+}
+
+/// One job to add to the Zuul config.
+struct ZuulJob<'a> {
+    block: JobBlock<'a>,
+    /// Its own file in a `zuul.d/` layout.
+    dir_file: &'static str,
+}
+
+/// Checks that a job template rendered one `- job:` stanza with our name
 /// (re-runs find the job by it) and returns it parsed.
-fn rendered_job_stanza(text: &str, name: &str) -> Result<yaml_serde::Value, ScaffoldError> {
+fn rendered_job_stanza(
+    text: &str,
+    name: &str,
+    template: &str,
+) -> Result<yaml_serde::Value, ScaffoldError> {
     let bad = |message: String| ScaffoldError::Template {
-        name: "zuul/job.yaml.j2".into(),
+        name: template.into(),
         message,
     };
-    let stanzas =
-        parse_stanzas(Path::new("zuul/job.yaml.j2"), text).map_err(|e| bad(e.to_string()))?;
+    let stanzas = parse_stanzas(Path::new(template), text).map_err(|e| bad(e.to_string()))?;
     match stanzas.as_slice() {
         [one] if job_name(one) == Some(name) => Ok(one.clone()),
         _ => Err(bad(format!(
@@ -214,66 +295,20 @@ fn rendered_job_stanza(text: &str, name: &str) -> Result<yaml_serde::Value, Scaf
     }
 }
 
-/// The Zuul config change for whichever layout the repo has.
-fn zuul_change(
+/// The Zuul config changes for whichever layout the repo has: one file per
+/// job in a config directory, else every job merged into the one file.
+fn zuul_changes(
     req: &ScaffoldRequest,
     existing: &ExistingConfig,
-    job: &JobBlock<'_>,
+    jobs: &[ZuulJob<'_>],
     pipelines: &[String],
     notes: &mut Vec<String>,
-) -> Result<FileChange, ScaffoldError> {
-    let templates = req.templates_dir.as_deref();
-    let project_stanza = |p: &[String]| render_project(job.name, p, templates);
+) -> Result<Vec<FileChange>, ScaffoldError> {
     match &existing.root {
-        ConfigRoot::Dir(dir) => {
-            // Our own file in the directory Zuul reads; other files stay untouched.
-            let ours = dir.join(ZUUL_DIR_FILE);
-            let others: Vec<_> = existing.files.iter().filter(|f| f.path != ours).collect();
-            if let Some(f) = others
-                .iter()
-                .find(|f| f.stanzas.iter().any(|s| job_name(s) == Some(job.name)))
-            {
-                return Err(ScaffoldError::JobConflict {
-                    job: job.name.to_string(),
-                    path: f.path.clone(),
-                    line: job_line(&f.text, job.name),
-                });
-            }
-            let missing: Vec<String> = pipelines
-                .iter()
-                .filter(|p| {
-                    !others.iter().any(|f| {
-                        f.stanzas
-                            .iter()
-                            .filter_map(|s| stanza_body(s, "project"))
-                            .any(|proj| pipeline_jobs(proj, p).contains(&job.name))
-                    })
-                })
-                .cloned()
-                .collect();
-            let mut content = job.text.to_string();
-            if !missing.is_empty() {
-                content.push('\n');
-                content.push_str(&project_stanza(&missing)?);
-            }
-            // Prove the file is what we think it is before anyone reads it.
-            let stanzas =
-                parse_stanzas(&ours, &content).map_err(|e| ScaffoldError::MergeCheck {
-                    path: ours.clone(),
-                    message: e.to_string(),
-                })?;
-            if stanzas.len() != 1 + usize::from(!missing.is_empty()) {
-                return Err(ScaffoldError::Template {
-                    name: "zuul/project.yaml.j2".into(),
-                    message: "must render exactly one `- project:` stanza".into(),
-                });
-            }
-            let mut change = whole_file(&req.repo_root, &ours, content, req.force)?;
-            if change.writes() {
-                change.detail = Some(describe(JobState::Added, &[], &missing));
-            }
-            Ok(change)
-        }
+        ConfigRoot::Dir(dir) => jobs
+            .iter()
+            .map(|job| dir_change(req, existing, dir, job, pipelines))
+            .collect(),
         ConfigRoot::File(path) => {
             let file = existing
                 .files
@@ -282,61 +317,168 @@ fn zuul_change(
                     path: path.clone(),
                     message: "the config file was not read".into(),
                 })?;
-            let merged = merge_into_file(
-                path,
-                &file.text,
-                &file.stanzas,
-                job,
-                pipelines,
-                &project_stanza,
-                req.force,
-            )?;
-            if merged.job == JobState::KeptEdited {
+            let merged = merge_jobs(req, path, &file.text, &file.stanzas, jobs, pipelines)?;
+            for name in &merged.kept_edited {
                 notes.push(format!(
-                    "job `{}` in `{}` was edited since perfkit wrote it; left as it is (`--force` rewrites it)",
-                    job.name,
+                    "job `{name}` in `{}` was edited since perfkit wrote it; left as it is (`--force` rewrites it)",
                     path.display()
                 ));
             }
             let changed = merged.text != file.text;
-            let action = match (changed, merged.job) {
+            let action = match (changed, merged.kept_edited.is_empty()) {
                 (true, _) => FileAction::Update,
-                (false, JobState::KeptEdited) => FileAction::Kept,
-                (false, _) => FileAction::Unchanged,
+                (false, false) => FileAction::Kept,
+                (false, true) => FileAction::Unchanged,
             };
-            let detail = changed.then(|| {
-                describe(
-                    merged.job,
-                    &merged.pipelines_in_place,
-                    &merged.pipelines_new_stanza,
-                )
-            });
-            Ok(FileChange {
+            let detail = match action {
+                FileAction::Update => Some(merged.details.join("; ")),
+                FileAction::Kept => {
+                    Some("job edited since perfkit wrote it; --force rewrites it".to_string())
+                }
+                _ => None,
+            };
+            Ok(vec![FileChange {
                 path: path.clone(),
                 before: Some(file.text.clone()),
                 after: merged.text,
                 action,
-                detail: detail.or_else(|| {
-                    (action == FileAction::Kept).then(|| {
-                        "job edited since perfkit wrote it; --force rewrites it".to_string()
-                    })
-                }),
-            })
+                detail,
+            }])
         }
         ConfigRoot::None => {
             // Same path as a single file, so a second run sees its own output.
             let path = PathBuf::from(NEW_CONFIG_FILE);
-            let merged =
-                merge_into_file(&path, "", &[], job, pipelines, &project_stanza, req.force)?;
-            Ok(FileChange {
+            let merged = merge_jobs(req, &path, "", &[], jobs, pipelines)?;
+            Ok(vec![FileChange {
                 path,
                 before: None,
                 after: merged.text,
                 action: FileAction::Create,
-                detail: Some(describe(JobState::Added, &[], &merged.pipelines_new_stanza)),
-            })
+                detail: Some(merged.details.join("; ")),
+            }])
         }
     }
+}
+
+/// perfkit's own file for `job` in the config directory Zuul reads; the
+/// other files there stay untouched.
+fn dir_change(
+    req: &ScaffoldRequest,
+    existing: &ExistingConfig,
+    dir: &Path,
+    job: &ZuulJob<'_>,
+    pipelines: &[String],
+) -> Result<FileChange, ScaffoldError> {
+    let name = job.block.name;
+    let ours = dir.join(job.dir_file);
+    let others: Vec<_> = existing.files.iter().filter(|f| f.path != ours).collect();
+    if let Some(f) = others
+        .iter()
+        .find(|f| f.stanzas.iter().any(|s| job_name(s) == Some(name)))
+    {
+        return Err(ScaffoldError::JobConflict {
+            job: name.to_string(),
+            path: f.path.clone(),
+            line: job_line(&f.text, name),
+        });
+    }
+    let missing: Vec<String> = pipelines
+        .iter()
+        .filter(|p| {
+            !others.iter().any(|f| {
+                f.stanzas
+                    .iter()
+                    .filter_map(|s| stanza_body(s, "project"))
+                    .any(|proj| pipeline_jobs(proj, p).contains(&name))
+            })
+        })
+        .cloned()
+        .collect();
+    let mut content = job.block.text.to_string();
+    if !missing.is_empty() {
+        content.push('\n');
+        content.push_str(&render_project(
+            name,
+            &missing,
+            req.templates_dir.as_deref(),
+        )?);
+    }
+    // Prove the file is what we think it is before anyone reads it.
+    let stanzas = parse_stanzas(&ours, &content).map_err(|e| ScaffoldError::MergeCheck {
+        path: ours.clone(),
+        message: e.to_string(),
+    })?;
+    if stanzas.len() != 1 + usize::from(!missing.is_empty()) {
+        return Err(ScaffoldError::Template {
+            name: "zuul/project.yaml.j2".into(),
+            message: "must render exactly one `- project:` stanza".into(),
+        });
+    }
+    let mut change = whole_file(&req.repo_root, &ours, content, req.force)?;
+    if change.writes() {
+        change.detail = Some(describe(JobState::Added, &[], &missing));
+    }
+    Ok(change)
+}
+
+/// Every job merged, one after the other, into a single config file.
+struct MergedJobs {
+    text: String,
+    /// What was done, per job that changed the text.
+    details: Vec<String>,
+    /// Jobs perfkit wrote that were edited since, left alone.
+    kept_edited: Vec<String>,
+}
+
+fn merge_jobs(
+    req: &ScaffoldRequest,
+    path: &Path,
+    original: &str,
+    stanzas: &[yaml_serde::Value],
+    jobs: &[ZuulJob<'_>],
+    pipelines: &[String],
+) -> Result<MergedJobs, ScaffoldError> {
+    let templates = req.templates_dir.as_deref();
+    let mut text = original.to_string();
+    let mut stanzas = stanzas.to_vec();
+    let mut details = Vec::new();
+    let mut kept_edited = Vec::new();
+    for job in jobs {
+        let name = job.block.name;
+        let project_stanza = |p: &[String]| render_project(name, p, templates);
+        let merged = merge_into_file(
+            path,
+            &text,
+            &stanzas,
+            &job.block,
+            pipelines,
+            &project_stanza,
+            req.force,
+        )?;
+        if merged.job == JobState::KeptEdited {
+            kept_edited.push(name.to_string());
+        }
+        if merged.text != text {
+            let what = describe(
+                merged.job,
+                &merged.pipelines_in_place,
+                &merged.pipelines_new_stanza,
+            );
+            // One job needs no name; several do.
+            details.push(if jobs.len() == 1 {
+                what
+            } else {
+                format!("{name}: {what}")
+            });
+            stanzas = parse_stanzas(path, &merged.text)?;
+            text = merged.text;
+        }
+    }
+    Ok(MergedJobs {
+        text,
+        details,
+        kept_edited,
+    })
 }
 
 fn describe(job: JobState, in_place: &[String], new_stanza: &[String]) -> String {
@@ -522,5 +664,97 @@ fn undo(temps: &[(PathBuf, PathBuf)], made_dirs: &[PathBuf]) {
     }
     for dir in made_dirs.iter().rev() {
         let _ = std::fs::remove_dir(dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(root: &Path, variants: Vec<Variant>) -> ScaffoldRequest {
+        ScaffoldRequest {
+            repo_root: root.to_path_buf(),
+            project: ProjectName::try_from("keystone").unwrap(),
+            job_name: None,
+            pipelines: vec![],
+            scenarios: None,
+            templates_dir: None,
+            force: false,
+            variants,
+        }
+    }
+
+    #[test]
+    fn variants_are_merged_one_after_the_other_and_a_rerun_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = "- project:\n    check:\n      jobs:\n        - tox-py3\n";
+        std::fs::write(dir.path().join(".zuul.yaml"), original).unwrap();
+        let req = request(
+            dir.path(),
+            vec![Variant::Locust, Variant::Fio, Variant::Locust],
+        );
+        let planned = plan(&req).unwrap();
+        assert_eq!(planned.variant_jobs, ["keystone-locust", "keystone-fio"]);
+        let shared = planned
+            .files
+            .iter()
+            .filter(|f| f.path == Path::new("playbooks/perfkit/vars/results.yaml"))
+            .count();
+        assert_eq!(shared, 1);
+
+        let zuul = planned
+            .files
+            .iter()
+            .find(|f| f.path == Path::new(".zuul.yaml"))
+            .unwrap();
+        assert_eq!(zuul.action, FileAction::Update);
+        assert!(zuul.after.starts_with(original), "{}", zuul.after);
+        let stanzas = parse_stanzas(Path::new(".zuul.yaml"), &zuul.after).unwrap();
+        let jobs: Vec<&str> = stanzas.iter().filter_map(job_name).collect();
+        assert_eq!(
+            jobs,
+            ["keystone-rally-task", "keystone-locust", "keystone-fio"]
+        );
+        let listed = |pipeline: &str| -> Vec<&str> {
+            stanzas
+                .iter()
+                .filter_map(|s| stanza_body(s, "project"))
+                .flat_map(|p| pipeline_jobs(p, pipeline))
+                .collect()
+        };
+        assert_eq!(
+            listed("check"),
+            [
+                "tox-py3",
+                "keystone-rally-task",
+                "keystone-locust",
+                "keystone-fio"
+            ]
+        );
+        assert_eq!(
+            listed("gate"),
+            ["keystone-rally-task", "keystone-locust", "keystone-fio"]
+        );
+        let detail = zuul.detail.as_deref().unwrap();
+        assert!(
+            detail.starts_with("keystone-rally-task: job added; listed in check of the existing project stanza; listed in gate by a new project stanza; keystone-locust: job added;"),
+            "{detail}"
+        );
+
+        write(&planned, dir.path()).unwrap();
+        let again = plan(&req).unwrap();
+        assert!(again.is_noop(), "{:?}", again.files);
+    }
+
+    #[test]
+    fn a_variant_named_like_the_rally_job_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut req = request(dir.path(), vec![Variant::Fio]);
+        req.job_name = Some("keystone-fio".into());
+        let err = plan(&req).unwrap_err();
+        assert!(
+            matches!(err, ScaffoldError::JobNameTaken { flag: "fio", .. }),
+            "{err}"
+        );
     }
 }

@@ -17,7 +17,7 @@ pub const POST_RUN_PLAYBOOK: &str = "playbooks/perfkit/post-rally-task.yaml";
 /// Pipelines used when `--pipelines` is not given.
 pub const DEFAULT_PIPELINES: [&str; 2] = ["check", "gate"];
 /// Changes that cannot alter performance (docs, release notes).
-const IRRELEVANT_FILES: [&str; 4] = [
+pub(crate) const IRRELEVANT_FILES: [&str; 4] = [
     r"^.*\.rst$",
     r"^api-ref/.*$",
     r"^doc/.*$",

@@ -44,6 +44,7 @@ fn request(root: &Path, project: &str) -> ScaffoldRequest {
         scenarios: None,
         templates_dir: None,
         force: false,
+        variants: vec![],
     }
 }
 
