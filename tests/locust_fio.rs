@@ -265,6 +265,10 @@ fn a_fio_slowdown_is_a_regression_of_iops_and_latency() {
             .unwrap()
             .contains("one value per build")
     );
+    let bandwidth = verdict(&c, "write bandwidth", "duration");
+    assert_eq!(bandwidth["status"], "regression", "{bandwidth:#}");
+    assert_eq!(bandwidth["label"]["unit"], "B/s");
+    assert_eq!(bandwidth["verdict"]["direction"], "higher_is_better");
     let latency = verdict(&c, "write latency", "duration");
     assert_eq!(latency["status"], "regression", "{latency:#}");
     assert_eq!(latency["verdict"]["direction"], "lower_is_better");
@@ -284,7 +288,8 @@ fn a_fio_slowdown_is_a_regression_of_iops_and_latency() {
             "1",
         ]));
     assert_eq!(code, 1, "{err}");
-    assert!(text.contains(" IO/s "), "IOPS shown in its unit: {text}");
+    assert!(text.contains("k IO/s "), "IOPS shown in its unit: {text}");
+    assert!(text.contains(" MB/s "), "bandwidth shown in its unit: {text}");
 }
 
 #[test]

@@ -5,11 +5,11 @@
 //! (`note: both iodepth >= 1 and synchronous I/O engine…`); they are skipped.
 //!
 //! One workload per job and direction that did I/O (`read`, `write`,
-//! `trim`), two series each: the completion latency (lower is better; the
-//! distribution as quantile points, from the histogram when `json+`
-//! gave one) and the IOPS (higher is better, one value per build).
-//! Bandwidth, submission and total latency, percentiles and the per-second
-//! IOPS/bandwidth statistics are kept in `workloads.details_json`.
+//! `trim`), three series each: the completion latency (lower is better;
+//! the distribution as quantile points, from the histogram when `json+`
+//! gave one), the IOPS and the bandwidth (higher is better, one value per
+//! build each). Submission and total latency, percentiles and the
+//! per-second IOPS/bandwidth statistics are kept in `workloads.details_json`.
 
 use std::path::Path;
 
@@ -216,6 +216,21 @@ pub fn parse(path: &Path, bytes: &[u8], job: &str) -> Result<Measured, IngestErr
                 format!("{direction} IOPS"),
                 vec![iops].into_iter().filter(|v| v.is_finite()).collect(),
                 "IO/s",
+                true,
+            ));
+            // Bandwidth moves with IOPS for one block size, but not for a
+            // `bssplit` or a changed `bs`: it is judged on its own.
+            let bandwidth = stats.get("bw_bytes").and_then(Value::as_f64).or_else(|| {
+                // fio before 3.2 had no `bw_bytes`, only `bw` in KiB/s.
+                stats
+                    .get("bw")
+                    .and_then(Value::as_f64)
+                    .map(|kib| kib * 1024.0)
+            });
+            measured.series.push(row(
+                format!("{direction} bandwidth"),
+                bandwidth.into_iter().filter(|v| v.is_finite()).collect(),
+                "B/s",
                 true,
             ));
             let mut details = Map::new();

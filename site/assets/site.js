@@ -147,7 +147,11 @@
       var xs = series.b.map(function (b) { var info = buildInfo(b); return info ? info.t / 1000 : null; });
       var unit = series.unit || 's';
       var seconds = unit === 's' ? fmtSeconds : function (v) {
-        return v === null || v === undefined ? '–' : Number(v.toPrecision(3)) + ' ' + unit;
+        if (v === null || v === undefined) return '–';
+        var a = Math.abs(v), p = '', x = v;
+        if (a >= 1e9) { x = v / 1e9; p = 'G'; } else if (a >= 1e6) { x = v / 1e6; p = 'M'; } else if (a >= 1e3) { x = v / 1e3; p = 'k'; }
+        var n = Number(x.toPrecision(3));
+        return unit.charAt(0) === 'B' ? n + ' ' + p + unit : n + p + ' ' + unit;
       };
       var byId = function (name) { return document.getElementById(name); };
       if (byId('chart-duration')) {

@@ -15,15 +15,28 @@ pub fn duration(seconds: Option<f64>) -> String {
     format!("{} {unit}", significant(value, 3))
 }
 
-/// A series value in its unit: durations as [`duration`], other units
-/// (fio's `IO/s`) as `75843 IO/s`; `–` for none.
+/// A series value in its unit: durations as [`duration`], rates with an
+/// SI prefix and three significant digits (`75.8k IO/s`, `612 MB/s`); `–`
+/// for none.
 pub fn measure(value: Option<f64>, unit: &str) -> String {
     if unit.is_empty() || unit == "s" {
         return duration(value);
     }
-    match value.filter(|v| v.is_finite()) {
-        Some(v) => format!("{} {unit}", significant(v, 3)),
-        None => "–".into(),
+    let Some(v) = value.filter(|v| v.is_finite()) else {
+        return "–".into();
+    };
+    let (scaled, prefix) = match v.abs() {
+        a if a >= 1e9 => (v / 1e9, "G"),
+        a if a >= 1e6 => (v / 1e6, "M"),
+        a if a >= 1e3 => (v / 1e3, "k"),
+        _ => (v, ""),
+    };
+    let number = significant(scaled, 3);
+    // Bytes take the prefix (`MB/s`); counts carry it (`75.8k IO/s`).
+    if unit.starts_with('B') {
+        format!("{number} {prefix}{unit}")
+    } else {
+        format!("{number}{prefix} {unit}")
     }
 }
 
@@ -33,6 +46,20 @@ pub fn rate_in(per_second: Option<f64>, rate_unit: &str) -> String {
     match per_second.filter(|v| v.is_finite()) {
         Some(r) if !rate_unit.is_empty() => format!("{} {rate_unit}", significant(r, 3)),
         other => rate(other),
+    }
+}
+
+#[cfg(test)]
+mod measure_tests {
+    use super::measure;
+
+    #[test]
+    fn rates_get_an_si_prefix_and_durations_a_time_unit() {
+        assert_eq!(measure(Some(75_843.2), "IO/s"), "75.8k IO/s");
+        assert_eq!(measure(Some(612_483_710.0), "B/s"), "612 MB/s");
+        assert_eq!(measure(Some(950.0), "IO/s"), "950 IO/s");
+        assert_eq!(measure(Some(0.0234), "s"), "23.4 ms");
+        assert_eq!(measure(None, "B/s"), "–");
     }
 }
 
