@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use perfkit_ingest::archive::Archive;
-use perfkit_ingest::build_cache::BuildCache;
 use perfkit_ingest::history::load_builds;
 use perfkit_schema::{ArchivedBuild, ProjectName};
 
@@ -61,39 +60,21 @@ pub async fn load_projects(
     Ok(grouped)
 }
 
-/// Like [`load_projects`], through a local build cache in `cache_dir`: only
-/// builds that are new or rewritten since the last run are read.
-pub async fn load_projects_cached(
+/// `projects`, or every project of the archive when empty.
+pub async fn projects_to_read(
     archive: &Archive,
     projects: &[ProjectName],
-    cache_dir: &std::path::Path,
-) -> anyhow::Result<BTreeMap<ProjectName, Vec<ArchivedBuild>>> {
-    let names: Vec<ProjectName> = if projects.is_empty() {
-        let mut all: Vec<ProjectName> = archive
-            .list_builds(None)
-            .await
-            .map_err(with_hint)?
-            .into_iter()
-            .map(|k| k.project)
-            .collect();
-        all.dedup();
-        all
-    } else {
-        projects.to_vec()
-    };
-    let cache = BuildCache::new(cache_dir);
-    let mut grouped = BTreeMap::new();
-    for project in names {
-        let (builds, stats) = cache
-            .load(archive, &project, &Counter::new())
-            .await
-            .map_err(with_hint)?;
-        tracing::info!(
-            "{project}: {} builds from the cache, {} read from the archive",
-            stats.cached,
-            stats.fetched
-        );
-        grouped.insert(project, builds);
+) -> anyhow::Result<Vec<ProjectName>> {
+    if !projects.is_empty() {
+        return Ok(projects.to_vec());
     }
-    Ok(grouped)
+    let mut all: Vec<ProjectName> = archive
+        .list_builds(None)
+        .await
+        .map_err(with_hint)?
+        .into_iter()
+        .map(|k| k.project)
+        .collect();
+    all.dedup();
+    Ok(all)
 }

@@ -3,9 +3,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use perfkit_ingest::archive::Archive;
+use perfkit_ingest::build_cache::{BuildCache, cache_key};
+use perfkit_schema::ProjectName;
+use perfkit_site::incremental::ProjectState;
 use perfkit_site::{ProjectInput, SiteOptions, build_site};
 
-use crate::read::{load_projects_cached, open_existing, project_names};
+use crate::ingest::with_hint;
+use crate::progress::Counter;
+use crate::read::{open_existing, project_names, projects_to_read};
 
 /// Build the static performance site: history per series, verdicts per
 /// change, regression alerts and Atom feeds
@@ -48,18 +54,17 @@ pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
     // Held until the end: the cache and the pages live in the out directory.
     let _lock = perfkit_site::writer::OutputLock::acquire(&args.out).map_err(site_error)?;
     let cache = args.out.join(perfkit_site::STATE_DIR).join("cache");
-    let grouped = load_projects_cached(&archive, &projects, &cache).await?;
-    let inputs: Vec<ProjectInput> = grouped
-        .into_iter()
-        .map(|(project, builds)| ProjectInput { project, builds })
-        .collect();
+    let mut inputs = Vec::new();
+    for project in projects_to_read(&archive, &projects).await? {
+        inputs.push(project_input(&archive, project, &cache, &args.out).await?);
+    }
     let options = SiteOptions {
         base_url: args.base_url,
         archive: archive.display_url().to_string(),
     };
     let scope = (!projects.is_empty()).then_some(projects.as_slice());
     let report = tokio::task::block_in_place(|| {
-        build_site(&inputs, &args.out, &options, scope, &|p| {
+        build_site(inputs, &args.out, &options, scope, &|p| {
             tracing::info!("rendering {p}");
         })
     })
@@ -85,4 +90,55 @@ pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
     );
     println!("open: {}", report.index.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// One project's builds through the build cache: only the new ones when
+/// the site's state from its last build accepts them (they extend the
+/// branch history), else every build.
+async fn project_input(
+    archive: &Archive,
+    project: ProjectName,
+    cache_dir: &std::path::Path,
+    out: &std::path::Path,
+) -> anyhow::Result<ProjectInput> {
+    let cache = BuildCache::new(cache_dir);
+    let mut plan = cache.plan(archive, &project).await.map_err(with_hint)?;
+    let fetched = cache
+        .fetch(archive, &mut plan, &Counter::new())
+        .await
+        .map_err(with_hint)?;
+    let listing = plan.listing();
+    let new_keys: Vec<String> = fetched.iter().map(|b| cache_key(&b.record.key)).collect();
+    let previous = ProjectState::load(out, &project).filter(|s| {
+        !plan.compaction_due()
+            && s.accepts(out, archive.display_url(), &listing, &new_keys, &fetched)
+    });
+    if previous.is_some() {
+        tracing::info!(
+            "{project}: {} new builds on the last site build",
+            fetched.len()
+        );
+        return Ok(ProjectInput {
+            project,
+            builds: fetched,
+            listing: Some(listing),
+            previous,
+        });
+    }
+    let mut builds = cache
+        .read_current(archive, &mut plan, &fetched, &Counter::new())
+        .await
+        .map_err(with_hint)?;
+    tracing::info!(
+        "{project}: {} builds from the cache, {} read from the archive",
+        builds.len(),
+        fetched.len()
+    );
+    builds.extend(fetched);
+    Ok(ProjectInput {
+        project,
+        builds,
+        listing: Some(listing),
+        previous: None,
+    })
 }

@@ -161,6 +161,109 @@ fn rebuilds_rewrite_only_what_changed_and_are_deterministic() {
         "{again} of {first} rewritten"
     );
     assert!(stdout.contains("unchanged"), "{stdout}");
+    assert_same_as_fresh_build(&archive, &a, &dir.path().join("fresh-1"));
+
+    // A build later than all: the last site build's state is extended.
+    let mut report: serde_json::Value =
+        serde_json::from_str(&read(&fixture("rally/history/build-20.report.json"))).unwrap();
+    a_year_later(&mut report);
+    let later = dir.path().join("later.report.json");
+    std::fs::write(&later, report.to_string()).unwrap();
+    let (code, _, err) = run(ingest_into(&archive)
+        .args(["--project", "perfkit/demo", "--pipeline", "periodic"])
+        .args(["--branch", "master", "--job", "perfkit-demo-history"])
+        .args(["--build", "later-build-22"])
+        .arg(&later));
+    assert_eq!(code, 0, "{err}");
+    let (stdout, log) = site_logged(&archive, &a);
+    assert!(stdout.contains("54 branch builds"), "{stdout}");
+    assert!(log.contains("1 new builds on the last site build"), "{log}");
+    assert_same_as_fresh_build(&archive, &a, &dir.path().join("fresh-2"));
+    let (_, log) = site_logged(&archive, &a);
+    assert!(log.contains("0 new builds on the last site build"), "{log}");
+
+    // A new patchset, and a branch build older than the newest: every
+    // build is read again, with the same result as a first build.
+    for (build, extra, file) in [
+        (
+            "check-3",
+            vec![
+                "--pipeline",
+                "check",
+                "--change",
+                "900003",
+                "--patchset",
+                "1",
+            ],
+            fixture("rally/history/change-900002.report.json"),
+        ),
+        (
+            "backfilled-23",
+            vec!["--pipeline", "periodic", "--branch", "master"],
+            fixture("rally/history/build-05.report.json"),
+        ),
+    ] {
+        let (code, _, err) = run(ingest_into(&archive)
+            .args(["--project", "perfkit/demo", "--job", "perfkit-demo-history"])
+            .args(["--build", build])
+            .args(extra)
+            .arg(file));
+        assert_eq!(code, 0, "{err}");
+        let (_, log) = site_logged(&archive, &a);
+        assert!(!log.contains("new builds on the last site build"), "{log}");
+        assert_same_as_fresh_build(&archive, &a, &dir.path().join(build));
+    }
+
+    // Without perfkit's state (cache, memo, manifest) the site is the same.
+    std::fs::remove_dir_all(a.join(".perfkit")).unwrap();
+    assert_eq!(
+        written(&site(&archive, &a)),
+        0,
+        "same bytes without the state"
+    );
+}
+
+/// Moves a Rally report's times (epoch seconds) a year on.
+fn a_year_later(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v.as_f64() {
+                    Some(t) if key == "timestamp" || key == "start_time" => {
+                        *v = serde_json::json!(t + 365.0 * 86400.0);
+                    }
+                    _ => a_year_later(v),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(a_year_later),
+        _ => {}
+    }
+}
+
+/// `perfkit -v site`: (stdout, stderr with the log).
+fn site_logged(archive: &Path, out: &Path) -> (String, String) {
+    let (code, stdout, stderr) = run(perfkit()
+        .args(["-v", "site", "--archive"])
+        .arg(archive)
+        .arg("--out")
+        .arg(out));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    (stdout, stderr)
+}
+
+/// The site in `out` holds exactly the files, byte for byte, of a first
+/// build of `archive` into `fresh`.
+fn assert_same_as_fresh_build(archive: &Path, out: &Path, fresh: &Path) {
+    site(archive, fresh);
+    let files = published(out);
+    assert_eq!(files, published(fresh));
+    for f in &files {
+        assert!(
+            std::fs::read(out.join(f)).unwrap() == std::fs::read(fresh.join(f)).unwrap(),
+            "{f} differs from a first build of the same archive"
+        );
+    }
 }
 
 /// A real report whose names carry markup, ingested with hostile Zuul

@@ -59,8 +59,44 @@ pub struct BuildCache {
     dir: PathBuf,
 }
 
-fn cache_key(key: &ArchiveKey) -> String {
+/// The key a build is listed and cached under (its `builds` object's path).
+pub fn cache_key(key: &ArchiveKey) -> String {
     key.parts(Table::Builds).join("/")
+}
+
+/// One project's archive listing against the cache: which builds the
+/// cache holds as listed, and which must be read from the archive.
+#[derive(Debug)]
+pub struct CachePlan {
+    dir: PathBuf,
+    index: Index,
+    current: Vec<(ArchiveKey, String)>,
+    missing: Vec<(ArchiveKey, String)>,
+    /// Builds `read_current` had to read from the archive again.
+    reread: usize,
+}
+
+impl CachePlan {
+    /// The archive's listing: cache key → version of every build.
+    pub fn listing(&self) -> BTreeMap<String, String> {
+        self.current
+            .iter()
+            .chain(&self.missing)
+            .map(|(k, v)| (cache_key(k), v.clone()))
+            .collect()
+    }
+
+    /// Whether the cache's segments should be merged, which needs every
+    /// build read (`read_current` does it).
+    pub fn compaction_due(&self) -> bool {
+        let segments: BTreeSet<&str> = self
+            .index
+            .builds
+            .values()
+            .map(|e| e.segment.as_str())
+            .collect();
+        segments.len() > MAX_SEGMENTS
+    }
 }
 
 impl BuildCache {
@@ -82,9 +118,28 @@ impl BuildCache {
         project: &ProjectName,
         progress: &dyn Progress,
     ) -> Result<(Vec<ArchivedBuild>, CacheStats), IngestError> {
+        let mut plan = self.plan(archive, project).await?;
+        let fetched = self.fetch(archive, &mut plan, progress).await?;
+        let mut builds = self
+            .read_current(archive, &mut plan, &fetched, progress)
+            .await?;
+        let stats = CacheStats {
+            cached: builds.len() - plan.reread,
+            fetched: fetched.len() + plan.reread,
+        };
+        builds.extend(fetched);
+        Ok((builds, stats))
+    }
+
+    /// Lists `project`'s builds and compares them with the cache.
+    pub async fn plan(
+        &self,
+        archive: &Archive,
+        project: &ProjectName,
+    ) -> Result<CachePlan, IngestError> {
         let listed = archive.list_build_versions(Some(project)).await?;
         let dir = self.project_dir(project);
-        let mut index = read_index(&dir, archive.display_url());
+        let index = read_index(&dir, archive.display_url());
         let mut current: Vec<(ArchiveKey, String)> = Vec::new();
         let mut missing: Vec<(ArchiveKey, String)> = Vec::new();
         for (key, version) in listed {
@@ -93,54 +148,100 @@ impl BuildCache {
                 _ => missing.push((key, version)),
             }
         }
-        let mut cached = match read_segments(&dir, &index, &current) {
+        Ok(CachePlan {
+            dir,
+            index,
+            current,
+            missing,
+            reread: 0,
+        })
+    }
+
+    /// Reads the builds the cache lacks from the archive and adds them to
+    /// the cache (which forgets builds no longer listed).
+    pub async fn fetch(
+        &self,
+        archive: &Archive,
+        plan: &mut CachePlan,
+        progress: &dyn Progress,
+    ) -> Result<Vec<ArchivedBuild>, IngestError> {
+        let keys: Vec<ArchiveKey> = plan.missing.iter().map(|(k, _)| k.clone()).collect();
+        let fetched = load_builds(archive, &keys, progress).await?;
+        let live: BTreeSet<String> = plan
+            .current
+            .iter()
+            .chain(&plan.missing)
+            .map(|(k, _)| cache_key(k))
+            .collect();
+        let dir = plan.dir.clone();
+        let changed = plan.index.builds.len() != live.len() || !fetched.is_empty();
+        plan.index.builds.retain(|k, _| live.contains(k));
+        if !fetched.is_empty()
+            && let Err(e) = append_segment(&dir, &mut plan.index, &fetched, &plan.missing)
+        {
+            tracing::warn!("cannot update the build cache in {}: {e}", dir.display());
+        }
+        if changed {
+            save_index(&dir, &plan.index);
+        }
+        Ok(fetched)
+    }
+
+    /// The builds the cache held as listed (read from the archive again
+    /// if the cache is unusable); merges the cache's segments when due.
+    /// `fetched` are the builds `fetch` returned.
+    pub async fn read_current(
+        &self,
+        archive: &Archive,
+        plan: &mut CachePlan,
+        fetched: &[ArchivedBuild],
+        progress: &dyn Progress,
+    ) -> Result<Vec<ArchivedBuild>, IngestError> {
+        let dir = plan.dir.clone();
+        let cached = match read_segments(&dir, &plan.index, &plan.current) {
             Ok(builds) => builds,
             Err(why) => {
                 tracing::warn!(
                     "build cache in {} is unusable ({why}); rebuilding it",
                     dir.display()
                 );
-                index.builds.clear();
-                missing.append(&mut current);
-                missing.sort_by_key(|(key, _)| cache_key(key));
-                Vec::new()
+                let keys: Vec<ArchiveKey> = plan.current.iter().map(|(k, _)| k.clone()).collect();
+                let again = load_builds(archive, &keys, progress).await?;
+                for (key, _) in &plan.current {
+                    plan.index.builds.remove(&cache_key(key));
+                }
+                if !again.is_empty()
+                    && let Err(e) = append_segment(&dir, &mut plan.index, &again, &plan.current)
+                {
+                    tracing::warn!("cannot update the build cache in {}: {e}", dir.display());
+                }
+                save_index(&dir, &plan.index);
+                plan.reread = again.len();
+                again
             }
         };
-        let keys: Vec<ArchiveKey> = missing.iter().map(|(k, _)| k.clone()).collect();
-        let fetched = load_builds(archive, &keys, progress).await?;
-        let stats = CacheStats {
-            cached: cached.len(),
-            fetched: fetched.len(),
-        };
-
-        // Forget builds no longer listed, then record the new ones.
-        let live: BTreeSet<String> = current
-            .iter()
-            .chain(&missing)
-            .map(|(k, _)| cache_key(k))
-            .collect();
-        index.builds.retain(|k, _| live.contains(k));
-        if !fetched.is_empty()
-            && let Err(e) = append_segment(&dir, &mut index, &fetched, &missing)
-        {
-            tracing::warn!("cannot update the build cache in {}: {e}", dir.display());
+        if plan.compaction_due() {
+            let all: Vec<&ArchivedBuild> = cached.iter().chain(fetched).collect();
+            match compact(&dir, &mut plan.index, &all) {
+                Ok(()) => save_index(&dir, &plan.index),
+                Err(e) => {
+                    tracing::warn!("cannot compact the build cache in {}: {e}", dir.display())
+                }
+            }
         }
-        cached.extend(fetched);
-        let segments: BTreeSet<&str> = index.builds.values().map(|e| e.segment.as_str()).collect();
-        if segments.len() > MAX_SEGMENTS
-            && let Err(e) = compact(&dir, &mut index, &cached)
-        {
-            tracing::warn!("cannot compact the build cache in {}: {e}", dir.display());
-        }
-        if let Err(e) = write_index(&dir, &index) {
-            tracing::warn!(
-                "cannot write the build cache index in {}: {e}",
-                dir.display()
-            );
-        }
-        remove_unused_segments(&dir, &index);
-        Ok((cached, stats))
+        Ok(cached)
     }
+}
+
+/// Writes the index and removes segments it no longer names.
+fn save_index(dir: &Path, index: &Index) {
+    if let Err(e) = write_index(dir, index) {
+        tracing::warn!(
+            "cannot write the build cache index in {}: {e}",
+            dir.display()
+        );
+    }
+    remove_unused_segments(dir, index);
 }
 
 fn read_index(dir: &Path, archive: &str) -> Index {
@@ -212,7 +313,7 @@ fn read_segments(
     Ok(out)
 }
 
-fn write_segment(dir: &Path, builds: &[ArchivedBuild]) -> Result<String, IngestError> {
+fn write_segment(dir: &Path, builds: &[&ArchivedBuild]) -> Result<String, IngestError> {
     let keys: Vec<String> = builds.iter().map(|b| cache_key(&b.record.key)).collect();
     let name = format!(
         "seg-{}",
@@ -248,7 +349,8 @@ fn append_segment(
     fetched: &[ArchivedBuild],
     versions: &[(ArchiveKey, String)],
 ) -> Result<(), IngestError> {
-    let segment = write_segment(dir, fetched)?;
+    let refs: Vec<&ArchivedBuild> = fetched.iter().collect();
+    let segment = write_segment(dir, &refs)?;
     for (key, version) in versions {
         index.builds.insert(
             cache_key(key),
@@ -261,7 +363,7 @@ fn append_segment(
     Ok(())
 }
 
-fn compact(dir: &Path, index: &mut Index, builds: &[ArchivedBuild]) -> Result<(), IngestError> {
+fn compact(dir: &Path, index: &mut Index, builds: &[&ArchivedBuild]) -> Result<(), IngestError> {
     let segment = write_segment(dir, builds)?;
     for entry in index.builds.values_mut() {
         entry.segment = segment.clone();

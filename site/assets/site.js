@@ -140,9 +140,30 @@
     window.perfkitCharts.push({ id: el.id, points: xs.length, series: lines.length });
   }
 
+  // A series' points come in chunks of builds (data/<id>-<n>.js, so a new
+  // build rewrites only the last); joined here into one set of columns.
+  function seriesData(id) {
+    var data = window.perfkitData;
+    var head = data && data.series[id];
+    var parts = (data && data.points && data.points[id]) || {};
+    if (!head) return null;
+    var columns = ['b', 'median', 'p95', 'min', 'max', 'fail', 'n'];
+    var series = { unit: head.unit, rate: head.rate, ann: head.ann, tput: head.tput ? [] : null };
+    columns.forEach(function (c) { series[c] = []; });
+    for (var k = 0; k < head.chunks; k++) {
+      var part = parts[k];
+      if (!part) return null;
+      columns.forEach(function (c) { series[c] = series[c].concat(part[c]); });
+      if (series.tput) {
+        series.tput = series.tput.concat(part.tput || part.b.map(function () { return null; }));
+      }
+    }
+    return series;
+  }
+
   window.perfkitSeriesPage = function (id) {
     try {
-      var series = window.perfkitData && window.perfkitData.series[id];
+      var series = seriesData(id);
       if (!series || typeof uPlot === 'undefined') return;
       var xs = series.b.map(function (b) { var info = buildInfo(b); return info ? info.t / 1000 : null; });
       var unit = series.unit || 's';

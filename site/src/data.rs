@@ -5,7 +5,7 @@
 //! JSON text is escaped so nothing in it can close a script or a string.
 
 use perfkit_schema::analysis::compare::BuildRef;
-use perfkit_schema::analysis::trend::SeriesTrend;
+use perfkit_schema::analysis::trend::{SeriesTrend, TrendPoint};
 use serde_json::{Value, json};
 
 use crate::urls::http_url;
@@ -29,10 +29,7 @@ fn round4(value: Option<f64>) -> Value {
 /// The script text assigning `value` to `window.perfkitData<path>`.
 fn script(path: &str, value: &Value) -> String {
     let json = serde_json::to_string(value).expect("JSON values always serialize");
-    format!(
-        "(window.perfkitData=window.perfkitData||{{series:{{}},builds:{{}}}}){path}={};\n",
-        safe_json(&json)
-    )
+    format!("{DATA}{path}={};\n", safe_json(&json))
 }
 
 /// JSON text made safe inside a script: nothing in it can close a script
@@ -81,6 +78,69 @@ fn push_number(out: &mut String, value: Option<f64>) {
         out.push('0');
         return;
     }
+    // Millions of numbers per site: exact float formatting cost seconds,
+    // so the digits come from integer arithmetic unless rounding is a
+    // near tie, where the exact (slow) way decides.
+    match four_digits(v) {
+        Some((digits, exponent)) => push_digits(out, v < 0.0, digits, exponent),
+        None => push_number_exactly(out, v),
+    }
+}
+
+/// `|v|` as `digits` (1000..=9999) × 10^(exponent − 3), rounded to nearest;
+/// `None` when that rounding is too close to call in floating point.
+fn four_digits(v: f64) -> Option<(u32, i32)> {
+    let a = v.abs();
+    if !(1e-30..1e30).contains(&a) {
+        return None;
+    }
+    let mut exponent = a.log10().floor() as i32;
+    let mut scaled = a / 10f64.powi(exponent - 3);
+    if scaled >= 10000.0 {
+        exponent += 1;
+        scaled = a / 10f64.powi(exponent - 3);
+    } else if scaled < 1000.0 {
+        exponent -= 1;
+        scaled = a / 10f64.powi(exponent - 3);
+    }
+    if !(1000.0..10000.0).contains(&scaled) || (scaled.fract() - 0.5).abs() < 1e-6 {
+        return None;
+    }
+    let mut digits = scaled.round() as u32;
+    if digits == 10000 {
+        digits = 1000;
+        exponent += 1;
+    }
+    Some((digits, exponent))
+}
+
+/// Writes `digits` × 10^(exponent − 3) as `push_number_exactly` would.
+fn push_digits(out: &mut String, negative: bool, digits: u32, exponent: i32) {
+    let text = digits.to_string();
+    let sign = if negative { "-" } else { "" };
+    let short = format!(
+        "{sign}{}e{exponent}",
+        trim_zeros(&format!("{}.{}", &text[..1], &text[1..]))
+    );
+    let plain = (-6..=15).contains(&exponent).then(|| {
+        let point = exponent + 1; // digits before the decimal point
+        let body = if point >= 4 {
+            format!("{text}{}", "0".repeat((point - 4) as usize))
+        } else if point > 0 {
+            format!("{}.{}", &text[..point as usize], &text[point as usize..])
+        } else {
+            format!("0.{}{text}", "0".repeat((-point) as usize))
+        };
+        format!("{sign}{}", trim_zeros(&body))
+    });
+    match plain {
+        Some(p) if p.len() <= short.len() => out.push_str(&p),
+        _ => out.push_str(&short),
+    }
+}
+
+/// `push_number` through exact float formatting.
+fn push_number_exactly(out: &mut String, v: f64) {
     let exponent_form = format!("{v:.3e}");
     let (mantissa, exponent) = exponent_form
         .split_once('e')
@@ -124,25 +184,12 @@ fn push_column<T>(out: &mut String, name: &str, items: &[T], value: impl Fn(&T) 
     out.push_str("],");
 }
 
-/// `data/<series-id>.js`: the points and annotations of one series,
-/// written straight into a string: a 10,000-build history is 70,000
-/// numbers per series, and a JSON value per number cost seconds per site.
-pub fn series(trend: &SeriesTrend) -> String {
-    let p = &trend.points;
-    let mut body = String::with_capacity(64 + p.len() * 48);
-    body.push('{');
-    push_column(&mut body, "b", p, |x| Some(x.build as f64));
-    push_column(&mut body, "median", p, |x| x.median);
-    push_column(&mut body, "p95", p, |x| x.p95);
-    push_column(&mut body, "min", p, |x| x.min);
-    push_column(&mut body, "max", p, |x| x.max);
-    push_column(&mut body, "fail", p, |x| x.failure_rate());
-    push_column(&mut body, "n", p, |x| Some(x.samples as f64));
-    if p.iter().any(|x| x.throughput.is_some()) {
-        push_column(&mut body, "tput", p, |x| x.throughput);
-    } else {
-        body.push_str("\"tput\":null,");
-    }
+/// The script prefix every data file starts with.
+const DATA: &str = "(window.perfkitData=window.perfkitData||{series:{},builds:{}})";
+
+/// `data/<series-id>.js`: what a series page needs besides its points:
+/// units, annotations, and how many point chunks to expect.
+pub fn series(trend: &SeriesTrend, chunks: usize) -> String {
     let annotations: Vec<Value> = trend
         .annotations
         .iter()
@@ -157,18 +204,49 @@ pub fn series(trend: &SeriesTrend) -> String {
         .collect();
     // Units say how the page formats values: `s` as durations, others
     // (fio's `IO/s`) as numbers with the unit.
-    body.push_str("\"unit\":");
-    body.push_str(&json!(trend.label.unit).to_string());
-    body.push_str(",\"rate\":");
-    body.push_str(&json!(trend.label.rate_unit).to_string());
-    body.push(',');
-    body.push_str("\"ann\":");
-    body.push_str(&serde_json::to_string(&annotations).expect("JSON values serialize"));
+    let value = json!({
+        "chunks": chunks,
+        "tput": trend.points.iter().any(|x| x.throughput.is_some()),
+        "unit": trend.label.unit,
+        "rate": trend.label.rate_unit,
+        "ann": annotations,
+    });
+    script(&format!("[\"series\"][{}]", json!(trend.id)), &value)
+}
+
+/// The points of `trend` whose builds fall in `chunk` (of
+/// `BUILDS_PER_CHUNK` builds): a new build changes only the last chunk.
+pub fn chunk_points(trend: &SeriesTrend, chunk: usize) -> &[TrendPoint] {
+    let p = &trend.points;
+    let from = p.partition_point(|x| x.build < chunk * BUILDS_PER_CHUNK);
+    let to = p.partition_point(|x| x.build < (chunk + 1) * BUILDS_PER_CHUNK);
+    &p[from..to]
+}
+
+/// `data/<series-id>-<chunk>.js`: one chunk's points, columnar, written
+/// straight into a string: a 10,000-build history is 70,000 numbers per
+/// series, and a JSON value per number cost seconds per site.
+pub fn series_chunk(trend: &SeriesTrend, chunk: usize) -> String {
+    let p = chunk_points(trend, chunk);
+    let mut body = String::with_capacity(64 + p.len() * 48);
+    body.push('{');
+    push_column(&mut body, "b", p, |x| Some(x.build as f64));
+    push_column(&mut body, "median", p, |x| x.median);
+    push_column(&mut body, "p95", p, |x| x.p95);
+    push_column(&mut body, "min", p, |x| x.min);
+    push_column(&mut body, "max", p, |x| x.max);
+    push_column(&mut body, "fail", p, |x| x.failure_rate());
+    push_column(&mut body, "n", p, |x| Some(x.samples as f64));
+    if p.iter().any(|x| x.throughput.is_some()) {
+        push_column(&mut body, "tput", p, |x| x.throughput);
+    } else {
+        body.push_str("\"tput\":null,");
+    }
+    body.pop();
     body.push('}');
     format!(
-        "(window.perfkitData=window.perfkitData||{{series:{{}},builds:{{}}}})[\"series\"][{}]={};\n",
-        json!(trend.id),
-        safe_json(&body)
+        "(function(d){{d=d.points=d.points||{{}};(d[{id}]=d[{id}]||{{}})[{chunk}]={body};}})({DATA});\n",
+        id = json!(trend.id),
     )
 }
 
@@ -209,6 +287,33 @@ mod tests {
             .map(|t| serde_json::from_str(t).unwrap())
             .collect();
         assert_eq!(parsed[0], json!(0.02013));
+    }
+
+    #[test]
+    fn fast_digits_match_exact_formatting() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values = vec![
+            1.0, 9.9995, 9.9994, 0.1, 1e-6, 1.5e-7, 999.95, 1e15, 9.9999e15, 123.45, 0.00012345,
+        ];
+        for _ in 0..200_000 {
+            let bits = next();
+            let mantissa = 1.0 + (bits >> 11) as f64 / (1u64 << 53) as f64;
+            let exponent = (bits % 48) as i32 - 24;
+            let sign = if bits & 1 == 1 { -1.0 } else { 1.0 };
+            values.push(sign * mantissa * 10f64.powi(exponent));
+        }
+        for v in values {
+            let (mut fast, mut exact) = (String::new(), String::new());
+            push_number(&mut fast, Some(v));
+            push_number_exactly(&mut exact, v);
+            assert_eq!(fast, exact, "{v:e}");
+        }
     }
 
     #[test]

@@ -10,24 +10,27 @@
 pub mod data;
 pub mod feed;
 pub mod format;
+pub mod incremental;
 pub mod pages;
 pub mod report;
 pub mod sparkline;
 pub mod urls;
 pub mod writer;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
 use perfkit_schema::analysis::compare::{Comparer, Status};
-use perfkit_schema::analysis::trend::{ProjectTrends, TrendStatus, trends};
+use perfkit_schema::analysis::trend::{ProjectTrends, TrendState, TrendStatus, trends};
+use perfkit_schema::regress::changepoint::ChangePointMemo;
 use perfkit_schema::regress::verdict::Thresholds;
 use perfkit_schema::{ArchivedBuild, ProjectName};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::feed::{Alert, FEED_ENTRIES, alerts};
+use crate::incremental::{ProjectState, SiteFacts};
 use crate::writer::{SiteWriter, WriteStats};
 
 /// Why the site could not be written.
@@ -87,7 +90,13 @@ pub struct SiteOptions {
 #[derive(Debug, Clone)]
 pub struct ProjectInput {
     pub project: ProjectName,
+    /// Every build of the project; with `previous`, only the new ones.
     pub builds: Vec<ArchivedBuild>,
+    /// The archive's listing (build key → version) the builds come from:
+    /// with it, the project's state is kept for the next build.
+    pub listing: Option<BTreeMap<String, String>>,
+    /// The last build's state, which `ProjectState::accepts` `builds` for.
+    pub previous: Option<ProjectState>,
 }
 
 /// A project's line in the index, kept between builds so a build limited
@@ -187,7 +196,7 @@ impl Pages<'_> {
 /// projects are rebuilt and the index keeps the others from the last build.
 /// The caller holds `writer::OutputLock` on `out` for the whole run.
 pub fn build_site(
-    inputs: &[ProjectInput],
+    inputs: Vec<ProjectInput>,
     out: &Path,
     options: &SiteOptions,
     scope: Option<&[ProjectName]>,
@@ -232,7 +241,7 @@ pub fn build_site(
     };
     for input in inputs {
         progress(input.project.as_str());
-        let summary = project_site(&mut pages, input)?;
+        let summary = project_site(&mut pages, input, out)?;
         summaries.retain(|s| s.name != summary.name);
         summaries.push(summary);
     }
@@ -255,10 +264,37 @@ pub fn build_site(
     })
 }
 
-fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummary, SiteError> {
+fn project_site(
+    pages: &mut Pages,
+    input: ProjectInput,
+    out: &Path,
+) -> Result<ProjectSummary, SiteError> {
     let name = input.project.as_str();
     let dir = urls::project_dir(&input.project);
-    let trends = trends(&input.builds);
+    // Whatever this build leaves half-done, the next one must not trust
+    // pages an older state describes.
+    incremental::forget(out, &input.project);
+    let (state, previous) = match input.previous {
+        Some(previous) => {
+            let mut state = previous.trends;
+            let known = state.builds().len();
+            if !state.append(&input.builds) {
+                return Err(SiteError::State {
+                    path: out.join(STATE_DIR),
+                    reason: "new builds do not extend the saved history".into(),
+                });
+            }
+            (state, Some((previous.site, known)))
+        }
+        None => (TrendState::of(&input.builds), None),
+    };
+    let saved_points = input.listing.as_ref().map(|_| state.to_bytes());
+    let memo = out.join(STATE_DIR).join(format!("changepoints/{dir}.bin"));
+    let trends = memoised_trends(state, &memo)?;
+    // Chunks before the first new build hold the same points as before.
+    let unchanged_chunks = previous
+        .as_ref()
+        .map_or(0, |(_, known)| known / data::BUILDS_PER_CHUNK);
 
     for chunk in 0..data::chunk_count(trends.builds.len()) {
         let path = format!("{dir}/data/builds-{chunk}.js");
@@ -269,13 +305,26 @@ fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummar
     let chunks: Vec<String> = (0..data::chunk_count(trends.builds.len()))
         .map(|c| format!("../data/builds-{c}.js"))
         .collect();
+    let chunk_count = data::chunk_count(trends.builds.len());
     for trend in &trends.series {
+        let id = &trend.id;
         pages.writer.write(
-            &format!("{dir}/data/{}.js", trend.id),
-            data::series(trend).as_bytes(),
+            &format!("{dir}/data/{id}.js"),
+            data::series(trend, chunk_count).as_bytes(),
         )?;
+        for chunk in 0..chunk_count {
+            let path = format!("{dir}/data/{id}-{chunk}.js");
+            if chunk < unchanged_chunks && pages.writer.exists(&path) {
+                pages.writer.keep(&path);
+            } else {
+                pages
+                    .writer
+                    .write(&path, data::series_chunk(trend, chunk).as_bytes())?;
+            }
+        }
         let mut scripts = chunks.clone();
-        scripts.push(format!("../data/{}.js", trend.id));
+        scripts.push(format!("../data/{id}.js"));
+        scripts.extend((0..chunk_count).map(|c| format!("../data/{id}-{c}.js")));
         let mut context = pages::series_page(&trends, trend, scripts);
         context["title"] = json!(format!("{} › {}", trend.label.scenario, trend.label.action));
         context["project"] = json!(name);
@@ -286,36 +335,21 @@ fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummar
         )?;
     }
 
-    let with_page: BTreeSet<&str> = trends.series.iter().map(|s| s.id.as_str()).collect();
-    let mut change_rows = Vec::new();
-    // One patchset at a time: a project with thousands of check builds
-    // keeps only the table row of each, not every comparison.
-    let comparer = Comparer::new(&input.builds);
-    let thresholds = Thresholds::default();
-    let patchsets: Vec<(u64, u32)> = comparer.patchsets().rev().collect();
-    for (change, patchset) in patchsets {
-        let Some(c) = comparer.compare(change, patchset, &thresholds) else {
-            continue;
-        };
-        let c = &c;
-        let path = format!("{dir}/change/{}-{}.html", c.change, c.patchset);
-        let mut context = pages::change_page(c, &|id| with_page.contains(id));
-        context["title"] = json!(format!("{name} {},{}", c.change, c.patchset));
-        context["project"] = json!(name);
-        pages.page("change.html", &path, context)?;
-        let time_us = c.builds.iter().map(|b| b.time_us).max().unwrap_or_default();
-        change_rows.push(json!({
-            "change": c.change,
-            "patchset": c.patchset,
-            "link": format!("change/{}-{}.html", c.change, c.patchset),
-            "time": format::timestamp(time_us),
-            "time_us": time_us,
-            "regressions": c.count(Status::Regression),
-            "inconclusive": c.count(Status::Inconclusive),
-            "summary": report::summary(c),
-        }));
-    }
-    change_rows.sort_by_key(|r| std::cmp::Reverse(r["time_us"].as_i64().unwrap_or_default()));
+    let newest = input.builds.iter().map(|b| b.time_us()).max();
+    let (change_rows, change_pages, latest_us) = match previous {
+        // Only later branch builds are new: no comparison changed.
+        Some((site, _)) => {
+            for page in &site.change_pages {
+                pages.writer.keep(page);
+            }
+            let latest = newest.map_or(site.latest_us, |t| t.max(site.latest_us));
+            (site.change_rows, site.change_pages, latest)
+        }
+        None => {
+            let (rows, paths) = change_pages(pages, &input.builds, &trends, name, &dir)?;
+            (rows, paths, newest.unwrap_or_default())
+        }
+    };
     pages.page(
         "changes.html",
         &format!("{dir}/changes.html"),
@@ -344,6 +378,16 @@ fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummar
     )?;
     feed_page(pages, &format!("{dir}/"), &title, &found)?;
 
+    if let (Some(listing), Some(points)) = (input.listing, saved_points) {
+        let facts = SiteFacts::new(
+            &pages.options.archive,
+            listing,
+            latest_us,
+            change_rows.clone(),
+            change_pages,
+        );
+        incremental::save(out, &input.project, facts, &points)?;
+    }
     let count = |status| trends.series.iter().filter(|s| s.status == status).count();
     Ok(ProjectSummary {
         name: name.to_string(),
@@ -354,17 +398,72 @@ fn project_site(pages: &mut Pages, input: &ProjectInput) -> Result<ProjectSummar
         failing: count(TrendStatus::Failing),
         alerts: found.len(),
         changes: change_rows.len(),
-        latest_us: input
-            .builds
-            .iter()
-            .map(|b| b.time_us())
-            .max()
-            .unwrap_or_default(),
+        latest_us,
         alert_rows: found
             .iter()
             .map(|a| json!({"row": pages::alert_row(a, ""), "alert": a}))
             .collect(),
     })
+}
+
+/// `trends` with the change-point memo kept in `path` between runs: a
+/// rebuild after a few new builds recomputes only the windows they touch.
+/// A memo that cannot be read is started afresh: it saves time, it never
+/// changes a result.
+fn memoised_trends(state: TrendState, path: &Path) -> Result<ProjectTrends, SiteError> {
+    let memo = std::fs::read(path)
+        .map(|bytes| ChangePointMemo::from_bytes(&bytes))
+        .unwrap_or_default();
+    let trends = state.analyse(Some(&memo));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| SiteError::io(parent, e))?;
+    }
+    writer::atomic_write(path, &memo.to_bytes())?;
+    Ok(trends)
+}
+
+/// Every change/patchset's page; returns the changes table's rows
+/// (newest first) and the pages' paths.
+fn change_pages(
+    pages: &mut Pages,
+    builds: &[ArchivedBuild],
+    trends: &ProjectTrends,
+    name: &str,
+    dir: &str,
+) -> Result<(Vec<Json>, Vec<String>), SiteError> {
+    let with_page: BTreeSet<&str> = trends.series.iter().map(|s| s.id.as_str()).collect();
+    let mut change_rows = Vec::new();
+    let mut paths = Vec::new();
+    // One patchset at a time: a project with thousands of check builds
+    // keeps only the table row of each, not every comparison.
+    let comparer = Comparer::new(builds);
+    let thresholds = Thresholds::default();
+    let patchsets: Vec<(u64, u32)> = comparer.patchsets().rev().collect();
+    for (change, patchset) in patchsets {
+        let Some(c) = comparer.compare(change, patchset, &thresholds) else {
+            continue;
+        };
+        let c = &c;
+        let path = format!("{dir}/change/{}-{}.html", c.change, c.patchset);
+        let mut context = pages::change_page(c, &|id| with_page.contains(id));
+        context["title"] = json!(format!("{name} {},{}", c.change, c.patchset));
+        context["project"] = json!(name);
+        pages.page("change.html", &path, context)?;
+        paths.push(path);
+        let time_us = c.builds.iter().map(|b| b.time_us).max().unwrap_or_default();
+        change_rows.push(json!({
+            "change": c.change,
+            "patchset": c.patchset,
+            "link": format!("change/{}-{}.html", c.change, c.patchset),
+            "time": format::timestamp(time_us),
+            "time_us": time_us,
+            "regressions": c.count(Status::Regression),
+            "inconclusive": c.count(Status::Inconclusive),
+            "summary": report::summary(c),
+        }));
+    }
+    change_rows.sort_by_key(|r| std::cmp::Reverse(r["time_us"].as_i64().unwrap_or_default()));
+    Ok((change_rows, paths))
 }
 
 /// The overview's rows: what needs attention first (regressed, failing,

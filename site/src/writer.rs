@@ -66,6 +66,11 @@ impl SiteWriter {
         Ok(())
     }
 
+    /// Whether `relative` is there (from an earlier build).
+    pub fn exists(&self, relative: &str) -> bool {
+        self.root.join(relative).is_file()
+    }
+
     /// Marks a file as part of this build without touching it (a page the
     /// caller knows is unchanged).
     pub fn keep(&mut self, relative: &str) {

@@ -9,9 +9,16 @@ use serde::Serialize;
 use super::compare::BuildRef;
 use super::{Metric, SeriesKey, SeriesLabel, in_time_order, merged_rows};
 use crate::records::{ArchivedBuild, SeriesRow};
-use crate::regress::changepoint::{ChangeKind, ChangePoint, change_points};
+use crate::regress::changepoint::{
+    ChangeKind, ChangePoint, ChangePointConfig, ChangePointMemo, change_points_memo,
+};
 use crate::regress::verdict::Direction;
 use crate::stats::Summary;
+
+mod state;
+
+use state::SeriesHistory;
+pub use state::TrendState;
 
 /// One branch build of one series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -121,61 +128,92 @@ pub struct ProjectTrends {
 
 /// The branch histories of `builds` (one project; other builds ignored).
 pub fn trends(builds: &[ArchivedBuild]) -> ProjectTrends {
-    let branch: Vec<&ArchivedBuild> = in_time_order(builds)
-        .into_iter()
-        .filter(|b| b.is_branch_build())
-        .collect();
-    // Keyed by borrowed names: a 10,000-build history has millions of rows,
-    // and a key or label allocated per row would dominate the run time.
-    let mut by_series: HashMap<(&str, &str, &str), Accumulator> = HashMap::new();
-    for (index, build) in branch.iter().enumerate() {
-        let branch_name = build.record.meta.branch.as_deref().unwrap_or_default();
-        if !has_repeated_rows(build) {
-            for row in &build.series {
-                accumulate(&mut by_series, branch_name, build, row, row, index);
+    trends_with(builds, None)
+}
+
+/// `trends`, with change points taken from (and added to) `memo` where
+/// their windows were seen before: the same result, faster on a history
+/// that grew by a few builds.
+pub fn trends_with(builds: &[ArchivedBuild], memo: Option<&ChangePointMemo>) -> ProjectTrends {
+    TrendState::of(builds).analyse(memo)
+}
+
+impl TrendState {
+    /// The points of every series of `builds`' branch builds.
+    pub fn of(builds: &[ArchivedBuild]) -> TrendState {
+        let branch: Vec<&ArchivedBuild> = in_time_order(builds)
+            .into_iter()
+            .filter(|b| b.is_branch_build())
+            .collect();
+        // Keyed by borrowed names: a 10,000-build history has millions of rows,
+        // and a key or label allocated per row would dominate the run time.
+        let mut by_series: HashMap<(&str, &str, &str), Accumulator> = HashMap::new();
+        for (index, build) in branch.iter().enumerate() {
+            let branch_name = build.record.meta.branch.as_deref().unwrap_or_default();
+            if !has_repeated_rows(build) {
+                for row in &build.series {
+                    accumulate(&mut by_series, branch_name, build, row, row, index);
+                }
+                continue;
             }
-            continue;
+            // A report holding the same task twice: its rows merged (owned),
+            // keyed and named by the first borrowed row of each.
+            let mut firsts: HashMap<(&str, &str), &SeriesRow> = HashMap::new();
+            for row in &build.series {
+                firsts
+                    .entry((row.workload_key.as_str(), row.action.as_str()))
+                    .or_insert(row);
+            }
+            for (_, merged) in merged_rows(build) {
+                let first = firsts[&(merged.workload_key.as_str(), merged.action.as_str())];
+                accumulate(&mut by_series, branch_name, build, first, &merged, index);
+            }
         }
-        // A report holding the same task twice: its rows merged (owned),
-        // keyed and named by the first borrowed row of each.
-        let mut firsts: HashMap<(&str, &str), &SeriesRow> = HashMap::new();
-        for row in &build.series {
-            firsts
-                .entry((row.workload_key.as_str(), row.action.as_str()))
-                .or_insert(row);
-        }
-        for (_, merged) in merged_rows(build) {
-            let first = firsts[&(merged.workload_key.as_str(), merged.action.as_str())];
-            accumulate(&mut by_series, branch_name, build, first, &merged, index);
+        let series: BTreeMap<SeriesKey, SeriesHistory> = by_series
+            .into_iter()
+            .map(|((branch, workload_key, action), acc)| {
+                let key = SeriesKey {
+                    branch: branch.to_string(),
+                    workload_key: workload_key.to_string(),
+                    action: action.to_string(),
+                };
+                let (build, row) = acc.newest;
+                let history = SeriesHistory {
+                    label: SeriesLabel::of(build, row),
+                    points: acc.points,
+                    config: acc.config,
+                };
+                (key, history)
+            })
+            .collect();
+        TrendState {
+            builds: branch.iter().map(|b| BuildRef::of(b)).collect(),
+            series,
         }
     }
-    let by_series: BTreeMap<SeriesKey, (SeriesLabel, Vec<TrendPoint>)> = by_series
-        .into_iter()
-        .map(|((branch, workload_key, action), acc)| {
-            let key = SeriesKey {
-                branch: branch.to_string(),
-                workload_key: workload_key.to_string(),
-                action: action.to_string(),
-            };
-            let (build, row) = acc.newest;
-            (key, (SeriesLabel::of(build, row), acc.points))
-        })
-        .collect();
-    let inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)> = by_series
-        .into_iter()
-        .map(|(key, (label, points))| (key, label, points))
-        .collect();
-    let mut series = analyse_all(inputs);
-    series.sort_by(|a, b| (&a.label, &a.id).cmp(&(&b.label, &b.id)));
-    ProjectTrends {
-        builds: branch.iter().map(|b| BuildRef::of(b)).collect(),
-        series,
+
+    /// The trends: change points of every series (from `memo` where seen).
+    pub fn analyse(self, memo: Option<&ChangePointMemo>) -> ProjectTrends {
+        let inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)> = self
+            .series
+            .into_iter()
+            .map(|(key, h)| (key, h.label, h.points))
+            .collect();
+        let mut series = analyse_all(inputs, memo);
+        series.sort_by(|a, b| (&a.label, &a.id).cmp(&(&b.label, &b.id)));
+        ProjectTrends {
+            builds: self.builds,
+            series,
+        }
     }
 }
 
 /// Change points per series on every core: series are independent, and a
 /// long history costs tens of milliseconds each.
-fn analyse_all(inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)>) -> Vec<SeriesTrend> {
+fn analyse_all(
+    inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)>,
+    memo: Option<&ChangePointMemo>,
+) -> Vec<SeriesTrend> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -183,7 +221,7 @@ fn analyse_all(inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)>) -> Vec<Se
     if threads <= 1 {
         return inputs
             .into_iter()
-            .map(|(k, l, p)| analyse(k, l, p))
+            .map(|(k, l, p)| analyse(k, l, p, memo))
             .collect();
     }
     let mut chunks: Vec<Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)>> =
@@ -198,7 +236,7 @@ fn analyse_all(inputs: Vec<(SeriesKey, SeriesLabel, Vec<TrendPoint>)>) -> Vec<Se
                 scope.spawn(move || {
                     chunk
                         .into_iter()
-                        .map(|(k, l, p)| analyse(k, l, p))
+                        .map(|(k, l, p)| analyse(k, l, p, memo))
                         .collect::<Vec<_>>()
                 })
             })
@@ -252,19 +290,28 @@ fn has_repeated_rows(build: &ArchivedBuild) -> bool {
         .all(|r| seen.insert((r.workload_key.as_str(), r.action.as_str())))
 }
 
-fn analyse(key: SeriesKey, label: SeriesLabel, points: Vec<TrendPoint>) -> SeriesTrend {
+fn analyse(
+    key: SeriesKey,
+    label: SeriesLabel,
+    points: Vec<TrendPoint>,
+    memo: Option<&ChangePointMemo>,
+) -> SeriesTrend {
     let config_changes: Vec<usize> = points
         .iter()
         .enumerate()
         .filter(|(_, p)| p.config_changed)
         .map(|(i, _)| i)
         .collect();
+    let cfg = ChangePointConfig::default();
+    let change_points = |values: &[f64], direction| {
+        change_points_memo(values, &config_changes, direction, &cfg, memo)
+    };
     let mut annotations = Vec::new();
     let medians: Vec<f64> = points
         .iter()
         .map(|p| p.median.unwrap_or(f64::NAN))
         .collect();
-    for change in change_points(&medians, &config_changes, label.direction()) {
+    for change in change_points(&medians, label.direction()) {
         annotations.push(Annotation {
             point: change.index,
             metric: Metric::Duration,
@@ -277,7 +324,7 @@ fn analyse(key: SeriesKey, label: SeriesLabel, points: Vec<TrendPoint>) -> Serie
             .map(|p| p.throughput.unwrap_or(f64::NAN))
             .collect();
         // Config changes are already annotated once, from the durations.
-        for change in change_points(&rates, &config_changes, Direction::HigherIsBetter) {
+        for change in change_points(&rates, Direction::HigherIsBetter) {
             if change.kind != ChangeKind::ConfigChanged {
                 annotations.push(Annotation {
                     point: change.index,

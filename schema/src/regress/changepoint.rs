@@ -9,7 +9,12 @@
 //! input gives identical output. Config-hash changes split the history
 //! first and are reported as `ConfigChanged`, never as regressions.
 
+mod memo;
+
 use serde::Serialize;
+
+pub use memo::ChangePointMemo;
+use memo::{Outcome, key};
 
 use super::rng::Rng;
 use super::stats::{median, qn_scale};
@@ -133,6 +138,18 @@ pub fn change_points_with(
     direction: Direction,
     cfg: &ChangePointConfig,
 ) -> Vec<ChangePoint> {
+    change_points_memo(values, config_changes, direction, cfg, None)
+}
+
+/// `change_points_with`, reusing (and filling) `memo`: the same result,
+/// but windows and assessments seen before are not computed again.
+pub fn change_points_memo(
+    values: &[f64],
+    config_changes: &[usize],
+    direction: Direction,
+    cfg: &ChangePointConfig,
+    memo: Option<&ChangePointMemo>,
+) -> Vec<ChangePoint> {
     let kept: Vec<usize> = (0..values.len())
         .filter(|&i| values[i].is_finite())
         .collect();
@@ -149,7 +166,7 @@ pub fn change_points_with(
     let mut events: Vec<(usize, Option<f64>)> = Vec::new(); // (compact position, p)
     let mut seg_start = 0;
     for end in bounds.iter().copied().chain(std::iter::once(z.len())) {
-        for (pos, p) in detect(&z[seg_start..end], seg_start, cfg) {
+        for (pos, p) in detect(&z[seg_start..end], seg_start, cfg, memo) {
             events.push((seg_start + pos, Some(p)));
         }
         if end < z.len() {
@@ -198,25 +215,49 @@ pub fn change_points_with(
 
 /// Change points inside one config segment: local positions and p-values.
 /// `offset` (the segment's position in the whole history) only seeds the PRNG.
-fn detect(z: &[f64], offset: usize, cfg: &ChangePointConfig) -> Vec<(usize, f64)> {
+fn detect(
+    z: &[f64],
+    offset: usize,
+    cfg: &ChangePointConfig,
+    memo: Option<&ChangePointMemo>,
+) -> Vec<(usize, f64)> {
     let m = cfg.min_segment.max(2);
     let w = cfg.window.max(2 * m);
     if z.len() < 2 * m {
         return Vec::new();
     }
-    let weak = split_step(z, offset, w, m, cfg);
-    merge_step(z, weak, offset, w, m, cfg)
+    let weak = split_step(z, offset, w, m, cfg, memo);
+    merge_step(z, weak, offset, w, m, cfg, memo)
 }
 
 /// Otava's split step: E-divisive in windows of `w` builds stepping by w/2
 /// (or to the last change found); candidates closer than `m` keep the one
 /// with the larger energy statistic.
-fn split_step(z: &[f64], offset: usize, w: usize, m: usize, cfg: &ChangePointConfig) -> Vec<usize> {
+fn split_step(
+    z: &[f64],
+    offset: usize,
+    w: usize,
+    m: usize,
+    cfg: &ChangePointConfig,
+    memo: Option<&ChangePointMemo>,
+) -> Vec<usize> {
     let mut found: Vec<(usize, f64)> = Vec::new();
     let mut start = 0;
     loop {
         let end = (start + w).min(z.len());
-        let new = edivisive(&z[start..end], offset + start, m, cfg);
+        let window = &z[start..end];
+        let new = match memo {
+            None => edivisive(window, offset + start, m, cfg),
+            Some(memo) => {
+                let key = key("window", &[offset + start, m], cfg, window);
+                match memo.get_or(key, || {
+                    Outcome::Window(edivisive(window, offset + start, m, cfg))
+                }) {
+                    Outcome::Window(found) => found,
+                    Outcome::Assessment(..) => edivisive(window, offset + start, m, cfg),
+                }
+            }
+        };
         let last = new.iter().map(|c| start + c.0).max().unwrap_or(0);
         found.extend(new.into_iter().map(|(i, q)| (start + i, q)));
         if end == z.len() {
@@ -305,36 +346,30 @@ fn merge_step(
     w: usize,
     m: usize,
     cfg: &ChangePointConfig,
+    memo: Option<&ChangePointMemo>,
 ) -> Vec<(usize, f64)> {
     let mut cps = weak;
-    let assess = |cps: &[usize], k: usize| -> (f64, f64) {
+    let assess_at = |cps: &[usize], k: usize| -> (f64, f64) {
         let lo = if k == 0 { 0 } else { cps[k - 1] };
         let hi = cps.get(k + 1).copied().unwrap_or(z.len());
         let tau = cps[k];
         let (a, b) = (lo.max(tau.saturating_sub(w)), hi.min(tau + w));
-        let local = &z[tau.saturating_sub(w)..(tau + w).min(z.len())];
-        let size = effect(&z[a..tau], &z[tau..b], local, cfg);
-        if size < 1.0 {
-            return (1.0, size); // dropped whatever its p: skip the permutations
+        let from = tau.saturating_sub(w);
+        let local = &z[from..(tau + w).min(z.len())];
+        let Some(memo) = memo else {
+            return assess(z, local, (a, tau, b), offset, m, cfg);
+        };
+        // `local` holds every value the assessment reads (a..b lies in it).
+        let ints = [offset + from, offset + a, offset + tau, offset + b, m];
+        match memo.get_or(key("assess", &ints, cfg, local), || {
+            let (p, size) = assess(z, local, (a, tau, b), offset, m, cfg);
+            Outcome::Assessment(p, size)
+        }) {
+            Outcome::Assessment(p, size) => (p, size),
+            Outcome::Window(_) => assess(z, local, (a, tau, b), offset, m, cfg),
         }
-        let nb = &z[a..b];
-        let observed = best_split(nb, m, Some(tau - a)).map_or(0.0, |c| c.1);
-        let seeds = [
-            cfg.seed,
-            u64::MAX,
-            (offset + a) as u64,
-            (offset + tau) as u64,
-            (offset + b) as u64,
-        ];
-        let mut rng = Rng::from_parts(&seeds);
-        let mut scratch = nb.to_vec();
-        let p = permutation_p(observed, cfg.p_value, cfg.permutations, || {
-            rng.shuffle(&mut scratch);
-            best_split(&scratch, m, None).map_or(0.0, |c| c.1)
-        });
-        (p, size)
     };
-    let mut stats: Vec<(f64, f64)> = (0..cps.len()).map(|k| assess(&cps, k)).collect();
+    let mut stats: Vec<(f64, f64)> = (0..cps.len()).map(|k| assess_at(&cps, k)).collect();
     while !cps.is_empty() {
         // Weakest: largest p; ties go to the smaller effect, then the later index.
         let weakest = (0..cps.len())
@@ -358,11 +393,43 @@ fn merge_step(
         stats.remove(k);
         for j in [k.wrapping_sub(1), k] {
             if j < cps.len() {
-                stats[j] = assess(&cps, j);
+                stats[j] = assess_at(&cps, j);
             }
         }
     }
     cps.into_iter().zip(stats).map(|(c, s)| (c, s.0)).collect()
+}
+
+/// One merge-step assessment of the change at `tau` between `a` and `b`:
+/// (permutation p-value, effect); `local` is the builds around `tau`.
+fn assess(
+    z: &[f64],
+    local: &[f64],
+    (a, tau, b): (usize, usize, usize),
+    offset: usize,
+    m: usize,
+    cfg: &ChangePointConfig,
+) -> (f64, f64) {
+    let size = effect(&z[a..tau], &z[tau..b], local, cfg);
+    if size < 1.0 {
+        return (1.0, size); // dropped whatever its p: skip the permutations
+    }
+    let nb = &z[a..b];
+    let observed = best_split(nb, m, Some(tau - a)).map_or(0.0, |c| c.1);
+    let seeds = [
+        cfg.seed,
+        u64::MAX,
+        (offset + a) as u64,
+        (offset + tau) as u64,
+        (offset + b) as u64,
+    ];
+    let mut rng = Rng::from_parts(&seeds);
+    let mut scratch = nb.to_vec();
+    let p = permutation_p(observed, cfg.p_value, cfg.permutations, || {
+        rng.shuffle(&mut scratch);
+        best_split(&scratch, m, None).map_or(0.0, |c| c.1)
+    });
+    (p, size)
 }
 
 /// How far a level shift clears both effect filters: the smaller of
@@ -519,6 +586,36 @@ mod tests {
         let (t, _) = best_split(&z, 3, Some(7)).unwrap();
         assert_eq!(t, 7);
         assert_eq!(best_split(&z[..5], 3, None), None);
+    }
+
+    #[test]
+    fn a_memo_changes_nothing_but_the_work() {
+        let mut rng = Rng::new(11);
+        let history: Vec<f64> = (0..400)
+            .map(|i| 10.0 + rng.normal() * 0.3 + if (i / 90) % 2 == 1 { 2.0 } else { 0.0 })
+            .collect();
+        let cfg = ChangePointConfig::default();
+        let plain =
+            |n: usize| change_points_with(&history[..n], &[200], Direction::LowerIsBetter, &cfg);
+        let memo = ChangePointMemo::new();
+        let with = |n: usize, memo: &ChangePointMemo| {
+            change_points_memo(
+                &history[..n],
+                &[200],
+                Direction::LowerIsBetter,
+                &cfg,
+                Some(memo),
+            )
+        };
+        assert!(!plain(399).is_empty());
+        assert_eq!(with(399, &memo), plain(399));
+        let filled = memo.len();
+        // The history grows by one build: most windows are reused, and
+        // what a saved memo answers is what the computation answers.
+        let saved = ChangePointMemo::from_bytes(&memo.to_bytes());
+        assert_eq!(with(400, &saved), plain(400));
+        assert!(saved.len() < filled + 10, "{} of {filled}", saved.len());
+        assert_eq!(with(399, &saved), plain(399));
     }
 
     #[test]
