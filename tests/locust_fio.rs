@@ -289,7 +289,10 @@ fn a_fio_slowdown_is_a_regression_of_iops_and_latency() {
         ]));
     assert_eq!(code, 1, "{err}");
     assert!(text.contains("k IO/s "), "IOPS shown in its unit: {text}");
-    assert!(text.contains(" MB/s "), "bandwidth shown in its unit: {text}");
+    assert!(
+        text.contains(" MB/s "),
+        "bandwidth shown in its unit: {text}"
+    );
 }
 
 #[test]
