@@ -189,6 +189,8 @@ mod tests {
                 "https://logs.example.org/45/1/3/check/j/abc/perfkit/results.json",
                 "https://logs.example.org/45/1/3/check/j/abc/results/report.json",
                 "https://logs.example.org/45/1/3/check/j/abc/results/results.json",
+                "https://logs.example.org/45/1/3/check/j/abc/perfkit/locust.json",
+                "https://logs.example.org/45/1/3/check/j/abc/perfkit/fio.json",
             ]
         );
         assert!(c[0].declared && c[1].declared && !c[2].declared);
