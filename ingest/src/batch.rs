@@ -5,12 +5,12 @@
 //! built from records in one go.
 
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use arrow::array::{
-    Array, ArrayBuilder, ArrayRef, BooleanArray, BooleanBuilder, Float64Array, Float64Builder,
-    ListArray, ListBuilder, StringArray, StringBuilder, TimestampMicrosecondArray,
-    TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Array, UInt32Builder,
-    UInt64Array,
+    Array, ArrayRef, BooleanArray, Float64Array, ListArray, ListBuilder, StringArray,
+    StringBuilder, TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -24,55 +24,300 @@ use crate::IngestError;
 use crate::normalize::{SampleSink, SinkError};
 use crate::parquet_file::{TableWriter, encode};
 
-/// Rows buffered in Arrow builders before they are handed to Parquet.
+/// Rows gathered before they are handed to Parquet as one record batch.
 pub const SAMPLE_BATCH_ROWS: usize = 64 * 1024;
 
-fn ts_builder(capacity: usize) -> TimestampMicrosecondBuilder {
-    TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC")
-}
+/// Batches of samples waiting for the encoding thread at most (each up to
+/// [`SAMPLE_BATCH_ROWS`] rows, a few MB).
+pub const QUEUED_SAMPLE_BATCHES: usize = 4;
 
 /// Turns streamed samples into a Parquet file of the `samples` table.
+///
+/// Rows are packed into plain vectors (texts into one string; a workload
+/// key repeated from the previous row is stored once), not Arrow builders:
+/// pushing a row costs a few copies, and with an encoding thread the Arrow
+/// arrays, Parquet and zstd all happen there. Packed buffers come back
+/// from that thread empty, so a long ingest stops allocating.
 pub struct SampleBatcher {
-    build_id: String,
-    writer: TableWriter,
+    build_id: BuildIdColumn,
+    encoder: Encoder,
     rows: u64,
-    workload_key: StringBuilder,
-    workload_index: UInt32Builder,
-    iteration: UInt32Builder,
-    action: StringBuilder,
-    depth: UInt8Builder,
-    occurrence: UInt16Builder,
-    duration_s: Float64Builder,
-    idle_duration_s: Float64Builder,
-    started_at: TimestampMicrosecondBuilder,
-    failed: BooleanBuilder,
-    error_type: StringBuilder,
-    error_message: StringBuilder,
-    error_traceback: StringBuilder,
+    packed: PackedRows,
+}
+
+/// Where a [`SampleBatcher`]'s batches are encoded.
+enum Encoder {
+    Inline(Box<TableWriter>),
+    Thread {
+        batches: SyncSender<PackedRows>,
+        /// Emptied buffers to reuse.
+        returned: Receiver<PackedRows>,
+        /// `None` once joined after an error.
+        thread: Option<JoinHandle<Result<Bytes, IngestError>>>,
+    },
+}
+
+/// A range of [`PackedRows::text`].
+type Text = (u32, u32);
+
+/// One sample row, its texts in [`PackedRows`] (56 bytes: a batch's rows
+/// fit in a few MB, and its fresh pages cost little to fault in).
+struct PackedRow {
+    action: Text,
+    workload_index: u32,
+    iteration: u32,
+    duration_s: f64,
+    /// Meaningful with [`HAS_IDLE`].
+    idle_duration_s: f64,
+    /// Meaningful with [`HAS_START`].
+    started_at_us: i64,
+    /// Index in [`PackedRows::keys`].
+    key: u32,
+    /// Index in [`PackedRows::errors`], with [`HAS_ERROR`].
+    error: u32,
+    occurrence: u16,
+    depth: u8,
+    flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<PackedRow>() == 56);
+
+const FAILED: u8 = 1;
+const HAS_IDLE: u8 = 2;
+const HAS_START: u8 = 4;
+const HAS_ERROR: u8 = 8;
+
+/// Text gathered in one batch at most before it is flushed early.
+const BATCH_TEXT_BYTES: usize = 1 << 30;
+
+/// Up to a batch of rows.
+#[derive(Default)]
+struct PackedRows {
+    rows: Vec<PackedRow>,
+    /// Workload keys, each stored once while the rows keep to one workload.
+    keys: Vec<Text>,
+    /// Error type, message and traceback of the rows that have some.
+    errors: Vec<[Option<Text>; 3]>,
+    text: String,
+}
+
+impl PackedRows {
+    fn with_capacity(rows: usize) -> Self {
+        PackedRows {
+            rows: Vec::with_capacity(rows),
+            text: String::with_capacity(rows * 16),
+            ..PackedRows::default()
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.rows.len() >= SAMPLE_BATCH_ROWS || self.text.len() >= BATCH_TEXT_BYTES
+    }
+
+    fn keep(&mut self, s: &str) -> Result<Text, SinkError> {
+        let start = self.text.len();
+        self.text.push_str(s);
+        match (u32::try_from(start), u32::try_from(self.text.len())) {
+            (Ok(start), Ok(end)) => Ok((start, end)),
+            _ => Err(SinkError("a sample's texts are longer than 4 GiB".into())),
+        }
+    }
+
+    fn push(&mut self, row: &SampleRow<'_>) -> Result<(), SinkError> {
+        let same_key = self
+            .keys
+            .last()
+            .is_some_and(|&k| self.get(k) == row.workload_key);
+        if !same_key {
+            let key = self.keep(row.workload_key)?;
+            self.keys.push(key);
+        }
+        let action = self.keep(row.action)?;
+        let mut flags = 0;
+        let mut error = 0;
+        if row.error_type.is_some() || row.error_message.is_some() || row.error_traceback.is_some()
+        {
+            let mut keep = |text: Option<&str>| text.map(|s| self.keep(s)).transpose();
+            let texts = [
+                keep(row.error_type)?,
+                keep(row.error_message)?,
+                keep(row.error_traceback)?,
+            ];
+            error = self.errors.len() as u32;
+            self.errors.push(texts);
+            flags |= HAS_ERROR;
+        }
+        for (set, flag) in [
+            (row.failed, FAILED),
+            (row.idle_duration_s.is_some(), HAS_IDLE),
+            (row.started_at_us.is_some(), HAS_START),
+        ] {
+            if set {
+                flags |= flag;
+            }
+        }
+        self.rows.push(PackedRow {
+            action,
+            workload_index: row.workload_index,
+            iteration: row.iteration,
+            duration_s: row.duration_s,
+            idle_duration_s: row.idle_duration_s.unwrap_or_default(),
+            started_at_us: row.started_at_us.unwrap_or_default(),
+            key: (self.keys.len() - 1) as u32,
+            error,
+            occurrence: row.occurrence,
+            depth: row.depth,
+            flags,
+        });
+        Ok(())
+    }
+
+    fn get(&self, (start, end): Text) -> &str {
+        &self.text[start as usize..end as usize]
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.keys.clear();
+        self.errors.clear();
+        self.text.clear();
+    }
+
+    /// The rows as a record batch of the `samples` table.
+    fn to_batch(&self, build_id: &mut BuildIdColumn) -> Result<RecordBatch, IngestError> {
+        let rows = &self.rows;
+        let has = |r: &PackedRow, flag: u8| r.flags & flag != 0;
+        let error = |i: usize| -> ArrayRef {
+            Arc::new(StringArray::from_iter(rows.iter().map(|r| {
+                let texts = has(r, HAS_ERROR).then(|| self.errors[r.error as usize]);
+                texts.and_then(|t| t[i]).map(|t| self.get(t))
+            })))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            build_id.of_len(rows.len()),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| self.get(self.keys[r.key as usize])),
+            )),
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.workload_index),
+            )),
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.iteration),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| self.get(r.action)),
+            )),
+            Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.depth))),
+            Arc::new(UInt16Array::from_iter_values(
+                rows.iter().map(|r| r.occurrence),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.duration_s),
+            )),
+            Arc::new(Float64Array::from_iter(
+                rows.iter()
+                    .map(|r| has(r, HAS_IDLE).then_some(r.idle_duration_s)),
+            )),
+            timestamps(
+                rows.iter()
+                    .map(|r| has(r, HAS_START).then_some(r.started_at_us)),
+            ),
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| has(r, FAILED)).collect::<Vec<_>>(),
+            )),
+            error(0),
+            error(1),
+            error(2),
+        ];
+        RecordBatch::try_new(samples_schema(), columns).map_err(|e| encode_error(e.to_string()))
+    }
+}
+
+/// The `build_id` column: the same value in every row, so the array of a
+/// full batch is made once and shared by every full batch.
+struct BuildIdColumn {
+    id: String,
+    full: Option<ArrayRef>,
+}
+
+impl BuildIdColumn {
+    fn new(build_id: &BuildId) -> Self {
+        BuildIdColumn {
+            id: build_id.to_string(),
+            full: None,
+        }
+    }
+
+    fn of_len(&mut self, len: usize) -> ArrayRef {
+        let make = |len| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                self.id.as_str(),
+                len,
+            )))
+        };
+        match &self.full {
+            Some(full) if full.len() == len => Arc::clone(full),
+            _ if len == SAMPLE_BATCH_ROWS => {
+                let full = make(len);
+                self.full = Some(Arc::clone(&full));
+                full
+            }
+            _ => make(len),
+        }
+    }
 }
 
 impl SampleBatcher {
-    /// A batcher whose rows all belong to `build_id`.
+    /// A batcher whose rows all belong to `build_id`, encoding on the
+    /// caller's thread.
     pub fn new(build_id: &BuildId) -> Result<Self, IngestError> {
-        let n = SAMPLE_BATCH_ROWS;
-        Ok(Self {
-            build_id: build_id.to_string(),
-            writer: TableWriter::new(Table::Samples, samples_schema())?,
+        Ok(Self::with_encoder(
+            build_id,
+            Encoder::Inline(Box::new(new_samples_writer()?)),
+        ))
+    }
+
+    /// A batcher that hands each batch of rows to a thread of its own for
+    /// Arrow, Parquet and zstd (a fifth of a large ingest's work), so the
+    /// caller goes on parsing meanwhile. At most
+    /// [`QUEUED_SAMPLE_BATCHES`] batches wait for that thread.
+    pub fn with_encoding_thread(build_id: &BuildId) -> Result<Self, IngestError> {
+        let mut build_id_column = BuildIdColumn::new(build_id);
+        let mut writer = new_samples_writer()?;
+        let (batches, queue) = sync_channel::<PackedRows>(QUEUED_SAMPLE_BATCHES);
+        let (give_back, returned) = sync_channel::<PackedRows>(QUEUED_SAMPLE_BATCHES + 1);
+        let thread = std::thread::Builder::new()
+            .name("samples-parquet".into())
+            .spawn(move || {
+                for mut packed in queue {
+                    writer.write(&packed.to_batch(&mut build_id_column)?)?;
+                    packed.clear();
+                    // Not wanted any more when the parser has finished.
+                    let _ = give_back.try_send(packed);
+                }
+                writer.finish()
+            })
+            .map_err(|e| encode_error(format!("cannot start the encoding thread: {e}")))?;
+        let thread = Some(thread);
+        let mut batcher = Self::with_encoder(
+            build_id,
+            Encoder::Thread {
+                batches,
+                returned,
+                thread,
+            },
+        );
+        batcher.packed = PackedRows::with_capacity(SAMPLE_BATCH_ROWS);
+        Ok(batcher)
+    }
+
+    fn with_encoder(build_id: &BuildId, encoder: Encoder) -> Self {
+        Self {
+            build_id: BuildIdColumn::new(build_id),
+            encoder,
             rows: 0,
-            workload_key: StringBuilder::with_capacity(n, n * 16),
-            workload_index: UInt32Builder::with_capacity(n),
-            iteration: UInt32Builder::with_capacity(n),
-            action: StringBuilder::with_capacity(n, n * 24),
-            depth: UInt8Builder::with_capacity(n),
-            occurrence: UInt16Builder::with_capacity(n),
-            duration_s: Float64Builder::with_capacity(n),
-            idle_duration_s: Float64Builder::with_capacity(n),
-            started_at: ts_builder(n),
-            failed: BooleanBuilder::with_capacity(n),
-            error_type: StringBuilder::new(),
-            error_message: StringBuilder::new(),
-            error_traceback: StringBuilder::new(),
-        })
+            packed: PackedRows::default(),
+        }
     }
 
     /// Rows pushed so far.
@@ -81,62 +326,74 @@ impl SampleBatcher {
     }
 
     fn flush(&mut self) -> Result<(), IngestError> {
-        let len = self.workload_key.len();
-        if len == 0 {
+        if self.packed.rows.is_empty() {
             return Ok(());
         }
-        let build_id: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-            self.build_id.as_str(),
-            len,
-        )));
-        let columns: Vec<ArrayRef> = vec![
-            build_id,
-            Arc::new(self.workload_key.finish()),
-            Arc::new(self.workload_index.finish()),
-            Arc::new(self.iteration.finish()),
-            Arc::new(self.action.finish()),
-            Arc::new(self.depth.finish()),
-            Arc::new(self.occurrence.finish()),
-            Arc::new(self.duration_s.finish()),
-            Arc::new(self.idle_duration_s.finish()),
-            Arc::new(self.started_at.finish()),
-            Arc::new(self.failed.finish()),
-            Arc::new(self.error_type.finish()),
-            Arc::new(self.error_message.finish()),
-            Arc::new(self.error_traceback.finish()),
-        ];
-        let batch =
-            RecordBatch::try_new(samples_schema(), columns).map_err(|e| IngestError::Encode {
-                table: "samples",
-                message: e.to_string(),
-            })?;
-        self.writer.write(&batch)
+        match &mut self.encoder {
+            Encoder::Inline(writer) => {
+                writer.write(&self.packed.to_batch(&mut self.build_id)?)?;
+                self.packed.clear();
+                Ok(())
+            }
+            Encoder::Thread {
+                batches,
+                returned,
+                thread,
+            } => {
+                let next = returned
+                    .try_recv()
+                    .unwrap_or_else(|_| PackedRows::with_capacity(SAMPLE_BATCH_ROWS));
+                match batches.send(std::mem::replace(&mut self.packed, next)) {
+                    Ok(()) => Ok(()),
+                    // The thread stopped at an error: that error.
+                    Err(_) => Err(joined(thread.take())),
+                }
+            }
+        }
     }
 
     /// Flushes the last rows and returns the Parquet file.
     pub fn finish(mut self) -> Result<Bytes, IngestError> {
         self.flush()?;
-        self.writer.finish()
+        match self.encoder {
+            Encoder::Inline(writer) => writer.finish(),
+            Encoder::Thread {
+                batches, thread, ..
+            } => {
+                drop(batches);
+                match thread.map(JoinHandle::join) {
+                    Some(Ok(encoded)) => encoded,
+                    _ => Err(encode_error("the encoding thread failed".into())),
+                }
+            }
+        }
+    }
+}
+
+/// The error that stopped an encoding thread.
+fn joined(thread: Option<JoinHandle<Result<Bytes, IngestError>>>) -> IngestError {
+    match thread.map(JoinHandle::join) {
+        Some(Ok(Err(e))) => e,
+        _ => encode_error("the encoding thread failed".into()),
+    }
+}
+
+fn new_samples_writer() -> Result<TableWriter, IngestError> {
+    TableWriter::new(Table::Samples, samples_schema())
+}
+
+fn encode_error(message: String) -> IngestError {
+    IngestError::Encode {
+        table: "samples",
+        message,
     }
 }
 
 impl SampleSink for SampleBatcher {
     fn push(&mut self, row: &SampleRow<'_>) -> Result<(), SinkError> {
-        self.workload_key.append_value(row.workload_key);
-        self.workload_index.append_value(row.workload_index);
-        self.iteration.append_value(row.iteration);
-        self.action.append_value(row.action);
-        self.depth.append_value(row.depth);
-        self.occurrence.append_value(row.occurrence);
-        self.duration_s.append_value(row.duration_s);
-        self.idle_duration_s.append_option(row.idle_duration_s);
-        self.started_at.append_option(row.started_at_us);
-        self.failed.append_value(row.failed);
-        self.error_type.append_option(row.error_type);
-        self.error_message.append_option(row.error_message);
-        self.error_traceback.append_option(row.error_traceback);
+        self.packed.push(row)?;
         self.rows += 1;
-        if self.workload_key.len() >= SAMPLE_BATCH_ROWS {
+        if self.packed.is_full() {
             self.flush().map_err(|e| SinkError(e.to_string()))?;
         }
         Ok(())
@@ -449,5 +706,66 @@ impl Columns<'_> {
                 .downcast_ref::<TimestampMicrosecondArray>()
                 .cloned()
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows over several batches: failed ones with errors, several
+    /// workloads, optional values missing now and then.
+    fn push_rows(sink: &mut SampleBatcher, count: u32) {
+        let keys = ["job/a#0/0/Dummy.dummy", "job/b#0/1/Dummy.failure"];
+        for i in 0..count {
+            let failed = i % 7 == 0;
+            let message = format!("boom {i}");
+            sink.push(&SampleRow {
+                workload_key: keys[(i / 1000 % 2) as usize],
+                workload_index: i / 1000,
+                iteration: i,
+                action: if i % 3 == 0 { "total" } else { "foo > bar" },
+                depth: (i % 3) as u8,
+                occurrence: (i % 2) as u16,
+                duration_s: f64::from(i) / 8.0,
+                idle_duration_s: (i % 5 != 0).then_some(0.5),
+                started_at_us: (i % 11 != 0).then_some(i64::from(i) * 1000),
+                failed,
+                error_type: failed.then_some("KeyError"),
+                error_message: failed.then_some(message.as_str()),
+                error_traceback: failed.then_some("Traceback..."),
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_encoding_thread_writes_what_the_caller_would() {
+        let id = BuildId::try_from("b1").unwrap();
+        let rows = 2 * SAMPLE_BATCH_ROWS as u32 + 123;
+        let mut inline = SampleBatcher::new(&id).unwrap();
+        let mut threaded = SampleBatcher::with_encoding_thread(&id).unwrap();
+        push_rows(&mut inline, rows);
+        push_rows(&mut threaded, rows);
+        assert_eq!(threaded.rows(), u64::from(rows));
+        let (inline, threaded) = (inline.finish().unwrap(), threaded.finish().unwrap());
+        assert_eq!(inline, threaded);
+        let batches = crate::parquet_file::decode("samples", threaded).unwrap();
+        let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(total, rows as usize);
+        let batch = &arrow::compute::concat_batches(&samples_schema(), &batches).unwrap();
+        let text = |name: &str, row: usize| {
+            let column = batch.column_by_name(name).unwrap();
+            let strings = column.as_any().downcast_ref::<StringArray>().unwrap();
+            (!strings.is_null(row)).then(|| strings.value(row).to_string())
+        };
+        assert_eq!(text("build_id", 5).as_deref(), Some("b1"));
+        assert_eq!(
+            text("workload_key", 1500).as_deref(),
+            Some("job/b#0/1/Dummy.failure")
+        );
+        assert_eq!(text("error_message", 7).as_deref(), Some("boom 7"));
+        assert_eq!(text("error_message", 8), None);
+        assert!(batch.column_by_name("idle_duration_s").unwrap().is_null(5));
     }
 }

@@ -73,6 +73,8 @@ const ITERATION_KEYS: &[&str] = &[
     "idle_duration",
     "error",
     "atomic_actions",
+    // Skipped, but known: an unknown key is copied into the JSON path.
+    "output",
 ];
 
 impl<'de> Visitor<'de> for IterationSeed<'_, '_> {

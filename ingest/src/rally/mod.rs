@@ -10,7 +10,8 @@
 //! `shared/notes/rally-formats.md`.
 //!
 //! Python's bare `Infinity`/`NaN` are made strict by
-//! [`crate::json_filter::NonFiniteFilter`] before serde_json sees them.
+//! [`crate::json_filter::NonFiniteFilter`] (or, for [`parse_slice`],
+//! [`crate::json_inplace`]) before serde_json sees them.
 //!
 //! Layout: `state` (parse context, JSON paths, key and number seeds),
 //! `emit` (per-iteration buffers, rows, rows held back until a workload's
@@ -223,10 +224,10 @@ pub fn parse<R: Read>(
 
 /// Parses a whole Rally result held in memory: the fast path for files.
 ///
-/// `bytes` must already have Python's non-finite tokens quoted
-/// ([`crate::json_inplace::quote_non_finite`]); serde_json then reads it
-/// as a slice, several times faster than through a reader. Results and
-/// errors are the same as [`parse`]'s.
+/// `bytes` must already have Python's non-finite tokens quoted (see
+/// [`crate::json_inplace`]); serde_json then reads it as a slice, several
+/// times faster than through a reader. Results and errors are the same as
+/// [`parse`]'s.
 pub fn parse_slice(
     bytes: &[u8],
     options: &ParseOptions<'_>,
