@@ -10,6 +10,7 @@ pub mod identity;
 pub mod key;
 pub mod names;
 pub mod records;
+mod state_bytes;
 pub mod stats;
 pub mod tables;
 

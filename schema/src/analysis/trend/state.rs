@@ -12,8 +12,9 @@ use super::{TrendPoint, has_repeated_rows};
 use crate::analysis::compare::BuildRef;
 use crate::analysis::{SeriesKey, SeriesLabel, in_time_order, merged_rows};
 use crate::records::{ArchivedBuild, SeriesRow};
+use crate::state_bytes::{StateReader, StateWriter};
 
-const MAGIC: &[u8] = b"perfkit trend state 1\n";
+const MAGIC: &[u8] = b"perfkit trend state 2\n";
 
 /// Every series' points over a project's branch builds.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,36 +140,25 @@ impl TrendState {
         };
         let json = serde_json::to_vec(&header).expect("the header serializes");
         let points: usize = self.series.values().map(|h| h.points.len()).sum();
-        let mut out = Vec::with_capacity(MAGIC.len() + 16 + json.len() + points * 64);
-        out.extend_from_slice(MAGIC);
-        let version = env!("CARGO_PKG_VERSION").as_bytes();
-        out.extend_from_slice(&(version.len() as u64).to_le_bytes());
-        out.extend_from_slice(version);
-        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-        out.extend_from_slice(&json);
+        let mut out = StateWriter::new(MAGIC, 8 + json.len() + points * 64);
+        out.u64(json.len() as u64);
+        out.bytes(&json);
         for history in self.series.values() {
             for p in &history.points {
                 write_point(&mut out, p);
             }
         }
-        out
+        out.finish()
     }
 
     /// A state saved by `to_bytes` (of this perfkit version), else `None`.
     pub fn from_bytes(bytes: &[u8]) -> Option<TrendState> {
-        let mut r = Reader { bytes, at: 0 };
-        if r.take(MAGIC.len())? != MAGIC {
-            return None;
-        }
-        let version_len = r.u64()? as usize;
-        if r.take(version_len)? != env!("CARGO_PKG_VERSION").as_bytes() {
-            return None;
-        }
+        let mut r = StateReader::open(bytes, MAGIC)?;
         let json_len = r.u64()? as usize;
         let header: Header = serde_json::from_slice(r.take(json_len)?).ok()?;
         let mut series = BTreeMap::new();
         for (branch, workload_key, action, label, config, count) in header.series {
-            let mut points = Vec::with_capacity(count.min(bytes.len() / 21));
+            let mut points = Vec::with_capacity(count.min(r.remaining() / 25));
             for _ in 0..count {
                 points.push(read_point(&mut r)?);
             }
@@ -186,14 +176,15 @@ impl TrendState {
                 },
             );
         }
-        (r.at == bytes.len()).then_some(TrendState {
+        r.is_done().then_some(TrendState {
             builds: header.builds,
             series,
         })
     }
 }
 
-fn write_point(out: &mut Vec<u8>, p: &TrendPoint) {
+/// 25 bytes and 8 per value present.
+fn write_point(out: &mut StateWriter, p: &TrendPoint) {
     let values = [p.median, p.p95, p.min, p.max, p.throughput];
     let mut flags = 0u8;
     for (i, v) in values.iter().enumerate() {
@@ -202,24 +193,24 @@ fn write_point(out: &mut Vec<u8>, p: &TrendPoint) {
         }
     }
     flags |= u8::from(p.pass_sla) << 5 | u8::from(p.config_changed) << 6;
-    out.extend_from_slice(&(p.build as u64).to_le_bytes());
-    out.extend_from_slice(&p.samples.to_le_bytes());
-    out.extend_from_slice(&p.failed.to_le_bytes());
-    out.push(flags);
+    out.u64(p.build as u64);
+    out.u64(p.samples);
+    out.u64(p.failed);
+    out.u8(flags);
     for v in values.into_iter().flatten() {
-        out.extend_from_slice(&v.to_bits().to_le_bytes());
+        out.f64(v);
     }
 }
 
-fn read_point(r: &mut Reader) -> Option<TrendPoint> {
+fn read_point(r: &mut StateReader) -> Option<TrendPoint> {
     let build = r.u64()? as usize;
     let samples = r.u64()?;
     let failed = r.u64()?;
-    let flags = r.take(1)?[0];
+    let flags = r.u8()?;
     let mut values = [None; 5];
     for (i, v) in values.iter_mut().enumerate() {
         if flags & (1 << i) != 0 {
-            *v = Some(f64::from_bits(r.u64()?));
+            *v = Some(r.f64()?);
         }
     }
     let [median, p95, min, max, throughput] = values;
@@ -235,24 +226,6 @@ fn read_point(r: &mut Reader) -> Option<TrendPoint> {
         pass_sla: flags & (1 << 5) != 0,
         config_changed: flags & (1 << 6) != 0,
     })
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.at.checked_add(n)?;
-        let part = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(part)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
 }
 
 #[cfg(test)]
@@ -337,6 +310,6 @@ mod tests {
         let mut state = TrendState::of(&all[5..]);
         assert!(!state.append(&all[..1]));
         assert_eq!(state, TrendState::of(&all[5..]));
-        assert!(TrendState::from_bytes(b"perfkit trend state 1\n").is_none());
+        assert!(TrendState::from_bytes(b"perfkit trend state 2\n").is_none());
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::ChangePointConfig;
+use crate::state_bytes::{StateReader, StateWriter};
 
 /// Bumped whenever the search changes what it returns for the same input.
 const ALGORITHM: u64 = 1;
@@ -57,31 +58,27 @@ impl ChangePointMemo {
             .map(|(k, (o, _))| (k, o))
             .collect();
         used.sort_by_key(|(k, _)| **k);
-        let mut out = Vec::with_capacity(MAGIC.len() + 32 + used.len() * 40);
-        out.extend_from_slice(MAGIC);
-        let version = env!("CARGO_PKG_VERSION").as_bytes();
-        out.extend_from_slice(&(version.len() as u32).to_le_bytes());
-        out.extend_from_slice(version);
-        out.extend_from_slice(&(used.len() as u64).to_le_bytes());
+        let mut out = StateWriter::new(MAGIC, 8 + used.len() * 40);
+        out.u64(used.len() as u64);
         for (key, outcome) in used {
-            out.extend_from_slice(key);
+            out.bytes(key);
             match outcome {
                 Outcome::Window(cps) => {
-                    out.push(0);
-                    out.extend_from_slice(&(cps.len() as u32).to_le_bytes());
+                    out.u8(0);
+                    out.u32(cps.len() as u32);
                     for &(i, q) in cps {
-                        out.extend_from_slice(&(i as u64).to_le_bytes());
-                        out.extend_from_slice(&q.to_bits().to_le_bytes());
+                        out.u64(i as u64);
+                        out.f64(q);
                     }
                 }
                 Outcome::Assessment(p, size) => {
-                    out.push(1);
-                    out.extend_from_slice(&p.to_bits().to_le_bytes());
-                    out.extend_from_slice(&size.to_bits().to_le_bytes());
+                    out.u8(1);
+                    out.f64(*p);
+                    out.f64(*size);
                 }
             }
         }
-        out
+        out.finish()
     }
 
     /// Entries loaded or added, used or not.
@@ -142,55 +139,26 @@ pub(super) fn key(tag: &str, ints: &[usize], cfg: &ChangePointConfig, values: &[
 }
 
 fn parse(bytes: &[u8]) -> Option<HashMap<Key, (Outcome, bool)>> {
-    let mut r = Reader { bytes, at: 0 };
-    if r.take(MAGIC.len())? != MAGIC {
-        return None;
-    }
-    let version_len = r.u32()? as usize;
-    if r.take(version_len)? != env!("CARGO_PKG_VERSION").as_bytes() {
-        return None;
-    }
+    let mut r = StateReader::open(bytes, MAGIC)?;
     let count = r.u64()? as usize;
-    let mut entries = HashMap::with_capacity(count.min(bytes.len() / 17));
+    let mut entries = HashMap::with_capacity(count.min(r.remaining() / 17));
     for _ in 0..count {
         let key: Key = r.take(16)?.try_into().ok()?;
-        let outcome = match r.take(1)?[0] {
+        let outcome = match r.u8()? {
             0 => {
                 let n = r.u32()? as usize;
                 let mut cps = Vec::with_capacity(n.min(64));
                 for _ in 0..n {
-                    cps.push((r.u64()? as usize, f64::from_bits(r.u64()?)));
+                    cps.push((r.u64()? as usize, r.f64()?));
                 }
                 Outcome::Window(cps)
             }
-            1 => Outcome::Assessment(f64::from_bits(r.u64()?), f64::from_bits(r.u64()?)),
+            1 => Outcome::Assessment(r.f64()?, r.f64()?),
             _ => return None,
         };
         entries.insert(key, (outcome, false));
     }
-    (r.at == bytes.len()).then_some(entries)
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.at.checked_add(n)?;
-        let part = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(part)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
+    r.is_done().then_some(entries)
 }
 
 #[cfg(test)]
