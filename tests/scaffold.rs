@@ -294,6 +294,26 @@ fn syntax_check(root: &Path, layout: &str) {
     );
 }
 
+/// neutron as it is: a `zuul.d/` layout and an opendev remote.
+fn neutron_checkout() -> tempfile::TempDir {
+    repo(
+        Some("https://opendev.org/openstack/neutron"),
+        &[("openstack/neutron", ".")],
+    )
+}
+
+/// mistral's config as `zuul.yaml`, shadowed by a `.zuul.yaml` (zaqar's)
+/// that Zuul reads first; no remote.
+fn shadowed_zuul_yaml_checkout() -> tempfile::TempDir {
+    repo(
+        None,
+        &[
+            ("openstack/mistral/.zuul.yaml", "zuul.yaml"),
+            ("openstack/zaqar/.zuul.yaml", ".zuul.yaml"),
+        ],
+    )
+}
+
 /// What one layout run must show: created files, the others untouched,
 /// Zuul and Ansible happy, and a second run that changes nothing.
 fn scaffold_layout(dir: &Path, args: &[&str], layout: &str, config: &str, strict: bool) -> String {
@@ -345,10 +365,7 @@ fn scaffold_layout(dir: &Path, args: &[&str], layout: &str, config: &str, strict
 
 #[test]
 fn zuul_d_layout_gets_its_own_file() {
-    let dir = repo(
-        Some("https://opendev.org/openstack/neutron"),
-        &[("openstack/neutron", ".")],
-    );
+    let dir = neutron_checkout();
     let out = scaffold_layout(
         dir.path(),
         &[],
@@ -414,13 +431,7 @@ fn dot_zuul_d_layout_gets_its_own_file_and_custom_projects_work() {
 
 #[test]
 fn zuul_yaml_layout_is_edited_and_shadowed_roots_are_reported() {
-    let dir = repo(
-        None,
-        &[
-            ("openstack/mistral/.zuul.yaml", "zuul.yaml"),
-            ("openstack/zaqar/.zuul.yaml", ".zuul.yaml"),
-        ],
-    );
+    let dir = shadowed_zuul_yaml_checkout();
     let out = scaffold_layout(
         dir.path(),
         &[
@@ -1029,10 +1040,7 @@ fn scaffold_variants(dir: &Path, args: &[&str], layout: &str, config: &str, stri
 
 #[test]
 fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
-    let neutron = repo(
-        Some("https://opendev.org/openstack/neutron"),
-        &[("openstack/neutron", ".")],
-    );
+    let neutron = neutron_checkout();
     scaffold_variants(
         neutron.path(),
         &[],
@@ -1053,13 +1061,7 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         true,
     );
 
-    let mistral = repo(
-        None,
-        &[
-            ("openstack/mistral/.zuul.yaml", "zuul.yaml"),
-            ("openstack/zaqar/.zuul.yaml", ".zuul.yaml"),
-        ],
-    );
+    let mistral = shadowed_zuul_yaml_checkout();
     scaffold_variants(
         mistral.path(),
         &[
