@@ -325,6 +325,13 @@ impl SampleBatcher {
         self.rows
     }
 
+    /// Hands the rows gathered so far to the encoder, so that an encoding
+    /// thread can work on them while the caller does something else before
+    /// [`finish`](Self::finish).
+    pub fn send_pending(&mut self) -> Result<(), IngestError> {
+        self.flush()
+    }
+
     fn flush(&mut self) -> Result<(), IngestError> {
         if self.packed.rows.is_empty() {
             return Ok(());

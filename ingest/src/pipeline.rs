@@ -120,7 +120,6 @@ pub async fn ingest_file(
         samples,
         series,
         sha256,
-        sample_rows,
     } = parse_file(path, &job, &build_id, size, progress)?;
 
     let build = BuildRecord {
@@ -148,7 +147,6 @@ pub async fn ingest_file(
     };
     let tables = Tables {
         samples,
-        sample_rows,
         workloads: run.workloads,
         series,
     };
@@ -197,18 +195,17 @@ async fn ingest_measured(
         perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let tables = Tables {
-        samples: SampleBatcher::new(&build_id)?.finish()?,
-        sample_rows: 0,
+        samples: SampleBatcher::new(&build_id)?,
         workloads: measured.workloads,
         series: measured.series,
     };
     put(archive, path, build, tables, location, request.replace).await
 }
 
-/// A build's tables besides its `builds` row; samples already encoded.
+/// A build's tables besides its `builds` row. Samples may still be
+/// encoding on their own thread: they are finished last.
 struct Tables {
-    samples: bytes::Bytes,
-    sample_rows: u64,
+    samples: SampleBatcher,
     workloads: Vec<WorkloadRecord>,
     series: Vec<perfkit_schema::records::SeriesRow>,
 }
@@ -223,11 +220,16 @@ async fn put(
     replace: bool,
 ) -> Result<IngestReport, IngestError> {
     let key = build.key.clone();
+    // Encoded while the samples thread (if any) drains its queue.
+    let workloads = encode_workloads(&key.build, &tables.workloads)?;
+    let series = encode_series(&key.build, &tables.series)?;
+    let builds = encode_build(&build)?;
+    let sample_rows = tables.samples.rows();
     let objects = BuildObjects {
-        samples: tables.samples,
-        workloads: encode_workloads(&key.build, &tables.workloads)?,
-        series: encode_series(&key.build, &tables.series)?,
-        builds: encode_build(&build)?,
+        samples: tables.samples.finish()?,
+        workloads,
+        series,
+        builds,
     };
     let outcome = archive.put_build(&key, objects, replace).await?;
     Ok(IngestReport {
@@ -236,7 +238,7 @@ async fn put(
         location,
         build: Some(build),
         workloads: tables.workloads,
-        sample_rows: tables.sample_rows,
+        sample_rows,
         key,
     })
 }
@@ -351,8 +353,7 @@ pub async fn archive_without_results(
         perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let tables = Tables {
-        samples: SampleBatcher::new(&build_id)?.finish()?,
-        sample_rows: 0,
+        samples: SampleBatcher::new(&build_id)?,
         workloads: Vec::new(),
         series: Vec::new(),
     };
@@ -380,13 +381,13 @@ async fn archived_digest(archive: &Archive, key: &ArchiveKey) -> Result<String, 
         .unwrap_or_default())
 }
 
-/// One parsed file: the run, its encoded samples and its series rows.
+/// One parsed file: the run, its samples (all handed to the encoder, which
+/// may still be busy) and its series rows.
 struct Parsed {
     run: rally::ParsedRun,
-    samples: bytes::Bytes,
+    samples: SampleBatcher,
     series: Vec<perfkit_schema::records::SeriesRow>,
     sha256: String,
-    sample_rows: u64,
 }
 
 /// Parses the file on this thread while a second one hashes it and a
@@ -427,17 +428,17 @@ fn parse_file(
         None => parse_unmapped(path, size, job, build_id),
     };
     progress.finish();
-    let (run, batcher, collector) = parsed?.map_err(|e| e.into_ingest_error(path))?;
+    let (run, mut samples, collector) = parsed?.map_err(|e| e.into_ingest_error(path))?;
     let sha256 = sha256?;
-    let rows = batcher.rows();
+    // The last rows go to the encoder now; it works on them while this
+    // thread gathers the series and encodes the other tables.
+    samples.send_pending()?;
     let series = collector.into_rows(&run.workloads);
-    let samples = batcher.finish()?;
     Ok(Parsed {
         run,
         samples,
         series,
         sha256,
-        sample_rows: rows,
     })
 }
 
@@ -777,10 +778,40 @@ mod tests {
             let parsed = parse_text(&text).unwrap();
             let (run, rows) = streamed(&text).unwrap();
             assert_eq!(parsed.run, run);
-            assert_eq!(parsed.sample_rows, rows.len() as u64);
-            assert_eq!(rows_of(&parsed.samples), owned_rows(&rows));
+            assert_eq!(parsed.samples.rows(), rows.len() as u64);
+            assert_eq!(
+                rows_of(&parsed.samples.finish().unwrap()),
+                owned_rows(&rows)
+            );
             assert_eq!(parsed.sha256, perfkit_schema::identity::sha256_hex(&text));
         }
+    }
+
+    fn position(text: &[u8], needle: &[u8]) -> usize {
+        text.windows(needle.len())
+            .position(|w| w == needle)
+            .expect("the fixture has the needle")
+    }
+
+    #[test]
+    fn text_beyond_ascii_reads_as_streamed() {
+        let text = fixture("dev-output-hooks.report.json");
+        let at = position(&text, b"\"title\": \"dummy-output") + b"\"title\": \"".len();
+        let accented = [&text[..at], "Tâche ✓ ".as_bytes(), &text[at..]].concat();
+        let parsed = parse_text(&accented).unwrap();
+        let (run, rows) = streamed(&accented).unwrap();
+        assert_eq!(parsed.run, run);
+        assert!(
+            run.workloads
+                .iter()
+                .any(|w| w.subtask_title == "Tâche ✓ dummy-output"),
+            "{:?}",
+            run.workloads
+        );
+        assert_eq!(
+            rows_of(&parsed.samples.finish().unwrap()),
+            owned_rows(&rows)
+        );
     }
 
     #[test]
@@ -804,6 +835,24 @@ mod tests {
                 (want.json_path, want.line, want.column)
             );
         }
+        // Bytes that are not UTF-8, inside a string: where they are.
+        let at = position(&text, b"\"title\": \"dummy-output") + b"\"title\": \"".len();
+        let not_utf8 = [&text[..at], b"\xff\xfe", &text[at..]].concat();
+        let IngestError::Malformed {
+            json_path,
+            line,
+            column,
+            ..
+        } = parse_text(&not_utf8).err().unwrap()
+        else {
+            panic!("not a malformed-file error");
+        };
+        let want = streamed(&not_utf8).unwrap_err();
+        assert_eq!(
+            (json_path, line, column),
+            (want.json_path, want.line, want.column)
+        );
+        assert_eq!(line, 24);
         // An empty file cannot be mapped: it is read, and is no report.
         let empty = parse_text(b"").err().unwrap();
         assert!(matches!(empty, IngestError::NotRally { .. }), "{empty}");

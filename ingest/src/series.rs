@@ -158,10 +158,14 @@ pub fn encode_series_rows(rows: &[(&str, &SeriesRow)]) -> Result<Bytes, IngestEr
             rows.iter().map(|(_, r)| f(r)),
         ))
     };
+    // One sort per row for both statistics.
+    let summaries: Vec<Option<Summary>> = rows
+        .iter()
+        .map(|(_, r)| Summary::of(&r.durations_s))
+        .collect();
     let stat = |f: fn(&Summary) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter(
-            rows.iter()
-                .map(|(_, r)| Summary::of(&r.durations_s).as_ref().map(f)),
+            summaries.iter().map(|s| s.as_ref().map(f)),
         ))
     };
     let mut durations = ListBuilder::new(Float64Builder::new());
