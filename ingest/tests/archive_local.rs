@@ -26,6 +26,7 @@ async fn in_memory_archive_under_a_root() {
         "memory:///team/archive".into(),
     );
     suite::exercise(&archive, store.as_ref(), "team/archive").await;
+    suite::assert_conditional_create(store.as_ref()).await;
     assert_eq!(
         archive.object_url(&nova(), Table::Builds),
         format!("memory:///team/archive/{NOVA_BUILDS_KEY}")
@@ -66,6 +67,7 @@ async fn local_directory_archive() {
     assert_eq!(archive.display_url(), dir.to_str().unwrap());
     let raw = LocalFileSystem::new_with_prefix(&dir).unwrap();
     suite::exercise(&archive, &raw, "").await;
+    suite::assert_conditional_create(&raw).await;
 
     // On disk the project is one directory whose name holds a literal `%2F`.
     let on_disk = dir.join(NOVA_BUILDS_KEY);

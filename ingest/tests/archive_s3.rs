@@ -13,8 +13,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::path::Path;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use perfkit_ingest::archive::{Archive, PutOutcome};
 use perfkit_schema::key::Table;
 
@@ -108,23 +106,7 @@ async fn s3_archive_against_moto() {
     );
     assert!(boto3_keys(&bin, &endpoint, "runs/a/v1/builds/project=openstack/").is_empty());
 
-    // The server honours conditional creates; without that, idempotence
-    // would silently turn into overwrites.
-    let path = Path::from("runs/create-check/object");
-    let create = || PutOptions {
-        mode: PutMode::Create,
-        ..PutOptions::default()
-    };
-    raw.put_opts(&path, PutPayload::from_static(b"one"), create())
-        .await
-        .unwrap();
-    let second = raw
-        .put_opts(&path, PutPayload::from_static(b"two"), create())
-        .await;
-    assert!(
-        matches!(second, Err(object_store::Error::AlreadyExists { .. })),
-        "{second:?}"
-    );
+    suite::assert_conditional_create(&raw).await;
 
     suite::concurrent_puts(
         &Archive::open_with_options(&format!("s3://{BUCKET}/runs/b"), options(&endpoint)).unwrap(),

@@ -1,12 +1,12 @@
 //! Test support: the behaviour every archive backend must show (write, read
 //! back, idempotent re-put, replace, hidden failed attempts, listing, real
 //! key encoding, multipart-sized objects), run against InMemory, a local
-//! directory and moto. `raw` is the same store seen without the archive,
+//! directory, moto and Azurite. `raw` is the same store seen without the archive,
 //! used to plant objects and to check the real keys independently.
 
 use bytes::Bytes;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use perfkit_ingest::IngestError;
 use perfkit_ingest::archive::{Archive, BuildObjects, MULTIPART_THRESHOLD, PutOutcome};
 use perfkit_schema::key::{ArchiveKey, Table};
@@ -219,6 +219,26 @@ pub async fn concurrent_puts(archive: &Archive) {
         let builds = archive.get(&key, Table::Builds).await.unwrap();
         assert!(builds == "builds-a".as_bytes() || builds == "builds-b".as_bytes());
     }
+}
+
+/// The server honours conditional creates: without that, idempotence would
+/// silently turn into overwrites.
+pub async fn assert_conditional_create(raw: &dyn ObjectStore) {
+    let path = Path::from("runs/create-check/object");
+    let create = || PutOptions {
+        mode: PutMode::Create,
+        ..PutOptions::default()
+    };
+    raw.put_opts(&path, PutPayload::from_static(b"one"), create())
+        .await
+        .unwrap();
+    let second = raw
+        .put_opts(&path, PutPayload::from_static(b"two"), create())
+        .await;
+    assert!(
+        matches!(second, Err(object_store::Error::AlreadyExists { .. })),
+        "{second:?}"
+    );
 }
 
 /// The error a store failure must surface as.
