@@ -329,10 +329,12 @@ impl SampleBatcher {
     /// thread can work on them while the caller does something else before
     /// [`finish`](Self::finish).
     pub fn send_pending(&mut self) -> Result<(), IngestError> {
-        self.flush()
+        self.flush(false)
     }
 
-    fn flush(&mut self) -> Result<(), IngestError> {
+    /// Hands the gathered rows to the encoder; `more` says whether more
+    /// rows are expected (then a full-size buffer takes their place).
+    fn flush(&mut self, more: bool) -> Result<(), IngestError> {
         if self.packed.rows.is_empty() {
             return Ok(());
         }
@@ -347,9 +349,11 @@ impl SampleBatcher {
                 returned,
                 thread,
             } => {
-                let next = returned
-                    .try_recv()
-                    .unwrap_or_else(|_| PackedRows::with_capacity(SAMPLE_BATCH_ROWS));
+                let next = match returned.try_recv() {
+                    Ok(emptied) => emptied,
+                    Err(_) if more => PackedRows::with_capacity(SAMPLE_BATCH_ROWS),
+                    Err(_) => PackedRows::default(),
+                };
                 match batches.send(std::mem::replace(&mut self.packed, next)) {
                     Ok(()) => Ok(()),
                     // The thread stopped at an error: that error.
@@ -361,7 +365,7 @@ impl SampleBatcher {
 
     /// Flushes the last rows and returns the Parquet file.
     pub fn finish(mut self) -> Result<Bytes, IngestError> {
-        self.flush()?;
+        self.flush(false)?;
         match self.encoder {
             Encoder::Inline(writer) => writer.finish(),
             Encoder::Thread {
@@ -401,7 +405,7 @@ impl SampleSink for SampleBatcher {
         self.packed.push(row)?;
         self.rows += 1;
         if self.packed.is_full() {
-            self.flush().map_err(|e| SinkError(e.to_string()))?;
+            self.flush(true).map_err(|e| SinkError(e.to_string()))?;
         }
         Ok(())
     }

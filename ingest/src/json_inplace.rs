@@ -317,6 +317,7 @@ fn is_blank(b: u8) -> bool {
 /// [`without_indentation`] a line at a time.
 fn without_indentation_by_line(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
+    prefer_huge_pages(&out);
     let mut at = 0;
     while at < input.len() {
         // Eight spaces at a time through deep indentation.
@@ -451,10 +452,17 @@ unsafe fn without_indentation_avx2(input: &[u8]) -> Vec<u8> {
 /// huge pages: filling a large copy then takes one page fault per 2 MiB
 /// instead of one per 4 KiB (a tenth of a parse's time went to faults).
 /// Only advice: where transparent huge pages are off it changes nothing.
+/// Only for buffers above glibc's largest mmap threshold (32 MiB), which
+/// always get a mapping of their own: smaller ones may come from the heap,
+/// where the advice would outlive the buffer.
 fn prefer_huge_pages(buffer: &Vec<u8>) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
+        const OWN_MAPPING: usize = 32 << 20;
+        if buffer.capacity() <= OWN_MAPPING {
+            return;
+        }
         let start = buffer.as_ptr() as usize;
         let end = start + buffer.capacity();
         let (from, to) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);

@@ -220,13 +220,20 @@ async fn put(
     replace: bool,
 ) -> Result<IngestReport, IngestError> {
     let key = build.key.clone();
-    // Encoded while the samples thread (if any) drains its queue.
-    let workloads = encode_workloads(&key.build, &tables.workloads)?;
-    let series = encode_series(&key.build, &tables.series)?;
-    let builds = encode_build(&build)?;
+    // Encoded while the samples thread (if any) drains its queue, which is
+    // joined whatever happens here (a samples error comes first).
+    let others = (|| {
+        Ok::<_, IngestError>((
+            encode_workloads(&key.build, &tables.workloads)?,
+            encode_series(&key.build, &tables.series)?,
+            encode_build(&build)?,
+        ))
+    })();
     let sample_rows = tables.samples.rows();
+    let samples = tables.samples.finish()?;
+    let (workloads, series, builds) = others?;
     let objects = BuildObjects {
-        samples: tables.samples.finish()?,
+        samples,
         workloads,
         series,
         builds,

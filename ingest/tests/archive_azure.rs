@@ -13,7 +13,6 @@ mod local_server;
 #[path = "support/archive_suite.rs"]
 mod suite;
 
-use std::net::TcpStream;
 use std::path::Path as FsPath;
 use std::process::Command;
 use std::time::Instant;
@@ -42,11 +41,18 @@ fn start_azurite(exe: &FsPath, dir: &FsPath) -> LocalServer {
                 &data,
                 "--silent",
                 "--skipApiVersionCheck",
+                // No telemetry to Microsoft: tests reach 127.0.0.1 only.
+                "--disableTelemetry",
             ]
             .map(str::to_string)
             .to_vec()
         },
-        |port| TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        // Azurite itself, not whatever else may have taken the port.
+        |port| {
+            local_server::http_request(port, "GET", "/")
+                .1
+                .contains("Server: Azurite-Blob/")
+        },
         dir,
     )
 }

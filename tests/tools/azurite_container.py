@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import sys
+import urllib.error
 import urllib.request
 from email.utils import formatdate
 
@@ -44,17 +45,26 @@ def create_container(endpoint, container):
             "Content-Length": "0",
         },
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.status
+    # No proxy: the emulator is on this machine, whatever http_proxy says.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
 
 
 def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    status = create_container(*argv)
+    try:
+        status, body = create_container(*argv)
+    except urllib.error.URLError as error:
+        print("creating container %s: %s" % (argv[1], error.reason), file=sys.stderr)
+        return 1
     if status != 201:
-        print("unexpected status %d" % status, file=sys.stderr)
+        print("creating container %s: HTTP %d\n%s" % (argv[1], status, body), file=sys.stderr)
         return 1
     return 0
 

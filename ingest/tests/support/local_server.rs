@@ -1,7 +1,8 @@
 //! Test support: a throwaway server process on 127.0.0.1 (moto, Azurite),
 //! started on a free port, its output in a log file, killed on drop.
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -103,6 +104,29 @@ impl Drop for LocalServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// One HTTP/1.1 request without body; returns status and body text
+/// (status 0 when nothing answers).
+pub fn http_request(port: u16, method: &str, target: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if stream.write_all(head.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
 }
 
 /// A port on 127.0.0.1 that nothing listens on now (bound, then released).

@@ -1,10 +1,7 @@
 //! Test support: a throwaway moto S3 server on 127.0.0.1, started from
 //! `$PERFKIT_TOOLS_BIN/moto_server` and killed when the guard drops.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[path = "local_server.rs"]
 mod local_server;
@@ -40,7 +37,7 @@ impl Moto {
                     port.to_string(),
                 ]
             },
-            |port| request(port, "GET", "/").0 == 200,
+            |port| local_server::http_request(port, "GET", "/").0 == 200,
             log_dir,
         );
         Moto { server }
@@ -53,7 +50,8 @@ impl Moto {
 
     /// Creates a bucket with a plain `PUT /<bucket>` (moto accepts it unsigned).
     pub fn create_bucket(&self, bucket: &str) {
-        let (status, body) = request(self.server.port, "PUT", &format!("/{bucket}"));
+        let (status, body) =
+            local_server::http_request(self.server.port, "PUT", &format!("/{bucket}"));
         assert_eq!(status, 200, "creating bucket {bucket}: {body}");
     }
 
@@ -61,29 +59,6 @@ impl Moto {
     pub fn kill(&mut self) {
         self.server.kill();
     }
-}
-
-/// One HTTP/1.1 request without body; returns status and body text
-/// (status 0 when nothing answers).
-fn request(port: u16, method: &str, target: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    if stream.write_all(head.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, response)
 }
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then released).
