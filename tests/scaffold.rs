@@ -19,6 +19,8 @@ use std::process::{Command, Output};
 #[allow(dead_code)] // the S3 suite's helpers this file does not need
 mod moto;
 
+use moto::local_server::tool_from_env as tool;
+
 const PLAYBOOK: &str = "playbooks/perfkit/post-rally-task.yaml";
 
 fn workspace() -> PathBuf {
@@ -27,20 +29,6 @@ fn workspace() -> PathBuf {
 
 fn fixture(rel: &str) -> PathBuf {
     workspace().join("tests/fixtures").join(rel)
-}
-
-/// A tool from an env var, or `None` (printed) when unset and not required.
-fn tool(var: &str, what: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-        _ if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") => {
-            panic!("{var} is not set but PERFKIT_REQUIRE_TOOLS=1 ({what})")
-        }
-        _ => {
-            eprintln!("skipping {what}: {var} is not set");
-            None
-        }
-    }
 }
 
 fn git(dir: &Path, args: &[&str]) {

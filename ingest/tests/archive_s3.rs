@@ -17,7 +17,7 @@ use perfkit_ingest::archive::{Archive, PutOutcome};
 use perfkit_schema::key::Table;
 
 use moto::Moto;
-use suite::{NOVA_BUILDS_KEY, key, nova, objects};
+use suite::{NOVA_BUILDS_KEY, nova, objects};
 
 const BUCKET: &str = "perfkit-test";
 
@@ -132,16 +132,7 @@ async fn s3_server_down_fails_with_archive_error() {
     assert_eq!(outcome, PutOutcome::Written);
 
     server.kill();
-    let started = Instant::now();
-    let later = key("openstack/nova", 912345, 5, "feedbeef");
-    let err = archive
-        .put_build(&later, objects("down"), false)
-        .await
-        .unwrap_err();
-    eprintln!("server down: failed after {:.1?}: {err}", started.elapsed());
-    suite::assert_archive_error(&err, "s3://perfkit-test/down");
-    let err = archive.list_builds(None).await.unwrap_err();
-    suite::assert_archive_error(&err, "s3://perfkit-test/down");
+    suite::assert_server_down_errors(&archive, "s3://perfkit-test/down").await;
 
     // Nothing ever listened there.
     let endpoint = format!("http://127.0.0.1:{}", moto::closed_port());

@@ -241,6 +241,22 @@ pub async fn assert_conditional_create(raw: &dyn ObjectStore) {
     );
 }
 
+/// With the store's server gone, writing a build and listing fail with a
+/// clear archive error naming `display` (after the bounded retries).
+#[allow(dead_code)] // local archives have no server to lose
+pub async fn assert_server_down_errors(archive: &Archive, display: &str) {
+    let started = std::time::Instant::now();
+    let later = key("openstack/nova", 912345, 5, "feedbeef");
+    let err = archive
+        .put_build(&later, objects("down"), false)
+        .await
+        .unwrap_err();
+    eprintln!("server down: failed after {:.1?}: {err}", started.elapsed());
+    assert_archive_error(&err, display);
+    let err = archive.list_builds(None).await.unwrap_err();
+    assert_archive_error(&err, display);
+}
+
 /// The error a store failure must surface as.
 pub fn assert_archive_error(error: &IngestError, display: &str) {
     let IngestError::Archive { url, .. } = error else {

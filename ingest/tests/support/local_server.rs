@@ -8,16 +8,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The path in the environment variable `var`, or `None` (with the reason
-/// printed) when `test` should be skipped; `what` says what the path is.
-/// Panics when `PERFKIT_REQUIRE_TOOLS=1`: CI never skips.
-pub fn tool_from_env(var: &str, what: &str, test: &str) -> Option<PathBuf> {
+/// printed) when what needs it (`what`) should be skipped. Panics when
+/// `PERFKIT_REQUIRE_TOOLS=1`: CI never skips.
+pub fn tool_from_env(var: &str, what: &str) -> Option<PathBuf> {
     match std::env::var_os(var) {
         Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
         _ if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") => {
-            panic!("{test}: {var} is unset but PERFKIT_REQUIRE_TOOLS=1")
+            panic!("{var} is not set but PERFKIT_REQUIRE_TOOLS=1 ({what})")
         }
         _ => {
-            eprintln!("skipping {test}: {var} is unset ({what})");
+            eprintln!("skipping {what}: {var} is not set");
             None
         }
     }

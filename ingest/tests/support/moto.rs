@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 #[path = "local_server.rs"]
-mod local_server;
+pub mod local_server;
 
 use local_server::LocalServer;
 
@@ -13,8 +13,7 @@ use local_server::LocalServer;
 pub fn tools_bin(test: &str) -> Option<PathBuf> {
     local_server::tool_from_env(
         "PERFKIT_TOOLS_BIN",
-        "the tools venv bin dir with moto_server",
-        test,
+        &format!("{test} (needs the tools venv bin dir with moto_server)"),
     )
 }
 
