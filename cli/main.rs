@@ -3,24 +3,13 @@
 //! (0 ok, 1 regression found, 2 error). Parsing, statistics and rendering
 //! live in the library crates.
 
-mod collect;
-mod compare;
-mod demo;
-mod env;
-mod ingest;
-mod ls;
-mod progress;
-mod read;
-mod review;
-mod scaffold;
-mod site;
+use perfkit_ops::{
+    EXIT_ERROR, collect, compare, demo, env, ingest, ls, report_error, review, scaffold, site,
+};
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// Exit code for any error (bad input, unreachable archive, usage).
-pub const EXIT_ERROR: u8 = 2;
 
 /// perfkit gives OpenStack projects a performance gate and a performance
 /// memory: it scaffolds Rally jobs for Zuul, archives Rally results as
@@ -91,61 +80,6 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
-}
-
-/// Untrusted text (Rally names, messages, Zuul values) for the terminal:
-/// control characters are escaped so a crafted report cannot move the
-/// cursor, clear the screen or hide text.
-pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().any(char::is_control) {
-        std::borrow::Cow::Owned(
-            text.chars()
-                .map(|c| {
-                    if c.is_control() {
-                        c.escape_default().to_string()
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect(),
-        )
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    }
-}
-
-/// Prints `error: …` with its causes and, when the library error carries
-/// one, a `hint:` line (messages built in the CLI carry theirs inline).
-pub fn report_error(e: &anyhow::Error) {
-    let message = e.to_string();
-    eprintln!("error: {}", shown_lines(&message));
-    // Library errors already name their cause; print only what is new.
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !message.contains(&cause) {
-            eprintln!("  caused by: {}", shown(&cause));
-        }
-    }
-    let hint = e
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<perfkit_ingest::IngestError>())
-        .and_then(|ie| ie.hint())
-        .or_else(|| {
-            e.chain()
-                .find_map(|cause| cause.downcast_ref::<perfkit_zuul::ScaffoldError>())
-                .and_then(|se| se.hint())
-        });
-    if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
-    }
-}
-
-/// Like [`shown`], keeping the newline before a `hint:` line.
-fn shown_lines(text: &str) -> String {
-    text.split('\n')
-        .map(|line| shown(line).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn init_logging(verbose: u8) {

@@ -700,11 +700,11 @@ fn zuul_vars_for(api: &Value) -> Value {
 }
 
 async fn builds_rows(archive: &Path) -> Vec<perfkit_schema::BuildRecord> {
-    let archive = perfkit_ingest::archive::Archive::open(archive.to_str().unwrap()).unwrap();
+    let archive = perfkit_archive::Archive::open(archive.to_str().unwrap()).unwrap();
     let keys = archive.list_builds(None).await.unwrap();
     let mut rows = Vec::new();
     for key in &keys {
-        let build = perfkit_ingest::history::load_build(&archive, key)
+        let build = perfkit_archive::history::load_build(&archive, key)
             .await
             .unwrap();
         rows.push(build.record);

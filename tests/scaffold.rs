@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "../ingest/tests/support/moto.rs"]
+#[path = "../archive/tests/support/moto.rs"]
 #[allow(dead_code)] // the S3 suite's helpers this file does not need
 mod moto;
 
@@ -802,11 +802,11 @@ fn only_build(archive: &str, endpoint: &str) -> perfkit_schema::ArchivedBuild {
         ("aws_secret_access_key", "test".into()),
         ("aws_region", "us-east-1".into()),
     ];
-    let archive = perfkit_ingest::archive::Archive::open_with_options(archive, options).unwrap();
+    let archive = perfkit_archive::Archive::open_with_options(archive, options).unwrap();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let keys = archive.list_builds(None).await.unwrap();
         assert_eq!(keys.len(), 1, "{keys:?}");
-        perfkit_ingest::history::load_build(&archive, &keys[0])
+        perfkit_archive::history::load_build(&archive, &keys[0])
             .await
             .unwrap()
     })
@@ -958,7 +958,7 @@ const RESULTS_VARS: &str = "playbooks/perfkit/vars/results.yaml";
 /// The jobs each pipeline lists, over every project stanza of the config
 /// Zuul would read.
 fn listed_jobs(root: &Path) -> BTreeMap<String, Vec<String>> {
-    use perfkit_zuul::zuul_config::{pipeline_jobs, read, stanza_body};
+    use perfkit_zuul::scaffold::config::{pipeline_jobs, read, stanza_body};
     let config = read(root).unwrap();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for pipeline in ["check", "gate", "periodic"] {

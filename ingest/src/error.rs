@@ -39,22 +39,10 @@ pub enum IngestError {
         version: String,
         supported: String,
     },
-    #[error("cannot read Zuul variables from `{}`: {message}", path.display())]
-    ZuulVars { path: PathBuf, message: String },
     #[error("invalid build metadata: {0}")]
     Metadata(String),
-    #[error("cannot open archive `{url}`: {message}")]
-    ArchiveUrl { url: String, message: String },
-    #[error("archive `{url}`: {action} `{key}` failed: {source}")]
-    Archive {
-        url: String,
-        action: &'static str,
-        key: String,
-        /// Boxed: `object_store::Error` is large, and every `Result` of this
-        /// crate would carry its size otherwise (clippy::result_large_err).
-        #[source]
-        source: Box<object_store::Error>,
-    },
+    #[error(transparent)]
+    Archive(#[from] perfkit_archive::ArchiveError),
     #[error(
         "cannot ingest `{}`: build `{build}` is already archived from a different file (sha256 {archived_sha256:.12}…, this file {sha256:.12}…)",
         path.display()
@@ -65,13 +53,6 @@ pub enum IngestError {
         archived_sha256: String,
         sha256: String,
     },
-    #[error("cannot encode {table} as Parquet: {message}")]
-    Encode {
-        table: &'static str,
-        message: String,
-    },
-    #[error("archive object `{key}` is unreadable: {message}")]
-    Decode { key: String, message: String },
 }
 
 impl IngestError {
@@ -83,12 +64,9 @@ impl IngestError {
             IngestError::NotRally { .. } => "pass the output of `rally task report <uuid> --json` or `rally task results <uuid>`, Locust's `--csv PREFIX` files (the prefix, its directory or its `_stats.csv`) or `--json` output, or `fio --output-format=json` (or `json+`) output".into(),
             IngestError::Invalid { hint, .. } => hint.clone(),
             IngestError::UnsupportedVersion { .. } => "re-export it with `rally task report <uuid> --json` from Rally 3.0 or newer, or report the version to perfkit".into(),
-            IngestError::ZuulVars { .. } => "pass the `zuul` variables as Ansible dumps them, e.g. `{{ zuul | to_yaml }}` into a file".into(),
             IngestError::Metadata(_) => "see `perfkit ingest --help` for the build flags".into(),
-            IngestError::ArchiveUrl { .. } => "use a directory, `file://`, `s3://bucket/prefix`, `gs://`, `az://` or `memory://` URL".into(),
-            IngestError::Archive { .. } => "check the archive URL, credentials (`AWS_*`, `GOOGLE_*`, `AZURE_*`) and that the store is reachable, then run the same command again: it is safe to repeat".into(),
+            IngestError::Archive(e) => return e.hint(),
             IngestError::Conflict { .. } => "pass `--replace` to archive this file in its place, or a different `--build`".into(),
-            IngestError::Encode { .. } | IngestError::Decode { .. } => return None,
         })
     }
 }

@@ -1,28 +1,21 @@
 //! perfkit-ingest: reads tool output (Rally's v2 report and old results
-//! JSON, Locust's CSV and JSON, fio's JSON), normalizes it into the archive's records, encodes Arrow/Parquet
-//! and writes builds atomically into an `object_store` archive.
+//! JSON, Locust's CSV and JSON, fio's JSON) into the archive's records and
+//! streams them into the archive (`perfkit-archive`), one build at a time.
 //!
-//! Printing and progress bars are left to the CLI; this crate reports
-//! progress through [`progress::Progress`].
+//! It reads no Zuul or Gerrit API: build metadata comes in as plain
+//! [`perfkit_schema::records::BuildMeta`]. Printing and progress bars are
+//! left to the caller; progress is reported through
+//! [`perfkit_archive::progress::Progress`].
 
-pub mod archive;
-pub mod batch;
-pub mod build_cache;
 pub mod error;
 pub mod fio;
-pub mod history;
 pub mod input;
 pub mod json_filter;
 pub mod json_inplace;
 pub mod locust;
 pub mod measured;
-pub mod normalize;
-pub mod parquet_file;
 pub mod pipeline;
-pub mod progress;
 pub mod quantiles;
 pub mod rally;
-pub mod series;
-pub mod zuul_vars;
 
 pub use error::IngestError;

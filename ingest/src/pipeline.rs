@@ -15,13 +15,13 @@ use perfkit_schema::{ArchiveKey, BuildId, BuildRecord, ProjectName, Table, Workl
 use sha2::{Digest, Sha256};
 
 use crate::IngestError;
-use crate::archive::{Archive, BuildObjects, PutOutcome};
-use crate::batch::{SampleBatcher, encode_build, encode_workloads};
 use crate::input::{self, Contents, Input};
 use crate::json_inplace;
-use crate::progress::Progress;
 use crate::rally::{self, ParseError, ParseOptions};
-use crate::series::{SeriesCollector, Tee, encode_series};
+use perfkit_archive::batch::{SampleBatcher, encode_build, encode_workloads};
+use perfkit_archive::progress::Progress;
+use perfkit_archive::series::{SeriesCollector, Tee, encode_series};
+use perfkit_archive::{Archive, BuildObjects, PutOutcome};
 
 /// What to archive a file as.
 #[derive(Debug, Clone)]
@@ -379,8 +379,8 @@ pub async fn archive_without_results(
 async fn archived_digest(archive: &Archive, key: &ArchiveKey) -> Result<String, IngestError> {
     let url = archive.object_url(key, Table::Builds);
     let bytes = archive.get(key, Table::Builds).await?;
-    let batches = crate::parquet_file::decode(&url, bytes)?;
-    let builds = crate::batch::decode_builds(key, &batches)?;
+    let batches = perfkit_archive::parquet_file::decode(&url, bytes)?;
+    let builds = perfkit_archive::batch::decode_builds(key, &batches)?;
     Ok(builds
         .into_iter()
         .next()
@@ -450,10 +450,10 @@ fn parse_file(
 }
 
 fn hasher_panicked() -> IngestError {
-    IngestError::Encode {
+    IngestError::Archive(perfkit_archive::ArchiveError::Encode {
         table: "builds",
         message: "the hashing thread panicked".into(),
-    }
+    })
 }
 
 /// A read-only private mapping of the whole file, its page table filled
@@ -696,8 +696,8 @@ mod tests {
 
     use arrow::array::{Array, Float64Array, StringArray, UInt32Array};
 
-    use crate::normalize::OwnedSample;
-    use crate::progress::Silent;
+    use perfkit_archive::progress::Silent;
+    use perfkit_archive::sink::OwnedSample;
 
     /// `parse_file` of `text`, written to a file.
     fn parse_text(text: &[u8]) -> Result<Parsed, IngestError> {
@@ -720,7 +720,7 @@ mod tests {
 
     fn rows_of(samples: &bytes::Bytes) -> Vec<Row> {
         let mut rows = Vec::new();
-        for batch in crate::parquet_file::decode("samples", samples.clone()).unwrap() {
+        for batch in perfkit_archive::parquet_file::decode("samples", samples.clone()).unwrap() {
             let column = |name: &str| batch.column_by_name(name).unwrap().clone();
             let text = |name: &str| {
                 column(name)

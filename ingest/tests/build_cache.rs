@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use perfkit_ingest::archive::Archive;
-use perfkit_ingest::build_cache::{BuildCache, CacheStats};
-use perfkit_ingest::history::load_builds;
+use perfkit_archive::Archive;
+use perfkit_archive::build_cache::{BuildCache, CacheStats};
+use perfkit_archive::history::load_builds;
+use perfkit_archive::progress::Silent;
 use perfkit_ingest::pipeline::{IngestRequest, RunId, ingest_file};
-use perfkit_ingest::progress::Silent;
 use perfkit_schema::records::BuildMeta;
 use perfkit_schema::{ArchivedBuild, BuildId, ProjectName};
 

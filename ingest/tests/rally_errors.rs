@@ -5,8 +5,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use perfkit_archive::sink::{OwnedSample, SampleSink, SinkError};
 use perfkit_ingest::IngestError;
-use perfkit_ingest::normalize::{OwnedSample, SampleSink, SinkError};
 use perfkit_ingest::rally::{ParseError, ParseErrorKind, ParseOptions, ParsedRun, parse};
 use perfkit_schema::SampleRow;
 use serde_json::Value;
@@ -336,7 +336,7 @@ fn a_sink_error_stops_the_parse() {
         );
         assert!(matches!(
             err.into_ingest_error(Path::new("x")),
-            IngestError::Encode { .. }
+            IngestError::Archive(perfkit_archive::ArchiveError::Encode { .. })
         ));
     }
 }

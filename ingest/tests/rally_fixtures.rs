@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use perfkit_ingest::normalize::OwnedSample;
+use perfkit_archive::sink::OwnedSample;
 use perfkit_ingest::rally::{ParseOptions, ParsedRun, SourceFormat, parse};
 use serde_json::Value;
 
@@ -640,7 +640,7 @@ fn the_job_is_part_of_the_workload_key() {
     let path = fixture("dev-success.report.json");
     let key = |job: &str| {
         let file = std::fs::File::open(&path).unwrap();
-        let mut sink = perfkit_ingest::normalize::CountingSink::default();
+        let mut sink = perfkit_archive::sink::CountingSink::default();
         parse(file, &ParseOptions { job }, &mut sink)
             .unwrap()
             .workloads[0]

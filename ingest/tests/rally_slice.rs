@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use perfkit_archive::sink::OwnedSample;
 use perfkit_ingest::json_inplace::quote_non_finite;
-use perfkit_ingest::normalize::OwnedSample;
 use perfkit_ingest::rally::{ParseOptions, parse, parse_slice};
 
 fn fixtures() -> Vec<PathBuf> {

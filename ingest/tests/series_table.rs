@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use perfkit_ingest::archive::Archive;
-use perfkit_ingest::parquet_file::decode;
+use perfkit_archive::Archive;
+use perfkit_archive::parquet_file::decode;
+use perfkit_archive::progress::Silent;
+use perfkit_archive::series::{decode_series, rebuild};
 use perfkit_ingest::pipeline::{IngestRequest, RunId, ingest_file};
-use perfkit_ingest::progress::Silent;
-use perfkit_ingest::series::{decode_series, rebuild};
 use perfkit_schema::records::BuildMeta;
 use perfkit_schema::{ArchiveKey, ProjectName, SeriesRow, Table};
 

@@ -5,18 +5,17 @@
 //! Pure data and functions: no I/O, no async, no HTTP. Parsing tool output
 //! lives in `perfkit-ingest`; rendering lives in `perfkit-zuul` and the site.
 
-pub mod analysis;
 pub mod identity;
 pub mod key;
 pub mod names;
 pub mod records;
-mod state_bytes;
+mod shown;
 pub mod stats;
 pub mod tables;
 
 pub use key::{ArchiveKey, Table};
 pub use names::{BuildId, NameError, ProjectName};
 pub use records::{ArchivedBuild, BuildRecord, SampleRow, SeriesRow, WorkloadRecord};
+pub use shown::shown;
 pub use stats::Summary;
 pub use tables::SCHEMA_VERSION;
-pub mod regress;

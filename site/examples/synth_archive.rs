@@ -22,9 +22,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use perfkit_ingest::archive::{Archive, BuildObjects, PutOutcome};
-use perfkit_ingest::batch::{SampleBatcher, encode_build, encode_workloads};
-use perfkit_ingest::series::encode_series;
+use perfkit_archive::batch::{SampleBatcher, encode_build, encode_workloads};
+use perfkit_archive::series::encode_series;
+use perfkit_archive::{Archive, BuildObjects, PutOutcome};
 use perfkit_schema::identity::{WorkloadPlace, config_hash, sha256_hex};
 use perfkit_schema::records::BuildMeta;
 use perfkit_schema::{ArchiveKey, BuildId, BuildRecord, ProjectName, SeriesRow, Summary};
@@ -423,7 +423,7 @@ fn uuid(text: &str) -> String {
 fn build_objects(
     plan: &Plan,
     index: u64,
-) -> Result<(ArchiveKey, BuildObjects), perfkit_ingest::IngestError> {
+) -> Result<(ArchiveKey, BuildObjects), perfkit_archive::ArchiveError> {
     let id = zuul_id(&format!("build {} {index}", plan.seed));
     let build_id = BuildId::try_from(id.as_str()).expect("hex is a valid build id");
     let mut rng = Rng::new(&[plan.seed, 3, index]);

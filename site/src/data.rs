@@ -4,8 +4,8 @@
 //! significant digits (charts cannot show more) to keep files small, and
 //! JSON text is escaped so nothing in it can close a script or a string.
 
-use perfkit_schema::analysis::compare::BuildRef;
-use perfkit_schema::analysis::trend::{SeriesTrend, TrendPoint};
+use perfkit_analysis::compare::BuildRef;
+use perfkit_analysis::trend::{SeriesTrend, TrendPoint};
 use serde_json::{Value, json};
 
 use crate::urls::http_url;

@@ -2,12 +2,12 @@
 //! the alerts pages and the Atom feeds. Each alert has a stable id derived
 //! from project, series and build, so feed readers show it once.
 
-use perfkit_schema::analysis::Metric;
-use perfkit_schema::analysis::SeriesLabel;
-use perfkit_schema::analysis::compare::BuildRef;
-use perfkit_schema::analysis::trend::ProjectTrends;
+use perfkit_analysis::Metric;
+use perfkit_analysis::SeriesLabel;
+use perfkit_analysis::compare::BuildRef;
+use perfkit_analysis::regress::changepoint::ChangeKind;
+use perfkit_analysis::trend::ProjectTrends;
 use perfkit_schema::identity::sha256_hex;
-use perfkit_schema::regress::changepoint::ChangeKind;
 use serde::{Deserialize, Serialize};
 
 /// Entries in a feed: enough for a reader that polls daily.

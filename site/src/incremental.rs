@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use perfkit_schema::analysis::trend::TrendState;
+use perfkit_analysis::trend::TrendState;
 use perfkit_schema::{ArchivedBuild, ProjectName};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;

@@ -9,10 +9,8 @@
 
 pub mod data;
 pub mod feed;
-pub mod format;
 pub mod incremental;
 pub mod pages;
-pub mod report;
 pub mod sparkline;
 pub mod urls;
 pub mod writer;
@@ -21,10 +19,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
-use perfkit_schema::analysis::compare::{Comparer, Status};
-use perfkit_schema::analysis::trend::{ProjectTrends, TrendState, TrendStatus, trends};
-use perfkit_schema::regress::changepoint::ChangePointMemo;
-use perfkit_schema::regress::verdict::Thresholds;
+use perfkit_analysis::compare::{Comparer, Status};
+use perfkit_analysis::regress::changepoint::ChangePointMemo;
+use perfkit_analysis::regress::verdict::Thresholds;
+use perfkit_analysis::trend::{ProjectTrends, TrendState, TrendStatus, trends};
+use perfkit_analysis::{format, report};
 use perfkit_schema::{ArchivedBuild, ProjectName};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -468,7 +467,7 @@ fn change_pages(
 
 /// The overview's rows: what needs attention first (regressed, failing,
 /// improved, stable), then by job, branch, subtask, scenario and action.
-fn overview_order(trends: &ProjectTrends) -> Vec<&perfkit_schema::analysis::trend::SeriesTrend> {
+fn overview_order(trends: &ProjectTrends) -> Vec<&perfkit_analysis::trend::SeriesTrend> {
     let mut rows: Vec<_> = trends.series.iter().collect();
     rows.sort_by(|a, b| (a.status, &a.label).cmp(&(b.status, &b.label)));
     rows
@@ -498,7 +497,7 @@ fn feed_page(pages: &mut Pages, dir: &str, title: &str, alerts: &[Alert]) -> Res
             let page = format!("{}/series/{}.html", a.project_dir, a.series);
             let headline = format!(
                 "{} {} of {} in {}",
-                pages::metric_name(a.metric, &a.label),
+                report::metric_name(a.metric, &a.label),
                 format::percent(a.magnitude_pct),
                 a.label.short(),
                 a.project
@@ -506,7 +505,7 @@ fn feed_page(pages: &mut Pages, dir: &str, title: &str, alerts: &[Alert]) -> Res
             let summary = format!(
                 "From the build of {} on, the branch's {} moved from {} to {} (p {}).",
                 format::timestamp(a.build.time_us),
-                pages::metric_name(a.metric, &a.label),
+                report::metric_name(a.metric, &a.label),
                 pages::value(a.metric, a.before, &a.label),
                 pages::value(a.metric, a.after, &a.label),
                 format::probability(a.p_value)

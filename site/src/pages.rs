@@ -1,17 +1,17 @@
 //! The context of each page. Everything goes in as plain values and the
 //! templates (auto-escaped, `templates/`) escape it; nothing is marked safe.
 
-use perfkit_schema::analysis::compare::{BuildRef, Comparison, Status};
-use perfkit_schema::analysis::trend::{ProjectTrends, SeriesTrend, TrendStatus};
-use perfkit_schema::analysis::{Metric, SeriesLabel};
-use perfkit_schema::regress::changepoint::ChangeKind;
+use perfkit_analysis::compare::{BuildRef, Comparison, Status};
+use perfkit_analysis::regress::changepoint::ChangeKind;
+use perfkit_analysis::trend::{ProjectTrends, SeriesTrend, TrendStatus};
+use perfkit_analysis::{Metric, SeriesLabel};
 use serde_json::{Value as Json, json};
 
 use crate::feed::Alert;
-use crate::format::{measure, percent, probability, rate_in, share, timestamp};
-use crate::report;
 use crate::sparkline::sparkline;
 use crate::urls::http_url;
+use perfkit_analysis::format::{measure, percent, probability, rate_in, share, timestamp};
+use perfkit_analysis::report::{self, metric_name};
 
 /// Branch builds listed in a series page's table.
 pub const TABLE_ROWS: usize = 50;
@@ -50,15 +50,6 @@ pub(crate) fn value(metric: Metric, v: f64, label: &SeriesLabel) -> String {
         Metric::Duration => measure(Some(v), &label.unit),
         Metric::Throughput => rate_in(Some(v), &label.rate_unit),
         Metric::FailureRate => share(Some(v)),
-    }
-}
-
-/// What a metric of a series is called: `duration` for durations, the
-/// unit for a measured rate (`IO/s`), `throughput`, `failure rate`.
-pub fn metric_name(metric: Metric, label: &SeriesLabel) -> String {
-    match metric {
-        Metric::Duration if !label.is_duration() => label.unit.clone(),
-        other => other.name().to_string(),
     }
 }
 

@@ -1,17 +1,16 @@
-//! perfkit-zuul: scaffolds a project's Rally performance job: the
-//! `rally-jobs/` tree from `rally-jobs-template/`, the Zuul job merged into
-//! whatever config layout the repo uses, and the post-run playbook; and,
-//! on request, Locust and fio jobs beside it (`variants`).
+//! perfkit-zuul: everything Zuul. [`scaffold`] writes a project's
+//! performance job (the `rally-jobs/` tree, the Zuul job merged into
+//! whatever config layout the repo uses, the post-run playbook, and the
+//! Locust and fio variants); [`builds`] reads finished builds from Zuul's
+//! REST API and [`results`] says where in a build's logs its results are;
+//! [`vars`] reads a build's `zuul` variables into build metadata.
+//!
+//! It ingests nothing: callers hand the metadata it reads to
+//! `perfkit-ingest` (see `docs/ARCHITECTURE.md`).
 
-pub mod catalog;
-pub mod error;
-
-pub use error::ScaffoldError;
-pub mod playbooks;
-pub mod rally_jobs;
-pub mod repo;
+pub mod builds;
+pub mod results;
 pub mod scaffold;
-pub mod variants;
-pub mod zuul_config;
-pub mod zuul_job;
-pub mod zuul_merge;
+pub mod vars;
+
+pub use scaffold::ScaffoldError;

@@ -5,21 +5,32 @@
 //! verified, each file atomically, nothing at all when one write fails.
 //! Printing is left to the CLI.
 
+pub mod catalog;
+pub mod config;
+mod error;
+pub mod job;
+pub mod merge;
+pub mod playbooks;
+pub mod rally_jobs;
+pub mod repo;
+pub mod variants;
+
+pub use error::ScaffoldError;
+
 use std::path::{Component, Path, PathBuf};
 
 use perfkit_schema::ProjectName;
 
-use crate::ScaffoldError;
-use crate::playbooks::render_playbooks;
-use crate::rally_jobs::{RallyJobsRequest, plan_rally_jobs};
-use crate::variants::{Variant, VariantPlan, plan_variant};
-use crate::zuul_config::{
-    self, ConfigRoot, ExistingConfig, job_name, parse_stanzas, pipeline_jobs, stanza_body,
+use self::config::{
+    ConfigRoot, ExistingConfig, job_name, parse_stanzas, pipeline_jobs, stanza_body,
 };
-use crate::zuul_job::{
+use self::job::{
     DEFAULT_PIPELINES, JobSpec, check_name, default_job_name, render_job, render_project,
 };
-use crate::zuul_merge::{JobBlock, JobState, merge_into_file};
+use self::merge::{JobBlock, JobState, merge_into_file};
+use self::playbooks::render_playbooks;
+use self::rally_jobs::{RallyJobsRequest, plan_rally_jobs};
+use self::variants::{Variant, VariantPlan, plan_variant};
 
 /// The file perfkit adds to a `zuul.d/` or `.zuul.d/` config directory for
 /// the Rally job (each variant's job gets its own, `Variant::zuul_dir_file`).
@@ -168,7 +179,7 @@ pub fn plan(req: &ScaffoldRequest) -> Result<ScaffoldPlan, ScaffoldError> {
     let job_text = render_job(&spec, templates)?;
     let job_stanza = rendered_job_stanza(&job_text, &job_name, "zuul/job.yaml.j2")?;
 
-    let existing = zuul_config::read(&req.repo_root)?;
+    let existing = config::read(&req.repo_root)?;
     let mut files = Vec::new();
     for (path, content) in &rally.files {
         files.push(whole_file(

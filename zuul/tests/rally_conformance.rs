@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use perfkit_zuul::catalog::{self, scenarios, service_types};
-use perfkit_zuul::rally_jobs::{
+use perfkit_zuul::scaffold::catalog::{self, scenarios, service_types};
+use perfkit_zuul::scaffold::rally_jobs::{
     GATE_EXTRA_FILES, RallyJobsPlan, RallyJobsRequest, plan_rally_jobs, selection,
 };
 use serde_json::{Value, json};

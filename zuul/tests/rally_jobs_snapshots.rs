@@ -3,8 +3,8 @@
 //! `--scenarios` case. Review `.snap` diffs like code
 //! (`cargo insta review`).
 
-use perfkit_zuul::catalog;
-use perfkit_zuul::rally_jobs::{RallyJobsRequest, plan_rally_jobs};
+use perfkit_zuul::scaffold::catalog;
+use perfkit_zuul::scaffold::rally_jobs::{RallyJobsRequest, plan_rally_jobs};
 
 fn snapshot_plan(case: &str, req: &RallyJobsRequest) {
     let plan = plan_rally_jobs(req).unwrap_or_else(|e| panic!("{case}: {e}"));

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use perfkit_schema::ProjectName;
 use perfkit_zuul::ScaffoldError;
-use perfkit_zuul::repo;
+use perfkit_zuul::scaffold::config::ConfigRoot;
+use perfkit_zuul::scaffold::repo;
 use perfkit_zuul::scaffold::{self, FileAction, ScaffoldPlan, ScaffoldRequest};
-use perfkit_zuul::zuul_config::ConfigRoot;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")

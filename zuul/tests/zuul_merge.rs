@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use perfkit_schema::ProjectName;
 use perfkit_zuul::ScaffoldError;
-use perfkit_zuul::catalog::ServiceEntry;
-use perfkit_zuul::zuul_config::{job_name, parse_stanzas, pipeline_jobs, stanza_body};
-use perfkit_zuul::zuul_job::{JobSpec, render_job, render_project};
-use perfkit_zuul::zuul_merge::{JobBlock, JobState, Merged, merge_into_file};
+use perfkit_zuul::scaffold::catalog::ServiceEntry;
+use perfkit_zuul::scaffold::config::{job_name, parse_stanzas, pipeline_jobs, stanza_body};
+use perfkit_zuul::scaffold::job::{JobSpec, render_job, render_project};
+use perfkit_zuul::scaffold::merge::{JobBlock, JobState, Merged, merge_into_file};
 use similar::{ChangeTag, TextDiff};
 use yaml_serde::Value;
 

@@ -16,7 +16,7 @@
 use perfkit_schema::{SampleRow, WorkloadRecord};
 
 use super::state::{Ctx, Fatal, to_us};
-use crate::normalize::{SampleSink, SinkError};
+use perfkit_archive::sink::{SampleSink, SinkError};
 
 /// `parent` of a top-level action.
 pub(crate) const NO_PARENT: usize = usize::MAX;

@@ -34,7 +34,7 @@ use perfkit_schema::WorkloadRecord;
 
 use crate::IngestError;
 use crate::json_filter::NonFiniteFilter;
-use crate::normalize::SampleSink;
+use perfkit_archive::sink::SampleSink;
 
 use state::{Ctx, Fatal};
 
@@ -160,10 +160,10 @@ impl ParseError {
                 version,
                 supported: supported_versions_text(),
             },
-            ParseErrorKind::Sink => IngestError::Encode {
+            ParseErrorKind::Sink => IngestError::Archive(perfkit_archive::ArchiveError::Encode {
                 table: "samples",
                 message: self.message,
-            },
+            }),
         }
     }
 }
@@ -189,7 +189,7 @@ fn supported_versions_text() -> String {
 /// the sink: callers discard the sink's output when this fails.
 ///
 /// ```
-/// use perfkit_ingest::normalize::CountingSink;
+/// use perfkit_archive::sink::CountingSink;
 /// use perfkit_ingest::rally::{parse, ParseOptions, SourceFormat};
 ///
 /// let report = r#"{"info": {"format_version": "1.2", "rally_version": "5.1.1"},

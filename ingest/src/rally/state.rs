@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Visitor};
 
 use super::emit::{Deferred, IterBuf};
 use super::{ParseError, ParseErrorKind, ParsedRun, SourceFormat};
-use crate::normalize::SampleSink;
+use perfkit_archive::sink::SampleSink;
 use perfkit_schema::{Summary, WorkloadRecord};
 
 /// One step of a JSON path.

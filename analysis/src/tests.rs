@@ -1,0 +1,401 @@
+use super::Metric;
+use super::compare::{BASELINE_WINDOW, Status, compare};
+use super::trend::{TrendStatus, trends};
+use crate::regress::changepoint::ChangeKind;
+use perfkit_schema::records::{ArchivedBuild, BuildMeta, BuildRecord, SeriesRow};
+use perfkit_schema::{ArchiveKey, BuildId, ProjectName};
+
+/// Deterministic noise in [-1, 1].
+fn wobble(seed: usize) -> f64 {
+    (((seed * 7919 + 13) % 1000) as f64 / 500.0) - 1.0
+}
+
+struct Spec<'a> {
+    change: u64,
+    patchset: u32,
+    pipeline: &'a str,
+    job: &'a str,
+    branch: &'a str,
+    provider: Option<&'a str>,
+    hour: i64,
+    level: f64,
+    failed: u64,
+    config: &'a str,
+}
+
+fn spec(hour: i64, level: f64) -> Spec<'static> {
+    Spec {
+        change: 0,
+        patchset: 0,
+        pipeline: "periodic",
+        job: "rally",
+        branch: "master",
+        provider: None,
+        hour,
+        level,
+        failed: 0,
+        config: "cfg1",
+    }
+}
+
+fn build(s: Spec) -> ArchivedBuild {
+    let id = format!("b{}-{}-{}-{}", s.hour, s.change, s.patchset, s.job);
+    let durations: Vec<f64> = (0..6)
+        .map(|i| s.level * (1.0 + 0.02 * wobble(s.hour as usize * 10 + i)))
+        .collect();
+    let row = |action: &str, scale: f64| SeriesRow {
+        workload_key: "wk1".into(),
+        workload_index: 0,
+        config_hash: s.config.into(),
+        scenario: "Nova.boot".into(),
+        subtask_title: "boot".into(),
+        action: action.into(),
+        depth: u8::from(action != "total"),
+        samples: 6,
+        failed: s.failed,
+        durations_s: durations.iter().map(|d| d * scale).collect(),
+        load_duration_s: (action == "total").then_some(6.0),
+        pass_sla: s.failed == 0,
+        ..SeriesRow::default()
+    };
+    ArchivedBuild {
+        record: BuildRecord {
+            key: ArchiveKey {
+                project: ProjectName::try_from("openstack/nova").unwrap(),
+                change: s.change,
+                patchset: s.patchset,
+                build: BuildId::try_from(id.as_str()).unwrap(),
+            },
+            meta: BuildMeta {
+                change: (s.change > 0).then_some(s.change),
+                patchset: (s.change > 0).then_some(s.patchset),
+                pipeline: Some(s.pipeline.into()),
+                job: Some(s.job.into()),
+                branch: Some(s.branch.into()),
+                node_provider: s.provider.map(str::to_string),
+                log_url: Some(format!("https://logs.example.org/{id}/")),
+                ..BuildMeta::default()
+            },
+            source_format: "rally-v2".into(),
+            source_format_version: Some("1.2".into()),
+            tool_version: None,
+            source_file: "report.json".into(),
+            source_sha256: String::new(),
+            source_bytes: 0,
+            task_count: 1,
+            task_statuses: vec!["finished".into()],
+            workload_count: 1,
+            iteration_count: 6,
+            failed_iteration_count: s.failed,
+            pass_sla: s.failed == 0,
+            started_at_us: Some(1_700_000_000_000_000 + s.hour * 3_600_000_000),
+            finished_at_us: None,
+            ingested_at_us: 0,
+            perfkit_version: "test".into(),
+        },
+        series: vec![row("total", 1.0), row("nova.boot_server", 0.8)],
+    }
+}
+
+fn history(n: i64, level: f64) -> Vec<ArchivedBuild> {
+    (0..n).map(|h| build(spec(h, level))).collect()
+}
+
+fn check(change: u64, patchset: u32, hour: i64, level: f64) -> Spec<'static> {
+    Spec {
+        change,
+        patchset,
+        pipeline: "check",
+        ..spec(hour, level)
+    }
+}
+
+#[test]
+fn a_slower_patchset_is_a_regression_with_its_numbers() {
+    let mut builds = history(20, 1.0);
+    builds.push(build(check(42, 1, 100, 1.5)));
+    let c = compare(&builds, 42, 1).unwrap();
+    assert_eq!(c.builds.len(), 1);
+    assert_eq!(c.baseline.len(), 20);
+    assert!(c.has_regression());
+    let total = c
+        .series
+        .iter()
+        .find(|s| s.label.action == "total" && s.metric == Metric::Duration)
+        .unwrap();
+    assert_eq!(total.status, Status::Regression);
+    let v = total.verdict.as_ref().unwrap();
+    assert!((v.change_pct.unwrap() - 50.0).abs() < 5.0, "{v:?}");
+    assert_eq!((v.n_new, v.n_baseline), (6, 120));
+    assert!(v.q_value.unwrap() < 0.05);
+    assert!(c.series.iter().all(|s| s.status == Status::Regression));
+}
+
+#[test]
+fn a_clean_patchset_is_no_change_and_rechecks_pool() {
+    let mut builds = history(20, 1.0);
+    builds.push(build(check(42, 2, 100, 1.0)));
+    builds.push(build(check(42, 2, 101, 1.0)));
+    builds.push(build(check(42, 1, 99, 3.0))); // another patchset: ignored
+    let c = compare(&builds, 42, 2).unwrap();
+    assert_eq!(c.builds.len(), 2);
+    assert!(!c.has_regression());
+    let v = c.series[0].verdict.as_ref().unwrap();
+    assert_eq!((v.n_new, v.new_builds), (12, 2));
+    assert!(
+        c.series.iter().all(|s| s.status == Status::NoChange),
+        "{:?}",
+        c.series
+    );
+}
+
+#[test]
+fn the_baseline_is_the_same_job_and_branch_before_the_patchset() {
+    let mut builds = history(40, 1.0);
+    builds.push(build(Spec {
+        job: "other",
+        ..spec(50, 9.0)
+    }));
+    builds.push(build(Spec {
+        branch: "stable/2025.1",
+        ..spec(51, 9.0)
+    }));
+    builds.push(build(check(7, 1, 52, 9.0))); // another change's check build
+    builds.push(build(Spec {
+        change: 8,
+        patchset: 1,
+        pipeline: "gate",
+        ..spec(53, 1.0)
+    }));
+    builds.push(build(spec(500, 9.0))); // after the patchset ran
+    builds.push(build(check(42, 1, 100, 1.0)));
+    let c = compare(&builds, 42, 1).unwrap();
+    assert_eq!(c.baseline.len(), BASELINE_WINDOW);
+    let newest = c.baseline.last().unwrap();
+    assert_eq!(
+        (newest.change, newest.pipeline.as_deref()),
+        (8, Some("gate"))
+    );
+    assert!(c.baseline.iter().all(|b| b.job.as_deref() == Some("rally")
+        && b.branch.as_deref() == Some("master")
+        && b.time_us < c.builds[0].time_us));
+    assert!(!c.has_regression());
+}
+
+#[test]
+fn the_same_provider_is_preferred_when_it_has_enough_builds() {
+    let mut builds: Vec<ArchivedBuild> = (0..20)
+        .map(|h| {
+            build(Spec {
+                provider: Some(if h % 2 == 0 { "rax" } else { "ovh" }),
+                ..spec(h, 1.0)
+            })
+        })
+        .collect();
+    builds.push(build(Spec {
+        provider: Some("ovh"),
+        ..check(42, 1, 100, 1.0)
+    }));
+    let c = compare(&builds, 42, 1).unwrap();
+    assert!(c.same_provider);
+    assert_eq!(c.baseline.len(), 10);
+    assert!(
+        c.baseline
+            .iter()
+            .all(|b| b.node_provider.as_deref() == Some("ovh"))
+    );
+}
+
+#[test]
+fn config_changes_and_new_series_are_not_verdicts() {
+    let mut builds = history(20, 1.0);
+    builds.push(build(Spec {
+        config: "cfg2",
+        ..check(42, 1, 100, 3.0)
+    }));
+    let c = compare(&builds, 42, 1).unwrap();
+    assert!(!c.has_regression());
+    assert!(
+        c.series
+            .iter()
+            .all(|s| s.status == Status::ConfigChanged && s.verdict.is_none())
+    );
+
+    let c = compare(&[build(check(43, 1, 1, 1.0))], 43, 1).unwrap();
+    assert!(c.baseline.is_empty());
+    assert!(c.series.iter().all(|s| s.status == Status::NoBaseline));
+    assert_eq!(compare(&builds, 99, 1), None);
+}
+
+#[test]
+fn failures_get_their_own_series() {
+    let mut builds = history(20, 1.0);
+    builds.push(build(Spec {
+        failed: 4,
+        ..check(42, 1, 100, 1.0)
+    }));
+    let c = compare(&builds, 42, 1).unwrap();
+    let failures: Vec<_> = c
+        .series
+        .iter()
+        .filter(|s| s.metric == Metric::FailureRate)
+        .collect();
+    assert_eq!(failures.len(), 2);
+    assert!(
+        failures.iter().all(|s| s.status == Status::Regression),
+        "{failures:?}"
+    );
+}
+
+#[test]
+fn comparisons_are_deterministic() {
+    let mut builds = history(25, 1.0);
+    builds.push(build(check(42, 1, 100, 1.2)));
+    let a = serde_json::to_string(&compare(&builds, 42, 1)).unwrap();
+    builds.reverse();
+    let b = serde_json::to_string(&compare(&builds, 42, 1)).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn trends_find_the_step_and_the_config_change() {
+    let mut builds: Vec<ArchivedBuild> = (0..30)
+        .map(|h| build(spec(h, if h < 15 { 1.0 } else { 1.3 })))
+        .collect();
+    builds.extend((30..40).map(|h| {
+        build(Spec {
+            config: "cfg2",
+            ..spec(h, 2.0)
+        })
+    }));
+    builds.push(build(check(42, 1, 35, 5.0))); // not branch history
+    let t = trends(&builds);
+    assert_eq!(t.builds.len(), 40);
+    assert_eq!(t.series.len(), 2);
+    let total = t.series.iter().find(|s| s.label.action == "total").unwrap();
+    assert_eq!(total.points.len(), 40);
+    let kinds: Vec<(usize, ChangeKind, Metric)> = total
+        .annotations
+        .iter()
+        .map(|a| (a.point, a.change.kind, a.metric))
+        .collect();
+    assert!(
+        kinds.contains(&(15, ChangeKind::Regression, Metric::Duration)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(30, ChangeKind::ConfigChanged, Metric::Duration)),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds
+            .iter()
+            .any(|k| k.0 == 30 && k.1 == ChangeKind::Regression),
+        "a config change is not a regression: {kinds:?}"
+    );
+    // The regression predates the configuration change: old history.
+    assert_eq!(total.status, TrendStatus::Stable);
+    assert!(total.points[30].config_changed);
+    assert_eq!(total.points[0].throughput, Some(1.0));
+}
+
+#[test]
+fn a_recent_step_marks_the_series_regressed() {
+    let builds: Vec<ArchivedBuild> = (0..30)
+        .map(|h| build(spec(h, if h < 20 { 1.0 } else { 1.4 })))
+        .collect();
+    let t = trends(&builds);
+    let total = t.series.iter().find(|s| s.label.action == "total").unwrap();
+    assert_eq!(total.status, TrendStatus::Regressed);
+    assert_eq!(total.regressions().next().unwrap().point, 20);
+}
+
+#[test]
+fn the_baseline_starts_at_the_branchs_last_change_point() {
+    let mut builds: Vec<ArchivedBuild> = (0..24)
+        .map(|h| build(spec(h, if h < 12 { 1.0 } else { 1.3 })))
+        .collect();
+    builds.push(build(check(42, 1, 100, 1.3)));
+    builds.push(build(check(43, 1, 100, 1.7)));
+    let clean = compare(&builds, 42, 1).unwrap();
+    assert!(!clean.has_regression(), "{:?}", clean.series);
+    let v = clean.series[0].verdict.as_ref().unwrap();
+    assert_eq!(v.baseline_builds, 12);
+    let slower = compare(&builds, 43, 1).unwrap();
+    assert!(slower.has_regression());
+}
+
+#[test]
+#[ignore = "timing probe: cargo test -p perfkit-schema --release -- --ignored --nocapture"]
+fn change_point_cost_on_a_long_history() {
+    use crate::regress::changepoint::change_points;
+    use crate::regress::verdict::Direction;
+    for n in [1000usize, 10_000] {
+        let values: Vec<f64> = (0..n)
+            .map(|i| if i % 997 < 600 { 1.0 } else { 1.2 } + 0.05 * wobble(i))
+            .collect();
+        let start = std::time::Instant::now();
+        let found = change_points(&values, &[], Direction::LowerIsBetter);
+        eprintln!(
+            "{n} points: {} change points in {:?}",
+            found.len(),
+            start.elapsed()
+        );
+    }
+}
+
+/// The history of an IOPS-like series (one value per build, higher is
+/// better): `level` per build until `drop_at`, then `after`.
+fn iops_history(builds: i64, drop_at: i64, level: f64, after: f64) -> Vec<ArchivedBuild> {
+    (0..builds)
+        .map(|h| {
+            let mut b = build(spec(h, 1.0));
+            let value =
+                if h < drop_at { level } else { after } * (1.0 + 0.005 * wobble(h as usize));
+            b.series = vec![SeriesRow {
+                workload_key: "fio-w".into(),
+                config_hash: "cfg1".into(),
+                scenario: "fio randwrite bs=4k".into(),
+                action: "write IOPS".into(),
+                samples: 1000,
+                durations_s: vec![value],
+                unit: "IO/s".into(),
+                higher_is_better: true,
+                pass_sla: true,
+                ..SeriesRow::default()
+            }];
+            b
+        })
+        .collect()
+}
+
+#[test]
+fn higher_is_better_series_regress_when_they_fall() {
+    let t = trends(&iops_history(30, 20, 10_000.0, 7_000.0));
+    let s = &t.series[0];
+    assert!(s.label.higher_is_better && s.label.unit == "IO/s");
+    let cp = s
+        .annotations
+        .iter()
+        .find(|a| a.metric == Metric::Duration)
+        .unwrap();
+    assert_eq!((cp.point, cp.change.kind), (20, ChangeKind::Regression));
+    assert_eq!(s.status, TrendStatus::Regressed, "{:?}", s.annotations);
+
+    let t = trends(&iops_history(30, 20, 10_000.0, 13_000.0));
+    let cp = &t.series[0].annotations[0];
+    assert_eq!((cp.point, cp.change.kind), (20, ChangeKind::Improvement));
+    assert_eq!(t.series[0].status, TrendStatus::Improved);
+
+    // A patchset build that lost IOPS against that branch is a regression.
+    let mut builds = iops_history(20, 99, 10_000.0, 0.0);
+    let mut new = iops_history(21, 0, 0.0, 8_000.0).pop().unwrap();
+    new.record.key.change = 42;
+    new.record.key.patchset = 1;
+    new.record.meta.pipeline = Some("check".into());
+    builds.push(new);
+    let c = compare(&builds, 42, 1).unwrap();
+    let v = &c.series[0];
+    assert_eq!(v.status, Status::Regression, "{v:?}");
+    assert_eq!(v.verdict.as_ref().unwrap().n_new, 1);
+}

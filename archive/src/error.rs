@@ -1,0 +1,37 @@
+//! `ArchiveError`: every way reading or writing the archive can fail, each
+//! naming the URL or key involved, with a `hint` telling the user what to do.
+
+/// An archive failure. Display is one line; [`ArchiveError::hint`] is the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("cannot open archive `{url}`: {message}")]
+    Url { url: String, message: String },
+    #[error("archive `{url}`: {action} `{key}` failed: {source}")]
+    Store {
+        url: String,
+        action: &'static str,
+        key: String,
+        /// Boxed: `object_store::Error` is large, and every `Result` of this
+        /// crate would carry its size otherwise (clippy::result_large_err).
+        #[source]
+        source: Box<object_store::Error>,
+    },
+    #[error("cannot encode {table} as Parquet: {message}")]
+    Encode {
+        table: &'static str,
+        message: String,
+    },
+    #[error("archive object `{key}` is unreadable: {message}")]
+    Decode { key: String, message: String },
+}
+
+impl ArchiveError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            ArchiveError::Url { .. } => "use a directory, `file://`, `s3://bucket/prefix`, `gs://`, `az://` or `memory://` URL".into(),
+            ArchiveError::Store { .. } => "check the archive URL, credentials (`AWS_*`, `GOOGLE_*`, `AZURE_*`) and that the store is reachable, then run the same command again: it is safe to repeat".into(),
+            ArchiveError::Encode { .. } | ArchiveError::Decode { .. } => return None,
+        })
+    }
+}

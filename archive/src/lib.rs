@@ -1,0 +1,23 @@
+//! perfkit-archive: the archive on any object store, read and written.
+//! Opening a directory or URL as a store ([`Archive::open`]), keys and
+//! paths, Parquet encoding of the tables ([`batch`], [`parquet_file`]),
+//! the atomic put of a build (its `builds` object last, create-only),
+//! listing and reading builds back ([`history`]), the `series` table
+//! ([`series`]) and the local cache of a project's builds that the site
+//! reads ([`build_cache`]). See `docs/ARCHITECTURE.md` ("The archive").
+//!
+//! It parses no tool output (that is `perfkit-ingest`) and judges nothing
+//! (that is `perfkit-analysis`).
+
+pub mod batch;
+pub mod build_cache;
+pub mod error;
+pub mod history;
+pub mod parquet_file;
+pub mod progress;
+pub mod series;
+pub mod sink;
+mod store;
+
+pub use error::ArchiveError;
+pub use store::{Archive, BuildObjects, MULTIPART_THRESHOLD, PutOutcome};

@@ -1,0 +1,689 @@
+//! The few Gerrit REST calls `perfkit review` makes (Documentation/
+//! rest-api-changes: Get Change, List Change Messages, Set Review;
+//! rest-api-accounts: Get Account `self`), with what every client of
+//! Gerrit needs: `/a/` paths with HTTP basic auth, the `)]}'` line before
+//! JSON stripped, `text/plain` errors turned into one-line messages with a
+//! hint, and bounded retries with backoff. Reads are retried after any
+//! failure without an answer, 429 and 5xx. The review POST is not
+//! idempotent: it is sent again only when Gerrit provably did not take it
+//! (no connection, or 429/503); after a timeout or another 5xx it may still
+//! land, so the messages are watched for it instead. The secret never
+//! reaches a message or a log line.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+
+use crate::credentials::{Credentials, WHERE};
+
+/// Attempts per request: the first and three retries.
+const ATTEMPTS: u32 = 4;
+/// Backoff before retry n (0-based): `FIRST_BACKOFF` × 2ⁿ, unless the server
+/// says when (`Retry-After`, capped at `MAX_BACKOFF`).
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Server text quoted in an error, at most.
+const QUOTED_CHARS: usize = 300;
+/// How long the messages are watched for a review POST that got no answer
+/// (in [`CONFIRM_POLLS`] looks, each wait twice the last), unless
+/// [`CONFIRM_ENV`] says otherwise.
+const CONFIRM_BUDGET: Duration = Duration::from_secs(30);
+const CONFIRM_POLLS: u32 = 5;
+/// Seconds to watch instead of [`CONFIRM_BUDGET`] (tests set it short).
+const CONFIRM_ENV: &str = "PERFKIT_GERRIT_CONFIRM_SECONDS";
+
+/// A change as Gerrit's preferred id names it: `<project>~<number>`.
+#[derive(Debug, Clone)]
+pub struct ChangeRef {
+    pub project: String,
+    pub number: u64,
+}
+
+impl std::fmt::Display for ChangeRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} change {}", self.project, self.number)
+    }
+}
+
+/// The fields of ChangeInfo perfkit reads.
+#[derive(Debug, Deserialize)]
+pub struct ChangeInfo {
+    /// `NEW`, `MERGED` or `ABANDONED`.
+    pub status: String,
+    /// Since Gerrit 3.9; older servers name it through `revisions`.
+    pub current_revision_number: Option<u32>,
+    pub current_revision: Option<String>,
+    #[serde(default)]
+    pub revisions: BTreeMap<String, RevisionInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RevisionInfo {
+    #[serde(rename = "_number")]
+    pub number: Option<u32>,
+}
+
+impl ChangeInfo {
+    /// Whether the change is merged or abandoned.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.status.as_str(), "MERGED" | "ABANDONED")
+    }
+
+    /// The current patchset's number, when the server said.
+    pub fn current_patchset(&self) -> Option<u32> {
+        self.current_revision_number.or_else(|| {
+            let sha = self.current_revision.as_ref()?;
+            self.revisions.get(sha)?.number
+        })
+    }
+}
+
+/// The field of AccountInfo perfkit reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountInfo {
+    #[serde(rename = "_account_id")]
+    pub account_id: Option<u64>,
+}
+
+/// The fields of ChangeMessageInfo perfkit reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChangeMessageInfo {
+    #[serde(default)]
+    pub message: String,
+    pub tag: Option<String>,
+    #[serde(rename = "_revision_number")]
+    pub revision_number: Option<u32>,
+    /// Who posted it; absent on Gerrit's own messages.
+    pub author: Option<AccountInfo>,
+    /// Who really posted it, when posted on behalf of `author`.
+    pub real_author: Option<AccountInfo>,
+}
+
+impl ChangeMessageInfo {
+    /// Whether account `id` posted the message itself.
+    pub fn posted_by(&self, id: u64) -> bool {
+        let is = |a: &Option<AccountInfo>| a.as_ref().and_then(|a| a.account_id) == Some(id);
+        is(&self.author) && (self.real_author.is_none() || is(&self.real_author))
+    }
+}
+
+/// ReviewResult: `labels` echoes the votes applied (absent or `{}` without).
+#[derive(Debug, Default, Deserialize)]
+pub struct ReviewResult {
+    #[serde(default)]
+    pub labels: BTreeMap<String, i32>,
+}
+
+/// How a posted review ended.
+pub enum Posted {
+    /// Gerrit accepted it.
+    Accepted(ReviewResult),
+    /// An attempt got no answer (or a 5xx), and the messages show it
+    /// landed anyway: posting again would duplicate it.
+    FoundAfterRetry,
+}
+
+/// A Gerrit server and the account perfkit acts as.
+pub struct Gerrit {
+    http: reqwest::Client,
+    base: Url,
+    credentials: Credentials,
+    confirm_budget: Duration,
+}
+
+/// `--gerrit` checked: an http(s) URL without credentials, query or fragment.
+pub fn base_url(raw: &str) -> anyhow::Result<Url> {
+    let hint = "hint: pass the server's web address, e.g. `--gerrit https://review.opendev.org`";
+    // The URL is not echoed: a `user:password@` in it would be printed.
+    let url =
+        Url::parse(raw).map_err(|e| anyhow::anyhow!("`--gerrit` is not a URL: {e}\n{hint}"))?;
+    anyhow::ensure!(
+        matches!(url.scheme(), "http" | "https") && url.host_str().is_some(),
+        "`--gerrit` must be an http:// or https:// URL\n{hint}"
+    );
+    anyhow::ensure!(
+        url.username().is_empty() && url.password().is_none(),
+        "`--gerrit` must not contain credentials: they would show in `ps` and in logs\nhint: {WHERE}"
+    );
+    anyhow::ensure!(
+        url.query().is_none() && url.fragment().is_none(),
+        "`--gerrit` must not have a query or fragment\n{hint}"
+    );
+    Ok(url)
+}
+
+/// One request's outcome before retries are decided.
+#[derive(Debug)]
+enum Attempt {
+    Answer(String),
+    /// Gerrit did not take the request (no connection, or 429/503): safe
+    /// to send again.
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
+    /// Sent, but whether Gerrit acted on it is unknown (a timeout, a lost
+    /// connection, another 5xx): safe to send again only if idempotent.
+    Unknown(String),
+    Fail(anyhow::Error),
+}
+
+impl Gerrit {
+    pub fn new(base: Url, credentials: Credentials) -> anyhow::Result<Gerrit> {
+        if base.scheme() == "http"
+            && !matches!(base.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        {
+            tracing::warn!(
+                "{base} is plain http: the Gerrit password crosses the network unencrypted"
+            );
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("perfkit/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            // A redirect would turn the POST into a GET or move the
+            // password elsewhere; the operator should fix the URL instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Gerrit {
+            http,
+            base,
+            credentials,
+            confirm_budget: confirm_budget(),
+        })
+    }
+
+    pub fn user(&self) -> &str {
+        &self.credentials.user
+    }
+
+    /// `<base>/a/changes/<project>~<number>/<tail…>`, each part a path
+    /// segment, so the project's `/` is sent as `%2F`.
+    pub fn endpoint(&self, change: &ChangeRef, tail: &[&str]) -> Url {
+        change_endpoint(&self.base, change, tail)
+    }
+
+    /// Get Account `self`: the `_account_id` of the account perfkit acts as.
+    pub async fn account_id(&self, change: &ChangeRef) -> anyhow::Result<u64> {
+        let url = api_endpoint(&self.base, &["accounts", "self"]);
+        let text = self.with_retries(Method::GET, url, None, change).await?;
+        parse_json::<AccountInfo>(&text, "AccountInfo")?
+            .account_id
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "Gerrit's AccountInfo of account `{}` has no `_account_id`\nhint: is `--gerrit` the Gerrit server's base URL?",
+                    perfkit_schema::shown(&self.credentials.user)
+                )
+            })
+    }
+
+    /// Get Change, with the current revision so its number is known.
+    pub async fn change(&self, change: &ChangeRef) -> anyhow::Result<ChangeInfo> {
+        let mut url = self.endpoint(change, &[]);
+        url.set_query(Some("o=CURRENT_REVISION"));
+        let text = self.with_retries(Method::GET, url, None, change).await?;
+        parse_json(&text, "ChangeInfo")
+    }
+
+    /// List Change Messages, oldest first.
+    pub async fn messages(&self, change: &ChangeRef) -> anyhow::Result<Vec<ChangeMessageInfo>> {
+        let url = self.endpoint(change, &["messages"]);
+        let text = self.with_retries(Method::GET, url, None, change).await?;
+        parse_json(&text, "list of ChangeMessageInfo")
+    }
+
+    /// Set Review with `body` (a ReviewInput). A POST is not idempotent:
+    /// it is sent again only after Gerrit refused it (429, 503) or could
+    /// not be reached, and `landed` (which reads the messages) decides
+    /// first whether it is there after all. After an attempt that was sent
+    /// but got no answer, it is never sent again: see [`Gerrit::confirm`].
+    pub async fn post_review(
+        &self,
+        change: &ChangeRef,
+        patchset: u32,
+        body: &str,
+        landed: impl Fn(&[ChangeMessageInfo]) -> bool,
+    ) -> anyhow::Result<Posted> {
+        let ps = patchset.to_string();
+        let url = self.endpoint(change, &["revisions", &ps, "review"]);
+        for attempt in 0..ATTEMPTS {
+            match self
+                .attempt(Method::POST, url.clone(), Some(body), change)
+                .await
+            {
+                Attempt::Answer(text) => {
+                    return Ok(Posted::Accepted(parse_json(&text, "ReviewResult")?));
+                }
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Unknown(why) => return self.confirm(change, &why, &landed).await,
+                Attempt::Retry { why, after } => {
+                    if attempt + 1 == ATTEMPTS {
+                        return Err(gave_up(&why));
+                    }
+                    wait(attempt, after, &why).await;
+                    if landed(&self.messages(change).await?) {
+                        return Ok(Posted::FoundAfterRetry);
+                    }
+                }
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// After a review POST that Gerrit may still act on: look for it in
+    /// the messages a few times, each wait twice the last, within the
+    /// confirmation budget; if it never shows, stop rather than risk a
+    /// second message (and vote). A rerun is safe: it posts only what is
+    /// not on the change yet.
+    async fn confirm(
+        &self,
+        change: &ChangeRef,
+        why: &str,
+        landed: impl Fn(&[ChangeMessageInfo]) -> bool,
+    ) -> anyhow::Result<Posted> {
+        let url = self.endpoint(change, &["messages"]);
+        let mut unread = None;
+        for delay in confirm_waits(self.confirm_budget) {
+            tracing::info!(
+                "{}; looking for the review on {change} in {:.1} s",
+                perfkit_schema::shown(why),
+                delay.as_secs_f64()
+            );
+            tokio::time::sleep(delay).await;
+            // One look per wait: a failed read is just a look that saw nothing.
+            unread = match self.attempt(Method::GET, url.clone(), None, change).await {
+                Attempt::Answer(text) => {
+                    match parse_json::<Vec<ChangeMessageInfo>>(&text, "list of ChangeMessageInfo") {
+                        Ok(messages) if landed(&messages) => return Ok(Posted::FoundAfterRetry),
+                        Ok(_) => None,
+                        Err(e) => Some(e.to_string()),
+                    }
+                }
+                Attempt::Retry { why, .. } | Attempt::Unknown(why) => Some(why),
+                Attempt::Fail(e) => Some(e.to_string()),
+            };
+        }
+        anyhow::bail!(
+            "{}; the review is not on {change} after {} s{}: the review may have been posted; run perfkit review again to check\nhint: Gerrit may still store it; a new run reads the change's messages and posts only what is not there",
+            perfkit_schema::shown(why),
+            self.confirm_budget.as_secs_f64(),
+            unread
+                .map(|e| format!(
+                    " (reading its messages failed: {})",
+                    perfkit_schema::shown(&e)
+                ))
+                .unwrap_or_default()
+        )
+    }
+
+    async fn with_retries(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&str>,
+        change: &ChangeRef,
+    ) -> anyhow::Result<String> {
+        for attempt in 0..ATTEMPTS {
+            match self
+                .attempt(method.clone(), url.clone(), body, change)
+                .await
+            {
+                Attempt::Answer(text) => return Ok(text),
+                Attempt::Fail(e) => return Err(e),
+                // Only reads come here: sending them again is harmless.
+                Attempt::Retry { why, .. } | Attempt::Unknown(why) if attempt + 1 == ATTEMPTS => {
+                    return Err(gave_up(&why));
+                }
+                Attempt::Retry { why, after } => wait(attempt, after, &why).await,
+                Attempt::Unknown(why) => wait(attempt, None, &why).await,
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&str>,
+        change: &ChangeRef,
+    ) -> Attempt {
+        let mut request = self
+            .http
+            .request(method.clone(), url.clone())
+            // Compact JSON (rest-api.html, "Output Format").
+            .header(reqwest::header::ACCEPT, "application/json")
+            .basic_auth(&self.credentials.user, Some(self.credentials.password()));
+        if let Some(body) = body {
+            request = request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/json; charset=UTF-8",
+                )
+                .body(body.to_string());
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!("{method} {url}: {e}");
+                return unanswered(&method, &e);
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) => {
+                return Attempt::Unknown(format!(
+                    "{method} {url}: {status}, then reading the answer failed: {e}"
+                ));
+            }
+        };
+        tracing::debug!("{method} {url}: {status}");
+        if status.is_success() {
+            return Attempt::Answer(text);
+        }
+        let quoted = self.quote(&text);
+        let why = format!("{method} {url}: {status}: {quoted}");
+        // Gerrit answers 429 and 503 before doing anything; a 500, or a
+        // proxy's 502/504, may come while or after the request is acted on.
+        if matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            return Attempt::Retry {
+                why,
+                after: retry_after,
+            };
+        }
+        if status.is_server_error() {
+            return Attempt::Unknown(why);
+        }
+        Attempt::Fail(self.refusal(&method, status, &quoted, location.as_deref(), change))
+    }
+
+    /// A final HTTP error as one line and a hint.
+    fn refusal(
+        &self,
+        method: &Method,
+        status: StatusCode,
+        quoted: &str,
+        location: Option<&str>,
+        change: &ChangeRef,
+    ) -> anyhow::Error {
+        let posting = method == Method::POST;
+        let user = perfkit_schema::shown(&self.credentials.user);
+        let source = &self.credentials.source;
+        let base = &self.base;
+        match status.as_u16() {
+            401 => anyhow::anyhow!(
+                "{base} rejected the credentials of account `{user}` (from {source}): {status}\nhint: use the account's HTTP password or token (Gerrit: Settings → HTTP Credentials), not its web login password; {WHERE}"
+            ),
+            403 => anyhow::anyhow!(
+                "account `{user}` may not {} {change} on {base}: {status}: {quoted}\nhint: the account needs permission to comment on the project's changes{}; ask the project's Gerrit administrators",
+                if posting { "review" } else { "read" },
+                if posting {
+                    " (and to vote on the label given with --vote)"
+                } else {
+                    ""
+                }
+            ),
+            404 => anyhow::anyhow!(
+                "{change}{} not found on {base}: {status}: {quoted}\nhint: check --gerrit, --project, --change and --patchset; Gerrit also answers 404 for a change account `{user}` may not see",
+                if posting { " or its patchset" } else { "" }
+            ),
+            409 => anyhow::anyhow!(
+                "{base} refused the review of {change}: {status}: {quoted}\nhint: the change is closed, or the patchset is a change edit"
+            ),
+            300..=399 => anyhow::anyhow!(
+                "{base} redirected the request ({status}){}\nhint: pass the Gerrit URL the server redirects to as `--gerrit`",
+                location
+                    .map(|l| format!(" to {}", perfkit_schema::shown(l)))
+                    .unwrap_or_default()
+            ),
+            _ => anyhow::anyhow!(
+                "{base} refused {method} for {change}: {status}: {quoted}\nhint: Gerrit's answer above says why; `-vv` shows each request"
+            ),
+        }
+    }
+
+    /// Server text for an error line: the password blanked out should a
+    /// server ever echo it (first: a cut could leave a piece of it), then
+    /// one line, bounded.
+    fn quote(&self, text: &str) -> String {
+        let secret = self.credentials.password();
+        let scrubbed = if secret.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(secret, "***")
+        };
+        let one_line: String = scrubbed
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(QUOTED_CHARS)
+            .collect();
+        if one_line.is_empty() {
+            "(no text)".to_string()
+        } else {
+            one_line
+        }
+    }
+}
+
+/// See [`Gerrit::endpoint`].
+pub fn change_endpoint(base: &Url, change: &ChangeRef, tail: &[&str]) -> Url {
+    let id = format!("{}~{}", change.project, change.number);
+    let mut segments = vec!["changes", id.as_str()];
+    segments.extend(tail);
+    api_endpoint(base, &segments)
+}
+
+/// `<base>/a/<segments…>`, each a path segment (so a `/` in one is `%2F`).
+fn api_endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("an http(s) URL has a path")
+        .pop_if_empty()
+        .push("a")
+        .extend(segments);
+    url
+}
+
+/// A request that got no answer: sent again freely only when it never
+/// left (no connection could be made).
+fn unanswered(method: &Method, e: &reqwest::Error) -> Attempt {
+    let why = format!("{method} failed: {}", error_chain(e));
+    if e.is_builder() {
+        Attempt::Fail(anyhow::anyhow!(why))
+    } else if e.is_connect() {
+        Attempt::Retry { why, after: None }
+    } else {
+        Attempt::Unknown(why)
+    }
+}
+
+/// The confirmation budget: [`CONFIRM_ENV`] seconds, else [`CONFIRM_BUDGET`].
+fn confirm_budget() -> Duration {
+    let Ok(raw) = std::env::var(CONFIRM_ENV) else {
+        return CONFIRM_BUDGET;
+    };
+    match raw.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.0..=3600.0).contains(&seconds) => {
+            Duration::from_secs_f64(seconds)
+        }
+        _ => {
+            tracing::warn!(
+                "{CONFIRM_ENV}={} is not a number of seconds (0 to 3600): using {} s",
+                perfkit_schema::shown(&raw),
+                CONFIRM_BUDGET.as_secs()
+            );
+            CONFIRM_BUDGET
+        }
+    }
+}
+
+/// [`CONFIRM_POLLS`] waits, each twice the last, adding up to `budget`.
+fn confirm_waits(budget: Duration) -> impl Iterator<Item = Duration> {
+    let parts = 2u32.pow(CONFIRM_POLLS) - 1;
+    (0..CONFIRM_POLLS).map(move |i| budget * 2u32.pow(i) / parts)
+}
+
+/// Gerrit's JSON after its `)]}'` line (which guards against XSSI).
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> anyhow::Result<T> {
+    let json = text.strip_prefix(")]}'").unwrap_or(text);
+    serde_json::from_str(json).map_err(|e| {
+        anyhow::anyhow!(
+            "Gerrit's answer is not a {what}: {e}\nhint: is `--gerrit` the Gerrit server's base URL (the one its web UI runs at)?"
+        )
+    })
+}
+
+async fn wait(attempt: u32, after: Option<Duration>, why: &str) {
+    let delay = after
+        .unwrap_or(FIRST_BACKOFF * 2u32.pow(attempt))
+        .min(MAX_BACKOFF);
+    tracing::info!(
+        "{}; retrying in {:.1} s",
+        perfkit_schema::shown(why),
+        delay.as_secs_f64()
+    );
+    tokio::time::sleep(delay).await;
+}
+
+fn gave_up(why: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} (gave up after {ATTEMPTS} attempts)\nhint: Gerrit is unavailable or overloaded; run the same command again later, it posts at most once",
+        perfkit_schema::shown(why)
+    )
+}
+
+/// An error and its causes in one line (reqwest's own says only "error
+/// sending request").
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_slashes_are_encoded_in_the_change_id() {
+        let base = base_url("https://review.example.org/gerrit/").unwrap();
+        let change = ChangeRef {
+            project: "openstack/nova".into(),
+            number: 912345,
+        };
+        assert_eq!(
+            change_endpoint(&base, &change, &["revisions", "3", "review"]).as_str(),
+            "https://review.example.org/gerrit/a/changes/openstack%2Fnova~912345/revisions/3/review"
+        );
+        let bare = base_url("https://review.example.org").unwrap();
+        assert_eq!(
+            change_endpoint(&bare, &change, &["messages"]).as_str(),
+            "https://review.example.org/a/changes/openstack%2Fnova~912345/messages"
+        );
+    }
+
+    #[test]
+    fn xssi_prefix_is_stripped() {
+        let info: ChangeInfo = parse_json(")]}'\n{\"status\": \"MERGED\"}", "ChangeInfo").unwrap();
+        assert!(info.is_closed());
+        let info: ChangeInfo = parse_json("{\"status\": \"NEW\"}", "ChangeInfo").unwrap();
+        assert!(!info.is_closed());
+        let r: ReviewResult = parse_json(")]}'\n{}", "ReviewResult").unwrap();
+        assert!(r.labels.is_empty());
+    }
+
+    #[test]
+    fn current_patchset_from_either_field() {
+        let info: ChangeInfo = parse_json(
+            ")]}'\n{\"status\":\"NEW\",\"current_revision\":\"abc\",\"revisions\":{\"abc\":{\"_number\":4}}}",
+            "ChangeInfo",
+        )
+        .unwrap();
+        assert_eq!(info.current_patchset(), Some(4));
+    }
+
+    fn client(base: &str, password: &str) -> Gerrit {
+        let credentials = Credentials::new("bot".into(), password.into(), "a test".into());
+        Gerrit::new(base_url(base).unwrap(), credentials).unwrap()
+    }
+
+    #[test]
+    fn the_password_is_blanked_before_the_quote_is_cut() {
+        let gerrit = client("http://127.0.0.1:1", "Pw-7hX2-never-shown");
+        // The password straddles the cut at 300 characters.
+        let text = format!("{}\n  Pw-7hX2-never-shown tail", "x".repeat(290));
+        let quoted = gerrit.quote(&text);
+        assert_eq!(quoted, format!("{} *** tail", "x".repeat(290)));
+        assert!(!gerrit.quote(&"y".repeat(400)).contains('\n'));
+        assert_eq!(gerrit.quote(&"y".repeat(400)).chars().count(), QUOTED_CHARS);
+        assert_eq!(gerrit.quote(" \n"), "(no text)");
+    }
+
+    #[tokio::test]
+    async fn a_request_that_never_connected_may_be_sent_again() {
+        // A port nobody listens on: the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let gerrit = client(&format!("http://127.0.0.1:{port}"), "pw");
+        let change = ChangeRef {
+            project: "p".into(),
+            number: 1,
+        };
+        let url = gerrit.endpoint(&change, &["revisions", "1", "review"]);
+        let attempt = gerrit.attempt(Method::POST, url, Some("{}"), &change).await;
+        assert!(matches!(attempt, Attempt::Retry { .. }), "{attempt:?}");
+    }
+
+    #[test]
+    fn confirmation_waits_double_within_the_budget() {
+        let waits: Vec<Duration> = confirm_waits(Duration::from_secs(31)).collect();
+        assert_eq!(waits.len(), CONFIRM_POLLS as usize);
+        assert_eq!(waits[0], Duration::from_secs(1));
+        assert!(waits.windows(2).all(|w| w[1] == w[0] * 2), "{waits:?}");
+        let total: Duration = confirm_waits(CONFIRM_BUDGET).sum();
+        assert!(total <= CONFIRM_BUDGET && total > CONFIRM_BUDGET - Duration::from_millis(1));
+    }
+
+    #[test]
+    fn urls_with_credentials_are_refused_without_echoing_them() {
+        let err = base_url("https://bot:hunter2@review.example.org")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("credentials") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(base_url("ftp://review.example.org").is_err());
+        assert!(base_url("https://review.example.org/?x=1").is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! perfkit-gerrit: posting a patchset's verdict on its Gerrit change,
+//! exactly once per result. [`client`] makes the few Gerrit REST calls
+//! (reads retried, a review never resent once it may have arrived);
+//! [`message`] writes the review message and reads back the result marker
+//! of earlier ones; [`credentials`] finds the account's HTTP password in
+//! the environment, a file or `~/.netrc`. See `docs/ARCHITECTURE.md`.
+
+pub mod client;
+pub mod credentials;
+pub mod message;
+
+pub use client::{ChangeRef, Gerrit, Posted};

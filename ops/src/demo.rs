@@ -1,0 +1,277 @@
+//! `perfkit demo`: the quick start. Ingests real Rally, Locust and fio
+//! results shipped inside the binary (produced by the real tools, see the
+//! READMEs under `tests/fixtures/`) into a local archive, as a project
+//! `perfkit/demo` with check-pipeline changes and periodic histories.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use perfkit_archive::Archive;
+use perfkit_ingest::pipeline::IngestRequest;
+use perfkit_schema::ProjectName;
+use perfkit_schema::records::BuildMeta;
+
+use crate::ingest::{archive_url, ingest_files, with_hint};
+
+/// Run perfkit's main job on bundled real results: ingest them into a
+/// local archive, then build the site from it
+///
+/// The results are real Rally 5.1.1 runs: a 20-build periodic history whose
+/// HTTP API got 10 ms slower at build 11, two patchsets (one slower, one
+/// clean) and the edge cases (failures, SLA aborts, a crashed task); and
+/// 13-run histories of Locust (keystone's token API got slower at run 9)
+/// and fio (random writes lost IOPS to a second tenant at run 9).
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfkit demo\n  perfkit demo --archive /tmp/perfkit-demo --out /tmp/perfkit-site\n  perfkit ls --archive /tmp/perfkit-demo"
+)]
+pub struct DemoArgs {
+    /// Archive to write to [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
+    #[arg(long, value_name = "URL")]
+    archive: Option<String>,
+    /// Directory to write the site to
+    #[arg(long, value_name = "DIR", default_value = "perfkit-site")]
+    out: PathBuf,
+}
+
+/// A bundled result and how it is archived.
+struct Example {
+    /// Where it comes from, below `tests/fixtures/`.
+    file: &'static str,
+    /// One file (Rally, fio), or the files of a Locust `--csv` set, which
+    /// is ingested as the directory holding them.
+    files: &'static [(&'static str, &'static [u8])],
+    job: &'static str,
+    /// `Some((change, patchset))` for a check build, `None` for periodic.
+    change: Option<(u64, u32)>,
+}
+
+macro_rules! example {
+    ($file:literal, $job:literal, $change:expr) => {
+        Example {
+            file: concat!("rally/", $file),
+            files: &[(
+                $file,
+                include_bytes!(concat!("../../tests/fixtures/rally/", $file)),
+            )],
+            job: $job,
+            change: $change,
+        }
+    };
+}
+
+/// One run of the real Locust history (keystone's token API, simulated on
+/// 127.0.0.1; 20 ms per request, 35 ms from run 9 on).
+macro_rules! locust_run {
+    ($n:literal) => {
+        Example {
+            file: concat!("locust/history/run-", $n),
+            files: &[
+                (
+                    "locust_stats.csv",
+                    include_bytes!(concat!(
+                        "../../tests/fixtures/locust/history/run-",
+                        $n,
+                        "/locust_stats.csv"
+                    )),
+                ),
+                (
+                    "locust_stats_history.csv",
+                    include_bytes!(concat!(
+                        "../../tests/fixtures/locust/history/run-",
+                        $n,
+                        "/locust_stats_history.csv"
+                    )),
+                ),
+                (
+                    "locust_failures.csv",
+                    include_bytes!(concat!(
+                        "../../tests/fixtures/locust/history/run-",
+                        $n,
+                        "/locust_failures.csv"
+                    )),
+                ),
+                (
+                    "locust_exceptions.csv",
+                    include_bytes!(concat!(
+                        "../../tests/fixtures/locust/history/run-",
+                        $n,
+                        "/locust_exceptions.csv"
+                    )),
+                ),
+            ],
+            job: "perfkit-demo-locust",
+            change: None,
+        }
+    };
+}
+
+/// One run of the real fio history (4k random writes at queue depth 32;
+/// from run 9 on a second tenant shares the disk).
+macro_rules! fio_run {
+    ($n:literal) => {
+        Example {
+            file: concat!("fio/history/run-", $n, ".json"),
+            files: &[(
+                concat!("fio-run-", $n, ".json"),
+                include_bytes!(concat!(
+                    "../../tests/fixtures/fio/history/run-",
+                    $n,
+                    ".json"
+                )),
+            )],
+            job: "perfkit-demo-fio",
+            change: None,
+        }
+    };
+}
+
+const EXAMPLES: &[Example] = &[
+    example!("dev-success.report.json", "perfkit-demo-dummy", None),
+    example!("dev-sla-v1.report.json", "perfkit-demo-sla", None),
+    example!("dev-output-hooks.report.json", "perfkit-demo-hooks", None),
+    example!("dev-context-fail.report.json", "perfkit-demo-context", None),
+    example!(
+        "dev-failures.report.json",
+        "perfkit-demo-dummy",
+        Some((900003, 1))
+    ),
+    example!(
+        "dev-success.results.json",
+        "perfkit-demo-dummy",
+        Some((900004, 1))
+    ),
+    example!("dev-abort-on-sla.report.json", "perfkit-demo-abort", None),
+    example!("dev-crashed.report.json", "perfkit-demo-crashed", None),
+    // A real history: the HTTP server behind HttpRequests.check_request got
+    // 10 ms slower from build 11 on, then two check runs against that branch:
+    // change 900001 another 10 ms slower (a regression), change 900002 as
+    // fast as the branch (clean). See tests/fixtures/rally/history/README.md.
+    example!("history/build-01.report.json", "perfkit-demo-history", None),
+    example!("history/build-02.report.json", "perfkit-demo-history", None),
+    example!("history/build-03.report.json", "perfkit-demo-history", None),
+    example!("history/build-04.report.json", "perfkit-demo-history", None),
+    example!("history/build-05.report.json", "perfkit-demo-history", None),
+    example!("history/build-06.report.json", "perfkit-demo-history", None),
+    example!("history/build-07.report.json", "perfkit-demo-history", None),
+    example!("history/build-08.report.json", "perfkit-demo-history", None),
+    example!("history/build-09.report.json", "perfkit-demo-history", None),
+    example!("history/build-10.report.json", "perfkit-demo-history", None),
+    example!("history/build-11.report.json", "perfkit-demo-history", None),
+    example!("history/build-12.report.json", "perfkit-demo-history", None),
+    example!("history/build-13.report.json", "perfkit-demo-history", None),
+    example!("history/build-14.report.json", "perfkit-demo-history", None),
+    example!("history/build-15.report.json", "perfkit-demo-history", None),
+    example!("history/build-16.report.json", "perfkit-demo-history", None),
+    example!("history/build-17.report.json", "perfkit-demo-history", None),
+    example!("history/build-18.report.json", "perfkit-demo-history", None),
+    example!("history/build-19.report.json", "perfkit-demo-history", None),
+    example!("history/build-20.report.json", "perfkit-demo-history", None),
+    example!(
+        "history/change-900001.report.json",
+        "perfkit-demo-history",
+        Some((900001, 1))
+    ),
+    example!(
+        "history/change-900002.report.json",
+        "perfkit-demo-history",
+        Some((900002, 1))
+    ),
+    locust_run!("01"),
+    locust_run!("02"),
+    locust_run!("03"),
+    locust_run!("04"),
+    locust_run!("05"),
+    locust_run!("06"),
+    locust_run!("07"),
+    locust_run!("08"),
+    locust_run!("09"),
+    locust_run!("10"),
+    locust_run!("11"),
+    locust_run!("12"),
+    locust_run!("13"),
+    fio_run!("01"),
+    fio_run!("02"),
+    fio_run!("03"),
+    fio_run!("04"),
+    fio_run!("05"),
+    fio_run!("06"),
+    fio_run!("07"),
+    fio_run!("08"),
+    fio_run!("09"),
+    fio_run!("10"),
+    fio_run!("11"),
+    fio_run!("12"),
+    fio_run!("13"),
+];
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let url = archive_url(args.archive);
+    let archive = Archive::open(&url).map_err(with_hint)?;
+    let scratch = std::env::temp_dir().join(format!("perfkit-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let result = ingest_examples(&archive, &scratch).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let failures = result?;
+    println!();
+    let site = crate::site::SiteArgs {
+        archive: Some(url.clone()),
+        out: args.out,
+        projects: Vec::new(),
+        base_url: None,
+    };
+    crate::site::run(site).await?;
+    println!();
+    println!("archive: {}", archive.display_url());
+    println!(
+        "next: `perfkit compare --archive {url} --project perfkit/demo --change 900001 --patchset 1`, or query the archive with DuckDB:"
+    );
+    println!(
+        "  duckdb -c \"SELECT * FROM read_parquet('{}/v1/workloads/**/*.parquet', hive_partitioning=true)\"",
+        url.trim_end_matches('/')
+    );
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_ERROR)
+    })
+}
+
+async fn ingest_examples(archive: &Archive, scratch: &std::path::Path) -> anyhow::Result<usize> {
+    let project = ProjectName::try_from("perfkit/demo").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut failures = 0;
+    for example in EXAMPLES {
+        let path: PathBuf = scratch.join(example.file.replace('/', "_"));
+        match example.files {
+            [(_, bytes)] => std::fs::write(&path, bytes)?,
+            set => {
+                std::fs::create_dir_all(&path)?;
+                for (name, bytes) in set {
+                    std::fs::write(path.join(name), bytes)?;
+                }
+            }
+        }
+        let (change, patchset) = example.change.unzip();
+        let check = change.is_some();
+        let meta = BuildMeta {
+            change,
+            patchset,
+            pipeline: Some(if check { "check" } else { "periodic" }.to_string()),
+            branch: Some("master".to_string()),
+            git_ref: (!check).then(|| "refs/heads/master".to_string()),
+            job: Some(example.job.to_string()),
+            tenant: Some("demo".to_string()),
+            ..BuildMeta::default()
+        };
+        let request = IngestRequest {
+            project: project.clone(),
+            meta,
+            replace: false,
+        };
+        failures += ingest_files(archive, &request, None, &[path], &|_| {
+            format!("example {}", example.file)
+        })
+        .await;
+    }
+    Ok(failures)
+}

@@ -1,0 +1,133 @@
+//! `perfkit ls`: what the archive holds, one line per build.
+
+use std::process::ExitCode;
+
+use perfkit_archive::batch::decode_builds;
+use perfkit_archive::parquet_file::decode;
+use perfkit_schema::{ProjectName, Table};
+
+use crate::ingest::with_hint;
+use perfkit_schema::shown;
+
+/// List archived builds: project, change, patchset, pipeline, job, time, SLA
+///
+/// One line per build (or `--json`), with its workload, iteration and failure counts.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfkit ls\n  perfkit ls --project openstack/nova --archive s3://perf-archive/openstack\n  perfkit ls --json | jq ."
+)]
+pub struct LsArgs {
+    /// Archive to read [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
+    #[arg(long, value_name = "URL")]
+    archive: Option<String>,
+    /// Only this project, e.g. `openstack/nova`
+    #[arg(long)]
+    project: Option<String>,
+    /// One JSON object per line instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
+    let project = args
+        .project
+        .as_deref()
+        .map(ProjectName::try_from)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let archive = crate::read::open_existing(args.archive)?;
+    let keys = archive
+        .list_builds(project.as_ref())
+        .await
+        .map_err(with_hint)?;
+    let mut builds = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let bytes = archive.get(key, Table::Builds).await.map_err(with_hint)?;
+        let batches = decode(&archive.object_url(key, Table::Builds), bytes).map_err(with_hint)?;
+        builds.extend(decode_builds(key, &batches).map_err(with_hint)?);
+    }
+    builds.sort_by(|a, b| (a.started_at_us, &a.key.build).cmp(&(b.started_at_us, &b.key.build)));
+    if args.json {
+        for b in &builds {
+            let line = serde_json::json!({
+                "project": b.key.project.as_str(), "change": b.key.change, "patchset": b.key.patchset,
+                "build": b.key.build.as_str(), "pipeline": b.meta.pipeline, "job": b.meta.job,
+                "branch": b.meta.branch, "ref": b.meta.git_ref, "started_at_us": b.started_at_us,
+                "workloads": b.workload_count, "iterations": b.iteration_count,
+                "failed_iterations": b.failed_iteration_count, "pass_sla": b.pass_sla,
+                "task_statuses": b.task_statuses, "source_format": b.source_format,
+                "zuul_result": b.meta.zuul_result,
+            });
+            println!("{line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if builds.is_empty() {
+        eprintln!("no builds in {}", archive.display_url());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<28} {:>8} {:>3} {:<10} {:<26} {:<36} {:<20} {:>4} {:>6} {:>6}  SLA",
+        "PROJECT",
+        "CHANGE",
+        "PS",
+        "PIPELINE",
+        "JOB",
+        "BUILD",
+        "STARTED (UTC)",
+        "WL",
+        "ITER",
+        "FAILED"
+    );
+    for b in &builds {
+        let dash = || "-".to_string();
+        println!(
+            "{:<28} {:>8} {:>3} {:<10} {:<26} {:<36} {:<20} {:>4} {:>6} {:>6}  {}",
+            b.key.project.as_str(),
+            if b.key.change == 0 {
+                dash()
+            } else {
+                b.key.change.to_string()
+            },
+            if b.key.change == 0 {
+                dash()
+            } else {
+                b.key.patchset.to_string()
+            },
+            b.meta
+                .pipeline
+                .as_deref()
+                .map(shown)
+                .map(|s| s.into_owned())
+                .unwrap_or_else(dash),
+            b.meta
+                .job
+                .as_deref()
+                .map(shown)
+                .map(|s| s.into_owned())
+                .unwrap_or_else(dash),
+            b.key.build.as_str(),
+            b.started_at_us
+                .map(perfkit_analysis::format::datetime)
+                .unwrap_or_else(dash),
+            b.workload_count,
+            b.iteration_count,
+            b.failed_iteration_count,
+            sla_column(b),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pass`/`FAIL`, or for a build that left no results, Zuul's word for it
+/// (`NODE_FAILURE`…): there was no SLA to pass. Locust and fio have no SLA.
+fn sla_column(b: &perfkit_schema::BuildRecord) -> String {
+    if !b.has_results() {
+        let result = b.meta.zuul_result.as_deref().unwrap_or("no results");
+        return format!("- ({})", shown(result));
+    }
+    if !b.source_format.starts_with("rally") {
+        return "-".to_string();
+    }
+    if b.pass_sla { "pass" } else { "FAIL" }.to_string()
+}

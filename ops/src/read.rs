@@ -1,0 +1,80 @@
+//! Reading the archive for `ls`, `compare` and `site`: open it without
+//! creating a local directory where a typo pointed, and load builds.
+
+use std::collections::BTreeMap;
+
+use perfkit_archive::Archive;
+use perfkit_archive::history::load_builds;
+use perfkit_schema::{ArchivedBuild, ProjectName};
+
+use crate::ingest::{archive_url, with_hint};
+use crate::progress::Counter;
+
+/// Opens an existing archive for reading.
+pub fn open_existing(flag: Option<String>) -> anyhow::Result<Archive> {
+    let url = archive_url(flag);
+    let local = url.strip_prefix("file://").unwrap_or(&url);
+    if !url.contains("://") || url.starts_with("file://") {
+        anyhow::ensure!(
+            std::path::Path::new(local).is_dir(),
+            "no archive at `{url}`\nhint: pass `--archive` (or set `PERFKIT_ARCHIVE`) to where `perfkit ingest` wrote"
+        );
+    }
+    Archive::open(&url).map_err(with_hint)
+}
+
+/// Parses `--project` values.
+pub fn project_names(raw: &[String]) -> anyhow::Result<Vec<ProjectName>> {
+    raw.iter()
+        .map(|p| ProjectName::try_from(p.as_str()).map_err(|e| anyhow::anyhow!("{e}")))
+        .collect()
+}
+
+/// Every archived build of `projects` (all projects when empty), grouped
+/// by project, with a progress bar for long reads.
+pub async fn load_projects(
+    archive: &Archive,
+    projects: &[ProjectName],
+) -> anyhow::Result<BTreeMap<ProjectName, Vec<ArchivedBuild>>> {
+    let mut keys = Vec::new();
+    if projects.is_empty() {
+        keys = archive.list_builds(None).await.map_err(with_hint)?;
+    } else {
+        for p in projects {
+            keys.extend(archive.list_builds(Some(p)).await.map_err(with_hint)?);
+        }
+    }
+    let builds = load_builds(archive, &keys, &Counter::new())
+        .await
+        .map_err(with_hint)?;
+    let mut grouped: BTreeMap<ProjectName, Vec<ArchivedBuild>> = BTreeMap::new();
+    for build in builds {
+        grouped
+            .entry(build.record.key.project.clone())
+            .or_default()
+            .push(build);
+    }
+    for p in projects {
+        grouped.entry(p.clone()).or_default();
+    }
+    Ok(grouped)
+}
+
+/// `projects`, or every project of the archive when empty.
+pub async fn projects_to_read(
+    archive: &Archive,
+    projects: &[ProjectName],
+) -> anyhow::Result<Vec<ProjectName>> {
+    if !projects.is_empty() {
+        return Ok(projects.to_vec());
+    }
+    let mut all: Vec<ProjectName> = archive
+        .list_builds(None)
+        .await
+        .map_err(with_hint)?
+        .into_iter()
+        .map(|k| k.project)
+        .collect();
+    all.dedup();
+    Ok(all)
+}

@@ -1,0 +1,144 @@
+//! `perfkit site`: the static site from the archive.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use perfkit_archive::Archive;
+use perfkit_archive::build_cache::{BuildCache, cache_key};
+use perfkit_schema::ProjectName;
+use perfkit_site::incremental::ProjectState;
+use perfkit_site::{ProjectInput, SiteOptions, build_site};
+
+use crate::ingest::with_hint;
+use crate::progress::Counter;
+use crate::read::{open_existing, project_names, projects_to_read};
+
+/// Build the static performance site: history per series, verdicts per
+/// change, regression alerts and Atom feeds
+///
+/// Plain files that work from `file://` or any static host. Rebuilding
+/// reads only new builds (a cache in DIR/.perfkit/, which is not part of the
+/// site: leave it out when publishing) and rewrites only changed files.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfkit site --out public\n  perfkit site --archive s3://perf-archive/openstack --out public --base-url https://perf.example.org/\n  perfkit site --out public --project openstack/nova --project openstack/neutron"
+)]
+pub struct SiteArgs {
+    /// Archive to read [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
+    #[arg(long, value_name = "URL")]
+    pub archive: Option<String>,
+    /// Directory to write the site to (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only these projects (repeatable); the index keeps the others
+    #[arg(long = "project", value_name = "PROJECT")]
+    pub projects: Vec<String>,
+    /// URL the site is served from, for absolute links in Atom feeds
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+}
+
+pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
+    let projects = project_names(&args.projects)?;
+    let archive = open_existing(args.archive)?;
+    let site_error = |e: perfkit_site::SiteError| {
+        let hint = e.hint();
+        anyhow::anyhow!("{e}\nhint: {hint}")
+    };
+    if let Some(base) = &args.base_url
+        && perfkit_site::urls::http_url(base).is_none()
+    {
+        // Before the lock creates the output directory: a bad flag writes nothing.
+        return Err(site_error(perfkit_site::SiteError::BaseUrl(base.clone())));
+    }
+    // Held until the end: the cache and the pages live in the out directory.
+    let _lock = perfkit_site::writer::OutputLock::acquire(&args.out).map_err(site_error)?;
+    let cache = args.out.join(perfkit_site::STATE_DIR).join("cache");
+    let mut inputs = Vec::new();
+    for project in projects_to_read(&archive, &projects).await? {
+        inputs.push(project_input(&archive, project, &cache, &args.out).await?);
+    }
+    let options = SiteOptions {
+        base_url: args.base_url,
+        archive: archive.display_url().to_string(),
+    };
+    let scope = (!projects.is_empty()).then_some(projects.as_slice());
+    let report = tokio::task::block_in_place(|| {
+        build_site(inputs, &args.out, &options, scope, &|p| {
+            tracing::info!("rendering {p}");
+        })
+    })
+    .map_err(site_error)?;
+    for p in &report.projects {
+        if scope.is_none_or(|s| s.iter().any(|n| n.as_str() == p.name)) {
+            println!(
+                "{}: {} branch builds, {} series ({} regressed, {} failing), {} alerts, {} changes",
+                perfkit_schema::shown(&p.name),
+                p.builds,
+                p.series,
+                p.regressed,
+                p.failing,
+                p.alerts,
+                p.changes
+            );
+        }
+    }
+    let s = report.stats;
+    println!(
+        "site: {} files written, {} unchanged, {} removed",
+        s.written, s.unchanged, s.removed
+    );
+    println!("open: {}", report.index.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One project's builds through the build cache: only the new ones when
+/// the site's state from its last build accepts them (they extend the
+/// branch history), else every build.
+async fn project_input(
+    archive: &Archive,
+    project: ProjectName,
+    cache_dir: &std::path::Path,
+    out: &std::path::Path,
+) -> anyhow::Result<ProjectInput> {
+    let cache = BuildCache::new(cache_dir);
+    let mut plan = cache.plan(archive, &project).await.map_err(with_hint)?;
+    let fetched = cache
+        .fetch(archive, &mut plan, &Counter::new())
+        .await
+        .map_err(with_hint)?;
+    let listing = plan.listing();
+    let new_keys: Vec<String> = fetched.iter().map(|b| cache_key(&b.record.key)).collect();
+    let previous = ProjectState::load(out, &project).filter(|s| {
+        !plan.compaction_due()
+            && s.accepts(out, archive.display_url(), &listing, &new_keys, &fetched)
+    });
+    if previous.is_some() {
+        tracing::info!(
+            "{project}: {} new builds on the last site build",
+            fetched.len()
+        );
+        return Ok(ProjectInput {
+            project,
+            builds: fetched,
+            listing: Some(listing),
+            previous,
+        });
+    }
+    let mut builds = cache
+        .read_current(archive, &mut plan, &fetched, &Counter::new())
+        .await
+        .map_err(with_hint)?;
+    tracing::info!(
+        "{project}: {} builds from the cache, {} read from the archive",
+        builds.len(),
+        fetched.len()
+    );
+    builds.extend(fetched);
+    Ok(ProjectInput {
+        project,
+        builds,
+        listing: Some(listing),
+        previous: None,
+    })
+}

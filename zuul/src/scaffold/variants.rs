@@ -1,0 +1,309 @@
+//! The job variants `perfkit scaffold` adds next to the Rally job:
+//! `--with-locust` (Locust against devstack's Keystone) and `--with-fio`
+//! (fio on the test node). Each brings a workload file under `rally-jobs/`,
+//! a Zuul job rendered from `rally-jobs-template/zuul/<kind>-job.yaml.j2`
+//! and a run and a post-run playbook (the post-runs share
+//! `tasks/keep-results.yaml` with the Rally job's). Merging the job into
+//! the repo's Zuul config is `scaffold`'s business.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::context;
+use perfkit_schema::ProjectName;
+
+use crate::scaffold::ScaffoldError;
+use crate::scaffold::job::{IRRELEVANT_FILES, render};
+use crate::scaffold::playbooks::variant_playbooks;
+
+const LOCUSTFILE_TEMPLATE: &str =
+    include_str!("../../../rally-jobs-template/rally-jobs/locust/locustfile.py.j2");
+const FIO_TEMPLATE: &str =
+    include_str!("../../../rally-jobs-template/rally-jobs/fio/PROJECT.fio.j2");
+const LOCUST_JOB_TEMPLATE: &str =
+    include_str!("../../../rally-jobs-template/zuul/locust-job.yaml.j2");
+const FIO_JOB_TEMPLATE: &str = include_str!("../../../rally-jobs-template/zuul/fio-job.yaml.j2");
+
+/// Nodepool label of the fio job's one node (named `controller`, as in
+/// devstack's nodesets, so that every perfkit playbook targets the same host).
+const FIO_NODE_LABEL: &str = "ubuntu-noble";
+
+/// A job variant, in the order the jobs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Locust,
+    Fio,
+}
+
+impl Variant {
+    /// The tool's name as in the flag (`--with-locust`) and the file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Locust => "locust",
+            Variant::Fio => "fio",
+        }
+    }
+
+    /// `<short name>-locust` or `<short name>-fio`.
+    pub fn job_name(self, project: &ProjectName) -> String {
+        format!("{}-{}", project.short_name(), self.name())
+    }
+
+    /// perfkit's own file for this job in a `zuul.d/` directory.
+    pub fn zuul_dir_file(self) -> &'static str {
+        match self {
+            Variant::Locust => "perfkit-locust.yaml",
+            Variant::Fio => "perfkit-fio.yaml",
+        }
+    }
+
+    /// The template of the job stanza (relative to the templates root).
+    pub fn job_template_name(self) -> &'static str {
+        match self {
+            Variant::Locust => "zuul/locust-job.yaml.j2",
+            Variant::Fio => "zuul/fio-job.yaml.j2",
+        }
+    }
+
+    /// The run playbook, relative to the project repo.
+    pub fn run_playbook(self) -> String {
+        format!("playbooks/perfkit/run-{}.yaml", self.name())
+    }
+
+    /// The post-run playbook, relative to the project repo.
+    pub fn post_run_playbook(self) -> String {
+        format!("playbooks/perfkit/post-{}.yaml", self.name())
+    }
+
+    /// The workload file, relative to the project repo: beside the Rally
+    /// task in `rally-jobs/`, the directory the project's performance jobs
+    /// already read from.
+    pub fn workload_path(self, project: &ProjectName) -> String {
+        match self {
+            Variant::Locust => "rally-jobs/locust/locustfile.py".to_string(),
+            Variant::Fio => format!("rally-jobs/fio/{}.fio", project.short_name()),
+        }
+    }
+
+    /// Locust needs devstack's Keystone but not Rally: the Rally job's
+    /// parents would install Rally and run their own post-runs on results
+    /// that are not there. fio needs nothing but a node.
+    fn parent(self) -> &'static str {
+        match self {
+            Variant::Locust => "devstack",
+            Variant::Fio => "base",
+        }
+    }
+
+    /// Job timeout in seconds: devstack alone can take most of an hour.
+    fn timeout_s(self) -> u32 {
+        match self {
+            Variant::Locust => 7200,
+            Variant::Fio => 1800,
+        }
+    }
+
+    fn workload_template(self) -> (&'static str, &'static str) {
+        match self {
+            Variant::Locust => ("rally-jobs/locust/locustfile.py.j2", LOCUSTFILE_TEMPLATE),
+            Variant::Fio => ("rally-jobs/fio/PROJECT.fio.j2", FIO_TEMPLATE),
+        }
+    }
+
+    fn job_template(self) -> &'static str {
+        match self {
+            Variant::Locust => LOCUST_JOB_TEMPLATE,
+            Variant::Fio => FIO_JOB_TEMPLATE,
+        }
+    }
+}
+
+/// Everything one variant adds.
+#[derive(Debug, Clone)]
+pub struct VariantPlan {
+    pub variant: Variant,
+    pub job_name: String,
+    /// The rendered `- job:` stanza with perfkit's header comment.
+    pub job_text: String,
+    /// (path in the repo, content): the workload file, both playbooks and
+    /// the results variables they share.
+    pub files: Vec<(PathBuf, String)>,
+    /// Lines for the terminal.
+    pub notes: Vec<String>,
+}
+
+/// Renders a variant for `project`; reads nothing but `--templates`.
+pub fn plan_variant(
+    variant: Variant,
+    project: &ProjectName,
+    templates_dir: Option<&Path>,
+) -> Result<VariantPlan, ScaffoldError> {
+    let short = project.short_name();
+    let job_name = variant.job_name(project);
+    let workload = variant.workload_path(project);
+    let (workload_template, workload_builtin) = variant.workload_template();
+    let workload_text = render(
+        workload_template,
+        workload_builtin,
+        templates_dir,
+        context! { project => project.as_str(), short_name => short },
+    )?;
+    let job_text = render(
+        variant.job_template_name(),
+        variant.job_template(),
+        templates_dir,
+        context! {
+            project => project.as_str(),
+            job_name => job_name.clone(),
+            parent => variant.parent(),
+            timeout => variant.timeout_s(),
+            workload => workload.clone(),
+            run => variant.run_playbook(),
+            post_run => variant.post_run_playbook(),
+            irrelevant_files => IRRELEVANT_FILES.to_vec(),
+            node_label => FIO_NODE_LABEL,
+        },
+    )?;
+    let mut files = vec![(PathBuf::from(&workload), workload_text)];
+    files.extend(variant_playbooks(variant, templates_dir)?);
+    let notes = match variant {
+        Variant::Locust if short != "keystone" => vec![format!(
+            "{workload} exercises Keystone's token API (every devstack has Keystone); add \
+             {short}'s own requests to it, and {short}'s devstack plugin to {job_name}'s vars"
+        )],
+        Variant::Locust => vec![],
+        Variant::Fio => vec![format!(
+            "{job_name} measures the test node's storage, not the change: it may belong in a \
+             periodic pipeline rather than check and gate"
+        )],
+    };
+    Ok(VariantPlan {
+        variant,
+        job_name,
+        job_text,
+        files,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(variant: Variant, project: &str) -> VariantPlan {
+        let project = ProjectName::try_from(project).unwrap();
+        plan_variant(variant, &project, None).unwrap()
+    }
+
+    fn job_body(text: &str) -> yaml_serde::Value {
+        let stanzas: Vec<yaml_serde::Value> = yaml_serde::from_str(text).unwrap();
+        assert_eq!(stanzas.len(), 1, "{text}");
+        stanzas[0].get("job").cloned().unwrap()
+    }
+
+    #[test]
+    fn the_locust_job_runs_the_locustfile_on_devstack() {
+        let p = plan(Variant::Locust, "openstack/keystone");
+        assert_eq!(p.job_name, "keystone-locust");
+        let job = job_body(&p.job_text);
+        assert_eq!(job["parent"].as_str(), Some("devstack"));
+        assert_eq!(
+            job["run"].as_str(),
+            Some("playbooks/perfkit/run-locust.yaml")
+        );
+        assert_eq!(
+            job["post-run"].as_str(),
+            Some("playbooks/perfkit/post-locust.yaml")
+        );
+        assert_eq!(job["roles"][0]["zuul"].as_str(), Some("openstack/devstack"));
+        let vars = &job["vars"];
+        assert_eq!(
+            vars["perfkit_locustfile"].as_str(),
+            Some("rally-jobs/locust/locustfile.py")
+        );
+        assert_eq!(vars["perfkit_locust_issue_weight"].as_u64(), Some(30));
+        assert_eq!(vars["perfkit_locust_validate_weight"].as_u64(), Some(70));
+        for var in [
+            "perfkit_locust_users",
+            "perfkit_locust_spawn_rate",
+            "perfkit_locust_run_time",
+        ] {
+            assert!(!vars[var].is_null(), "{var} missing");
+        }
+        let paths: Vec<String> = p
+            .files
+            .iter()
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "rally-jobs/locust/locustfile.py",
+                "playbooks/perfkit/run-locust.yaml",
+                "playbooks/perfkit/post-locust.yaml",
+                "playbooks/perfkit/vars/results.yaml"
+            ]
+        );
+        let locustfile = &p.files[0].1;
+        assert!(
+            locustfile.contains("for openstack/keystone"),
+            "{locustfile}"
+        );
+        assert!(locustfile.contains("POST /v3/auth/tokens"));
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn other_projects_are_told_the_locustfile_is_keystones() {
+        let p = plan(Variant::Locust, "nova");
+        assert_eq!(p.job_name, "nova-locust");
+        assert!(
+            p.notes[0].contains("add nova's own requests"),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn the_fio_job_runs_the_project_job_file_on_one_node() {
+        let p = plan(Variant::Fio, "openstack/cinder");
+        assert_eq!(p.job_name, "cinder-fio");
+        let job = job_body(&p.job_text);
+        assert_eq!(job["parent"].as_str(), Some("base"));
+        assert_eq!(
+            job["nodeset"]["nodes"][0]["name"].as_str(),
+            Some("controller")
+        );
+        assert_eq!(
+            job["vars"]["perfkit_fio_jobfile"].as_str(),
+            Some("rally-jobs/fio/cinder.fio")
+        );
+        assert_eq!(job["vars"]["perfkit_fio_size"].as_str(), Some("1G"));
+        assert_eq!(job["vars"]["perfkit_fio_runtime"].as_u64(), Some(60));
+        let (path, text) = &p.files[0];
+        assert_eq!(path, Path::new("rally-jobs/fio/cinder.fio"));
+        for option in [
+            "directory=${PERFKIT_FIO_DIR}",
+            "size=${PERFKIT_FIO_SIZE}",
+            "runtime=${PERFKIT_FIO_RUNTIME}",
+            "ioengine=libaio",
+            "rw=randwrite\nbs=4k\niodepth=32\n",
+            "stonewall\nrw=read\nbs=1M\n",
+        ] {
+            assert!(text.contains(option), "{option} missing:\n{text}");
+        }
+    }
+
+    #[test]
+    fn templates_can_be_overridden() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("rally-jobs/fio")).unwrap();
+        std::fs::write(
+            dir.path().join("rally-jobs/fio/PROJECT.fio.j2"),
+            "; mine for {{ short_name }}\n[job]\nrw=read\n",
+        )
+        .unwrap();
+        let project = ProjectName::try_from("cinder").unwrap();
+        let p = plan_variant(Variant::Fio, &project, Some(dir.path())).unwrap();
+        assert_eq!(p.files[0].1, "; mine for cinder\n[job]\nrw=read\n");
+    }
+}

@@ -1,0 +1,335 @@
+//! Reads the `zuul` variables of a build, as Ansible dumps them to YAML or
+//! JSON (`{{ zuul | to_yaml }}`), into build metadata. Accepts the bare
+//! dict or one wrapped as `{zuul: …}`; a `nodepool` dict beside it (the
+//! node's provider and label) is read too.
+//!
+//! Key presence follows Zuul 14.3.0: `change`/`patchset` exist only for
+//! changes, `branch` is missing for tags, `newrev` is set for ref updates
+//! (and for dereferencing timers, so it never decides the pipeline).
+
+use std::path::Path;
+
+use perfkit_schema::ProjectName;
+use perfkit_schema::records::BuildMeta;
+use yaml_serde::Value;
+
+/// What a `zuul` variables file says about a build.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ZuulBuild {
+    pub project: Option<ProjectName>,
+    pub meta: BuildMeta,
+}
+
+/// Why a `zuul` variables file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum VarsError {
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read Zuul variables from `{}`: {message}", path.display())]
+    Invalid {
+        path: std::path::PathBuf,
+        message: String,
+    },
+}
+
+impl VarsError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            VarsError::Read { .. } => "check the path; pass the files `rally task report --json` wrote".into(),
+            VarsError::Invalid { .. } => "pass the `zuul` variables as Ansible dumps them, e.g. `{{ zuul | to_yaml }}` into a file".into(),
+        })
+    }
+}
+
+/// Reads and interprets a `zuul` variables file.
+pub fn read(path: &Path) -> Result<ZuulBuild, VarsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| VarsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text).map_err(|message| VarsError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+/// Interprets the text of a `zuul` variables file (YAML or JSON).
+pub fn parse(text: &str) -> Result<ZuulBuild, String> {
+    let doc: Value = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
+    let zuul = match doc.get("zuul") {
+        Some(inner) => inner,
+        None => &doc,
+    };
+    if !zuul.is_mapping() {
+        return Err("expected a mapping of `zuul` variables".into());
+    }
+    if zuul.get("build").is_none() && zuul.get("project").is_none() {
+        return Err(
+            "no `build` or `project` key: this does not look like Zuul's `zuul` variables".into(),
+        );
+    }
+    let text_at = |key: &str| scalar(zuul.get(key));
+    let nodepool = doc.get("nodepool");
+    interpret(ZuulFacts {
+        project: zuul
+            .get("project")
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        change: text_at("change"),
+        patchset: text_at("patchset"),
+        git_ref: text_at("ref"),
+        newrev: revision(zuul.get("newrev")),
+        branch: text_at("branch"),
+        tag: text_at("tag"),
+        pipeline: text_at("pipeline"),
+        job: text_at("job"),
+        build: text_at("build"),
+        buildset: text_at("buildset"),
+        tenant: text_at("tenant"),
+        change_url: text_at("change_url"),
+        // Not known inside the job: the logs are uploaded after it.
+        log_url: None,
+        result: None,
+        node_provider: nodepool.and_then(|n| scalar(n.get("provider"))),
+        node_label: nodepool.and_then(|n| scalar(n.get("label"))),
+    })
+}
+
+/// A build's Zuul facts as text, as Zuul hands them out: the job's `zuul`
+/// variables ([`parse`]) or one build of Zuul's REST builds API (`perfkit
+/// collect`). Both go through [`interpret`], so a build archived from
+/// inside its job and one collected later get the same key and columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ZuulFacts {
+    /// `zuul.project.name` / the API's `ref.project`.
+    pub project: Option<String>,
+    pub change: Option<String>,
+    pub patchset: Option<String>,
+    pub git_ref: Option<String>,
+    pub newrev: Option<String>,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub pipeline: Option<String>,
+    pub job: Option<String>,
+    /// The build uuid: the archive build id.
+    pub build: Option<String>,
+    pub buildset: Option<String>,
+    pub tenant: Option<String>,
+    /// `zuul.change_url` / the API's `ref.ref_url` (both are the item's URL).
+    pub change_url: Option<String>,
+    pub log_url: Option<String>,
+    /// Zuul's result, once the build finished.
+    pub result: Option<String>,
+    pub node_provider: Option<String>,
+    pub node_label: Option<String>,
+}
+
+/// The all-zero sha Zuul uses for "no revision" (a created or deleted ref).
+const NULL_REVISION: &str = "0000000000000000000000000000000000000000";
+
+/// Turns Zuul's facts into build metadata, following Zuul 14.3.0's own
+/// rules (`zuul/model.py` `Ref/Change/Tag.toDict`): a change has no
+/// `newrev` (the executor drops it), an all-zero revision means none, a
+/// tag build's tag is its ref without `refs/tags/`. Empty text means
+/// unknown (Zuul's database stores "" for none).
+pub fn interpret(facts: ZuulFacts) -> Result<ZuulBuild, String> {
+    let known = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let project = match known(facts.project) {
+        Some(name) => {
+            Some(ProjectName::try_from(name.as_str()).map_err(|e| format!("`project.name`: {e}"))?)
+        }
+        None => None,
+    };
+    let number = |key: &str, value: &Option<String>| -> Result<Option<u64>, String> {
+        match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| format!("`{key}` is `{v}`, expected a number")),
+        }
+    };
+    let change = number("change", &facts.change)?;
+    let patchset = number("patchset", &facts.patchset)?;
+    if change.is_some() != patchset.is_some() {
+        return Err("`change` and `patchset` go together: give both or neither".into());
+    }
+    let patchset = patchset
+        .map(|p| u32::try_from(p).map_err(|_| format!("`patchset` {p} is too large")))
+        .transpose()?;
+    let git_ref = known(facts.git_ref);
+    let newrev = match known(facts.newrev) {
+        _ if change.is_some() => None,
+        Some(rev) if rev == NULL_REVISION => None,
+        Some(rev) if rev.chars().all(|c| c.is_ascii_hexdigit()) => Some(rev.to_ascii_lowercase()),
+        Some(rev) => {
+            tracing::warn!("ignoring `newrev` {rev:?}: not a hex commit id");
+            None
+        }
+        None => None,
+    };
+    let tag = known(facts.tag).or_else(|| {
+        git_ref
+            .as_deref()
+            .and_then(|r| r.strip_prefix("refs/tags/"))
+            .map(str::to_string)
+    });
+    let meta = BuildMeta {
+        change,
+        patchset,
+        git_ref,
+        newrev,
+        branch: known(facts.branch),
+        tag,
+        pipeline: known(facts.pipeline),
+        job: known(facts.job),
+        zuul_build: known(facts.build),
+        buildset: known(facts.buildset),
+        tenant: known(facts.tenant),
+        change_url: known(facts.change_url),
+        log_url: known(facts.log_url),
+        node_provider: known(facts.node_provider),
+        node_label: known(facts.node_label),
+        zuul_result: known(facts.result),
+    };
+    Ok(ZuulBuild { project, meta })
+}
+
+/// A git commit id. Hand-written YAML may leave an all-digit sha unquoted,
+/// which YAML reads as a (lossy) number: such a value is dropped with a
+/// warning rather than archived wrong. Zuul's own dumps quote it.
+fn revision(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => {
+            tracing::warn!("ignoring `newrev` {other:?}: not a quoted hex commit id");
+            None
+        }
+    }
+}
+
+/// A scalar as text; `None` for null, missing, lists and maps.
+fn scalar(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> ZuulBuild {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/zuul-vars")
+            .join(name);
+        read(&path).unwrap()
+    }
+
+    #[test]
+    fn change_build() {
+        let b = fixture("change.yaml");
+        assert_eq!(b.project.unwrap().as_str(), "openstack/nova");
+        assert_eq!((b.meta.change, b.meta.patchset), (Some(912345), Some(3)));
+        assert_eq!(b.meta.pipeline.as_deref(), Some("check"));
+        assert_eq!(b.meta.branch.as_deref(), Some("master"));
+        assert_eq!(
+            b.meta.zuul_build.as_deref(),
+            Some("5f2c1e0a9b8d4c3e8f7a6b5c4d3e2f1a")
+        );
+        assert_eq!(b.meta.job.as_deref(), Some("nova-rally-task"));
+        assert_eq!(b.meta.newrev, None);
+    }
+
+    #[test]
+    fn builds_without_a_change() {
+        for name in ["periodic.yaml", "post.yaml", "tag.yaml"] {
+            let b = fixture(name);
+            assert_eq!((b.meta.change, b.meta.patchset), (None, None), "{name}");
+            assert!(
+                b.meta.zuul_build.is_some() && b.meta.git_ref.is_some(),
+                "{name}"
+            );
+        }
+        // The hand-written fixture leaves the all-digit sha unquoted: a
+        // number to YAML, so it is dropped rather than stored mangled.
+        assert_eq!(fixture("post.yaml").meta.newrev, None);
+        let quoted =
+            parse("zuul: {build: x, newrev: '3333333333333333333333333333333333333333'}").unwrap();
+        assert_eq!(
+            quoted.meta.newrev.as_deref(),
+            Some("3333333333333333333333333333333333333333")
+        );
+        let tag = fixture("tag.yaml");
+        assert_eq!(tag.meta.branch, None);
+        assert!(tag.meta.tag.is_some());
+    }
+
+    #[test]
+    fn json_and_bare_dicts_are_accepted() {
+        let b = parse(r#"{"build": "abc", "project": {"name": "openstack/cinder"}, "change": 7, "patchset": 2}"#).unwrap();
+        assert_eq!(b.project.unwrap().as_str(), "openstack/cinder");
+        assert_eq!((b.meta.change, b.meta.patchset), (Some(7), Some(2)));
+    }
+
+    #[test]
+    fn zuul_rules_apply_to_every_source() {
+        let facts = ZuulFacts {
+            project: Some("openstack/nova".into()),
+            change: Some("912345".into()),
+            patchset: Some("3".into()),
+            newrev: Some("ABCDEF".into()),
+            build: Some("5f2c".into()),
+            branch: Some(String::new()),
+            ..ZuulFacts::default()
+        };
+        let b = interpret(facts).unwrap();
+        // Zuul drops newrev for changes; "" is Zuul's database for none.
+        assert_eq!((b.meta.newrev, b.meta.branch), (None, None));
+        let tag = interpret(ZuulFacts {
+            git_ref: Some("refs/tags/32.0.0".into()),
+            newrev: Some("4444444444444444444444444444444444444444".into()),
+            ..ZuulFacts::default()
+        })
+        .unwrap();
+        assert_eq!(tag.meta.tag.as_deref(), Some("32.0.0"));
+        assert!(tag.meta.newrev.is_some());
+        let deleted = interpret(ZuulFacts {
+            newrev: Some(NULL_REVISION.into()),
+            ..ZuulFacts::default()
+        })
+        .unwrap();
+        assert_eq!(deleted.meta.newrev, None);
+    }
+
+    #[test]
+    fn wrong_files_are_refused() {
+        assert!(parse("- a\n- b\n").is_err());
+        assert!(
+            parse("tasks: []\n")
+                .unwrap_err()
+                .contains("does not look like")
+        );
+        assert!(
+            parse("zuul: {build: x, change: abc}")
+                .unwrap_err()
+                .contains("`change` is `abc`")
+        );
+        assert!(parse("zuul: {build: x, project: {name: '../etc'}}").is_err());
+        assert!(
+            parse("zuul: {build: x, change: 5}")
+                .unwrap_err()
+                .contains("go together")
+        );
+    }
+}
