@@ -1,13 +1,17 @@
-//! The `perfkit` command: parses arguments, sets up logging, dispatches to
-//! one library call per subcommand and maps the outcome to an exit code
-//! (0 ok, 1 regression found, 2 error). Parsing, statistics and rendering
-//! live in the library crates.
+//! The `perfkit` command: parses arguments (`commands/`), sets up
+//! logging, calls the one `perfkit_ops` function of the subcommand and
+//! maps its outcome to an exit code (0 ok, 1 regression found, 2 error).
+//! Errors reach the user through `perfkit_ops::report_error` alone.
 
-use perfkit_ops::{
-    EXIT_ERROR, collect, compare, demo, env, ingest, ls, report_error, review, scaffold, site,
-};
+mod commands;
 
 use std::process::ExitCode;
+
+use commands::{collect, compare, demo, ingest, ls, review, scaffold, site};
+use perfkit_ops::{Outcome, env, report_error};
+
+/// Exit code for any error (bad input, unreachable archive, usage).
+const EXIT_ERROR: u8 = 2;
 
 use clap::{Parser, Subcommand};
 
@@ -63,18 +67,20 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Ingest(args) => ingest::run(*args).await,
-            Command::Collect(args) => collect::run(*args).await,
-            Command::Ls(args) => ls::run(args).await,
-            Command::Scaffold(args) => scaffold::run(args),
-            Command::Compare(args) => compare::run(args).await,
-            Command::Review(args) => review::run(args).await,
-            Command::Site(args) => site::run(args).await,
-            Command::Demo(args) => demo::run(args).await,
+            Command::Ingest(args) => perfkit_ops::ingest::run((*args).into()).await,
+            Command::Collect(args) => perfkit_ops::collect::run((*args).into()).await,
+            Command::Ls(args) => perfkit_ops::ls::run(args.into()).await,
+            Command::Scaffold(args) => perfkit_ops::scaffold::run(args.into()).map_err(Into::into),
+            Command::Compare(args) => perfkit_ops::compare::run(args.into()).await,
+            Command::Review(args) => perfkit_ops::review::run(args.into()).await,
+            Command::Site(args) => perfkit_ops::site::run(args.into()).await,
+            Command::Demo(args) => perfkit_ops::demo::run(args.into()).await,
         }
     });
     match outcome {
-        Ok(code) => code,
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Regression) => ExitCode::from(1),
+        Ok(Outcome::Failed) => ExitCode::from(EXIT_ERROR),
         Err(e) => {
             report_error(&e);
             ExitCode::from(EXIT_ERROR)

@@ -3,8 +3,8 @@
 //! READMEs under `tests/fixtures/`) into a local archive, as a project
 //! `perfkit/demo` with check-pipeline changes and periodic histories.
 
+use crate::Outcome;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use perfkit_archive::Archive;
 use perfkit_ingest::pipeline::IngestRequest;
@@ -13,25 +13,12 @@ use perfkit_schema::records::BuildMeta;
 
 use crate::ingest::{archive_url, ingest_files, with_hint};
 
-/// Run perfkit's main job on bundled real results: ingest them into a
-/// local archive, then build the site from it
-///
-/// The results are real Rally 5.1.1 runs: a 20-build periodic history whose
-/// HTTP API got 10 ms slower at build 11, two patchsets (one slower, one
-/// clean) and the edge cases (failures, SLA aborts, a crashed task); and
-/// 13-run histories of Locust (keystone's token API got slower at run 9)
-/// and fio (random writes lost IOPS to a second tenant at run 9).
-#[derive(clap::Args)]
-#[command(
-    after_help = "Examples:\n  perfkit demo\n  perfkit demo --archive /tmp/perfkit-demo --out /tmp/perfkit-site\n  perfkit ls --archive /tmp/perfkit-demo"
-)]
-pub struct DemoArgs {
+/// What `perfkit demo` was asked to do (the binary fills it from its arguments).
+pub struct DemoOptions {
     /// Archive to write to [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
-    #[arg(long, value_name = "URL")]
-    archive: Option<String>,
+    pub archive: Option<String>,
     /// Directory to write the site to
-    #[arg(long, value_name = "DIR", default_value = "perfkit-site")]
-    out: PathBuf,
+    pub out: PathBuf,
 }
 
 /// A bundled result and how it is archived.
@@ -205,7 +192,7 @@ const EXAMPLES: &[Example] = &[
     fio_run!("13"),
 ];
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: DemoOptions) -> anyhow::Result<Outcome> {
     let url = archive_url(args.archive);
     let archive = Archive::open(&url).map_err(with_hint)?;
     let scratch = std::env::temp_dir().join(format!("perfkit-demo-{}", std::process::id()));
@@ -214,7 +201,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&scratch);
     let failures = result?;
     println!();
-    let site = crate::site::SiteArgs {
+    let site = crate::site::SiteOptions {
         archive: Some(url.clone()),
         out: args.out,
         projects: Vec::new(),
@@ -231,9 +218,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         url.trim_end_matches('/')
     );
     Ok(if failures == 0 {
-        ExitCode::SUCCESS
+        Outcome::Success
     } else {
-        ExitCode::from(crate::EXIT_ERROR)
+        Outcome::Failed
     })
 }
 

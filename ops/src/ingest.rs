@@ -2,8 +2,8 @@
 //! archives each file, prints a summary per build. One bad file is
 //! reported and skipped; the exit code still says something failed.
 
+use crate::Outcome;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use perfkit_archive::{Archive, PutOutcome};
 use perfkit_ingest::IngestError;
@@ -16,76 +16,44 @@ use crate::progress::Bar;
 use perfkit_analysis::format::duration;
 use perfkit_schema::shown;
 
-/// Archive Rally, Locust and fio results as Parquet, keyed by project, change and patchset.
-///
-/// Reads `rally task report --json` (v2) and `rally task results` output,
-/// Locust's `--csv PREFIX` files (give the prefix, its directory or its
-/// `_stats.csv`) and `--json` report, and `fio --output-format=json` or
-/// `json+` output, each detected from the content. Ingesting the same build twice writes
-/// nothing the second time; a failed ingest leaves nothing visible.
-#[derive(clap::Args)]
-#[command(after_help = "Examples:\n  \
-  perfkit ingest --project openstack/nova --change 912345 --patchset 3 --build 5f2c1e0a report.json\n  \
-  perfkit ingest --zuul-vars zuul-vars.yaml --archive s3://perf-archive/openstack report.json\n  \
-  perfkit ingest --project openstack/nova --pipeline periodic --branch master report.json\n  \
-  perfkit ingest --zuul-vars zuul-vars.yaml results/locust results/fio.json   # Locust --csv prefix, fio JSON\n\n\
-Archive URLs: a directory, file:///dir, s3://bucket/prefix, gs://bucket/prefix,\n\
-az://container/prefix, memory://. S3-compatible stores (Ceph RGW, Swift's S3 API) take the\n\
-usual AWS_* settings incl. AWS_ENDPOINT and AWS_ALLOW_HTTP, from the environment or --env-file.")]
-pub struct IngestArgs {
+/// What `perfkit ingest` was asked to do (the binary fills it from its arguments).
+pub struct IngestOptions {
     /// Archive to write to [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
-    #[arg(long, value_name = "URL")]
-    archive: Option<String>,
+    pub archive: Option<String>,
     /// Gerrit project, e.g. `openstack/nova` (a bare name means openstack/…)
-    #[arg(long)]
-    project: Option<String>,
+    pub project: Option<String>,
     /// Gerrit change number (check/gate builds)
-    #[arg(long, requires = "patchset")]
-    change: Option<u64>,
+    pub change: Option<u64>,
     /// Patchset number of the change
-    #[arg(long, requires = "change")]
-    patchset: Option<u32>,
+    pub patchset: Option<u32>,
     /// Git ref of a post/periodic/tag build, e.g. `refs/heads/master`
-    #[arg(long = "ref", value_name = "REF")]
-    git_ref: Option<String>,
+    pub git_ref: Option<String>,
     /// Commit a post or tag build ran on
-    #[arg(long)]
-    newrev: Option<String>,
+    pub newrev: Option<String>,
     /// Zuul pipeline, e.g. `check`, `gate`, `periodic`
-    #[arg(long)]
-    pipeline: Option<String>,
+    pub pipeline: Option<String>,
     /// Target branch
-    #[arg(long)]
-    branch: Option<String>,
+    pub branch: Option<String>,
     /// Zuul job name (part of every workload's identity)
-    #[arg(long)]
-    job: Option<String>,
+    pub job: Option<String>,
     /// Zuul build uuid [default: derived from the file's content]
-    #[arg(long)]
-    build: Option<String>,
+    pub build: Option<String>,
     /// Zuul buildset uuid
-    #[arg(long)]
-    buildset: Option<String>,
+    pub buildset: Option<String>,
     /// Zuul tenant
-    #[arg(long)]
-    tenant: Option<String>,
+    pub tenant: Option<String>,
     /// Link to the build's logs
-    #[arg(long, value_name = "URL")]
-    log_url: Option<String>,
+    pub log_url: Option<String>,
     /// File with the build's `zuul` variables (YAML or JSON, e.g. `{{ zuul | to_json }}`); flags win over it
-    #[arg(long, value_name = "FILE")]
-    zuul_vars: Option<PathBuf>,
+    pub zuul_vars: Option<PathBuf>,
     /// File of `KEY=VALUE` lines: the archive URL (`PERFKIT_ARCHIVE`) and
     /// store settings and credentials (`AWS_*`, `GOOGLE_*`, `AZURE_*`), so
     /// that secrets never appear on a command line or in the environment
-    #[arg(long, value_name = "FILE")]
-    env_file: Option<PathBuf>,
+    pub env_file: Option<PathBuf>,
     /// Rewrite a build that is already archived
-    #[arg(long)]
-    replace: bool,
+    pub replace: bool,
     /// Rally result files
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
 }
 
 /// Archive URL from the flag, then `PERFKIT_ARCHIVE`, then the default directory.
@@ -98,7 +66,7 @@ pub fn archive_url(flag: Option<String>) -> String {
     .unwrap_or_else(|| DEFAULT_ARCHIVE.to_string())
 }
 
-fn request_from(args: &IngestArgs) -> anyhow::Result<(IngestRequest, Option<String>)> {
+fn request_from(args: &IngestOptions) -> anyhow::Result<(IngestRequest, Option<String>)> {
     let from_vars = match &args.zuul_vars {
         Some(path) => perfkit_zuul::vars::read(path).map_err(with_hint)?,
         None => Default::default(),
@@ -156,7 +124,7 @@ fn request_from(args: &IngestArgs) -> anyhow::Result<(IngestRequest, Option<Stri
 
 /// A flag that disagrees with `--zuul-vars` would archive a build under a
 /// mix of two identities; say so instead of guessing which one is right.
-fn refuse_contradictions(args: &IngestArgs, vars: &BuildMeta) -> anyhow::Result<()> {
+fn refuse_contradictions(args: &IngestOptions, vars: &BuildMeta) -> anyhow::Result<()> {
     let numbers = [
         ("--change", args.change, vars.change),
         (
@@ -223,7 +191,7 @@ pub fn open_archive(flag: Option<String>, env_file: Option<&Path>) -> anyhow::Re
     Archive::open_with_options(&url, options).map_err(with_hint)
 }
 
-pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: IngestOptions) -> anyhow::Result<Outcome> {
     let (request, build) = request_from(&args)?;
     let archive = open_archive(args.archive.clone(), args.env_file.as_deref())?;
     let failures = ingest_files(
@@ -235,9 +203,9 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     )
     .await;
     Ok(if failures == 0 {
-        ExitCode::SUCCESS
+        Outcome::Success
     } else {
-        ExitCode::from(crate::EXIT_ERROR)
+        Outcome::Failed
     })
 }
 

@@ -20,8 +20,17 @@ use std::error::Error;
 
 pub use perfkit_schema::shown;
 
-/// Exit code for any error (bad input, unreachable archive, usage).
-pub const EXIT_ERROR: u8 = 2;
+/// How a command ended; the binary maps it to its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for was done (exit 0).
+    Success,
+    /// `perfkit compare` found a regression (exit 1).
+    Regression,
+    /// Something failed and was reported (exit 2); for commands that go on
+    /// past a bad file or build, the others were done.
+    Failed,
+}
 
 /// Prints `error: …`, the causes the message does not already say, and the
 /// first `hint:` any error in the chain offers: the one place errors reach

@@ -1,6 +1,6 @@
 //! `perfkit ls`: what the archive holds, one line per build.
 
-use std::process::ExitCode;
+use crate::Outcome;
 
 use perfkit_archive::batch::decode_builds;
 use perfkit_archive::parquet_file::decode;
@@ -9,26 +9,17 @@ use perfkit_schema::{ProjectName, Table};
 use crate::ingest::with_hint;
 use perfkit_schema::shown;
 
-/// List archived builds: project, change, patchset, pipeline, job, time, SLA
-///
-/// One line per build (or `--json`), with its workload, iteration and failure counts.
-#[derive(clap::Args)]
-#[command(
-    after_help = "Examples:\n  perfkit ls\n  perfkit ls --project openstack/nova --archive s3://perf-archive/openstack\n  perfkit ls --json | jq ."
-)]
-pub struct LsArgs {
+/// What `perfkit ls` was asked to do (the binary fills it from its arguments).
+pub struct LsOptions {
     /// Archive to read [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
-    #[arg(long, value_name = "URL")]
-    archive: Option<String>,
+    pub archive: Option<String>,
     /// Only this project, e.g. `openstack/nova`
-    #[arg(long)]
-    project: Option<String>,
+    pub project: Option<String>,
     /// One JSON object per line instead of a table
-    #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
-pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: LsOptions) -> anyhow::Result<Outcome> {
     let project = args
         .project
         .as_deref()
@@ -60,11 +51,11 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
             });
             println!("{line}");
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     if builds.is_empty() {
         eprintln!("no builds in {}", archive.display_url());
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     println!(
         "{:<28} {:>8} {:>3} {:<10} {:<26} {:<36} {:<20} {:>4} {:>6} {:>6}  SLA",
@@ -116,7 +107,7 @@ pub async fn run(args: LsArgs) -> anyhow::Result<ExitCode> {
             sla_column(b),
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// `pass`/`FAIL`, or for a build that left no results, Zuul's word for it

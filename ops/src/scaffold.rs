@@ -3,98 +3,56 @@
 //! `--dry-run`). Finding the repo, rendering and merging live in
 //! `perfkit_zuul::{repo, scaffold}`.
 
+use crate::Outcome;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use perfkit_zuul::ScaffoldError;
 use perfkit_zuul::scaffold::variants::Variant;
 use perfkit_zuul::scaffold::{self, FileAction, ScaffoldPlan, ScaffoldRequest};
 
-use crate::EXIT_ERROR;
-
-/// Add a Rally performance job (rally-jobs/, Zuul job, post-run playbook) to a project's repo
-///
-/// Writes a `rally-jobs/` task, a Zuul job `<project>-rally-task` merged
-/// into the repo's existing Zuul config, and a post-run playbook that keeps
-/// Rally's results as build artifacts (and archives them with `perfkit
-/// ingest` when a secret provides credentials). `--with-locust` and
-/// `--with-fio` add a Locust and a fio job beside it, whose results are kept
-/// and archived the same way. Safe to run again: unchanged files stay
-/// untouched and edited files are kept unless `--force`.
-#[derive(clap::Args)]
-#[command(after_help = "Examples:\n  \
-  perfkit scaffold                             # in a clone of nova: project from the remote\n  \
-  perfkit scaffold --project nova --dry-run    # show the diff, write nothing\n  \
-  perfkit scaffold --project openstack/cinder --job-name cinder-perfkit-rally\n  \
-  perfkit scaffold --project trove --repo ~/src/trove --pipelines check\n  \
-  perfkit scaffold --project keystone --with-locust   # + keystone-locust: tokens under load\n  \
-  perfkit scaffold --project cinder --with-fio        # + cinder-fio: the node's storage\n  \
-  perfkit scaffold --project nova \\\n      --scenarios NovaServers.boot_and_delete_server,NovaKeypair.create_and_list_keypairs")]
-pub struct ScaffoldArgs {
+/// What `perfkit scaffold` was asked to do (the binary fills it from its arguments).
+pub struct ScaffoldOptions {
     /// Gerrit project, e.g. `openstack/nova` or just `nova` (default: taken
     /// from the repository's `origin` or `gerrit` remote).
-    #[arg(long)]
-    project: Option<String>,
+    pub project: Option<String>,
 
     /// Top directory of the repository to write into (default: the git
     /// repository containing the current directory).
-    #[arg(long, value_name = "PATH")]
-    repo: Option<PathBuf>,
+    pub repo: Option<PathBuf>,
 
     /// Zuul pipelines to run the job in, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "check,gate")]
-    pipelines: Vec<String>,
+    pub pipelines: Vec<String>,
 
     /// rally-openstack scenarios to run instead of the catalog's choice,
     /// comma-separated (e.g. `NovaServers.boot_and_delete_server`).
-    #[arg(long, value_delimiter = ',')]
-    scenarios: Option<Vec<String>>,
+    pub scenarios: Option<Vec<String>>,
 
     /// Name of the Zuul job (default: `<project short name>-rally-task`).
-    #[arg(long, value_name = "NAME")]
-    job_name: Option<String>,
+    pub job_name: Option<String>,
 
     /// Directory of templates overriding the built-in ones (same layout as
     /// perfkit's `rally-jobs-template/`; missing files fall back).
-    #[arg(long, value_name = "DIR")]
-    templates: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
 
     /// Also add a Locust job `<project>-locust`: rally-jobs/locust/locustfile.py
     /// (Keystone tokens, issued 30 % and validated 70 % of the time) run
     /// headless against devstack, its CSV and JSON results kept and
     /// archived like Rally's.
-    #[arg(long)]
-    with_locust: bool,
+    pub with_locust: bool,
 
     /// Also add a fio job `<project>-fio`: rally-jobs/fio/<project>.fio (4k
     /// random writes at depth 32, 1M sequential reads) run on the test
     /// node, its JSON+ output kept and archived like Rally's.
-    #[arg(long)]
-    with_fio: bool,
+    pub with_fio: bool,
 
     /// Print a unified diff of what would change and write nothing.
-    #[arg(long)]
-    dry_run: bool,
+    pub dry_run: bool,
 
     /// Overwrite files (and perfkit's job stanza) edited since perfkit wrote them.
-    #[arg(long)]
-    force: bool,
+    pub force: bool,
 }
 
-pub fn run(args: ScaffoldArgs) -> anyhow::Result<ExitCode> {
-    match scaffold(args) {
-        Ok(code) => Ok(code),
-        Err(e) => {
-            eprintln!("error: {e}");
-            if let Some(hint) = e.hint() {
-                eprintln!("hint: {hint}");
-            }
-            Ok(ExitCode::from(EXIT_ERROR))
-        }
-    }
-}
-
-fn scaffold(args: ScaffoldArgs) -> Result<ExitCode, ScaffoldError> {
+pub fn run(args: ScaffoldOptions) -> Result<Outcome, ScaffoldError> {
     let cwd = std::env::current_dir().map_err(|source| ScaffoldError::Read {
         path: PathBuf::from("."),
         source,
@@ -139,7 +97,7 @@ fn scaffold(args: ScaffoldArgs) -> Result<ExitCode, ScaffoldError> {
         print_files(&plan, true);
         print_notes(&plan);
         println!("dry run: nothing written");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::Success);
     }
     if !plan.is_noop() {
         scaffold::write(&plan, &repo.root)?;
@@ -170,7 +128,7 @@ fn scaffold(args: ScaffoldArgs) -> Result<ExitCode, ScaffoldError> {
         println!("  git commit -m \"{verb} {what} ({})\"", jobs.join(", "));
         println!("  git review");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 fn print_files(plan: &ScaffoldPlan, dry_run: bool) {

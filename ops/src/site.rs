@@ -1,44 +1,31 @@
 //! `perfkit site`: the static site from the archive.
 
+use crate::Outcome;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use perfkit_archive::Archive;
 use perfkit_archive::build_cache::{BuildCache, cache_key};
 use perfkit_schema::ProjectName;
 use perfkit_site::incremental::ProjectState;
-use perfkit_site::{ProjectInput, SiteOptions, build_site};
+use perfkit_site::{ProjectInput, build_site};
 
 use crate::ingest::with_hint;
 use crate::progress::Counter;
 use crate::read::{open_existing, project_names, projects_to_read};
 
-/// Build the static performance site: history per series, verdicts per
-/// change, regression alerts and Atom feeds
-///
-/// Plain files that work from `file://` or any static host. Rebuilding
-/// reads only new builds (a cache in DIR/.perfkit/, which is not part of the
-/// site: leave it out when publishing) and rewrites only changed files.
-#[derive(clap::Args)]
-#[command(
-    after_help = "Examples:\n  perfkit site --out public\n  perfkit site --archive s3://perf-archive/openstack --out public --base-url https://perf.example.org/\n  perfkit site --out public --project openstack/nova --project openstack/neutron"
-)]
-pub struct SiteArgs {
+/// What `perfkit site` was asked to do (the binary fills it from its arguments).
+pub struct SiteOptions {
     /// Archive to read [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
-    #[arg(long, value_name = "URL")]
     pub archive: Option<String>,
     /// Directory to write the site to (created if missing)
-    #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Only these projects (repeatable); the index keeps the others
-    #[arg(long = "project", value_name = "PROJECT")]
     pub projects: Vec<String>,
     /// URL the site is served from, for absolute links in Atom feeds
-    #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 }
 
-pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: SiteOptions) -> anyhow::Result<Outcome> {
     let projects = project_names(&args.projects)?;
     let archive = open_existing(args.archive)?;
     let site_error = |e: perfkit_site::SiteError| {
@@ -58,7 +45,7 @@ pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
     for project in projects_to_read(&archive, &projects).await? {
         inputs.push(project_input(&archive, project, &cache, &args.out).await?);
     }
-    let options = SiteOptions {
+    let options = perfkit_site::SiteOptions {
         base_url: args.base_url,
         archive: archive.display_url().to_string(),
     };
@@ -89,7 +76,7 @@ pub async fn run(args: SiteArgs) -> anyhow::Result<ExitCode> {
         s.written, s.unchanged, s.removed
     );
     println!("open: {}", report.index.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// One project's builds through the build cache: only the new ones when

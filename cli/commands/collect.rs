@@ -1,0 +1,82 @@
+//! `perfkit collect`: its arguments and help.
+
+use std::path::PathBuf;
+
+use perfkit_ops::collect::CollectOptions;
+
+/// Archive the Rally results of finished Zuul builds, found through Zuul's REST API.
+///
+/// Pages through `<zuul>/api/tenant/<tenant>/builds` for the given jobs
+/// (newest first), finds each build's Rally report (the artifact the
+/// scaffolded post-run playbook returns, else the known paths below the
+/// build's log URL) and ingests it under the key `perfkit ingest
+/// --zuul-vars` uses inside the job. An archived build costs one existence
+/// check, so it is safe to run from cron; builds that left no Rally
+/// results (NODE_FAILURE, …) are archived as such and skipped next time.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+  perfkit collect --zuul https://zuul.opendev.org --tenant openstack --job nova-rally-task --since 2d\n  \
+  perfkit collect --zuul https://zuul.opendev.org --tenant openstack --job nova-rally-task \\\n      \
+  --job cinder-rally-task --limit 500 --archive s3://perf-archive/openstack --env-file archive.env\n\n\
+Without --since or --limit every build Zuul still lists is looked at (a backfill); from cron,\n\
+--since a little longer than the interval keeps each run short.\n\n\
+Exit status: 0 when every build was archived, skipped or recorded without results; 2 when\n\
+any failed (the summary names them; the next run tries them again).")]
+pub struct CollectArgs {
+    /// Zuul's web address, e.g. https://zuul.opendev.org
+    #[arg(long, value_name = "URL")]
+    zuul: String,
+    /// Zuul tenant, e.g. `openstack`
+    #[arg(long)]
+    tenant: String,
+    /// Job whose builds to collect (repeat for several)
+    #[arg(long = "job", value_name = "NAME", required = true)]
+    jobs: Vec<String>,
+    /// Only builds of this project, e.g. `openstack/nova` (repeat for several)
+    #[arg(long = "project", value_name = "PROJECT")]
+    projects: Vec<String>,
+    /// Only builds started since: a date, a UTC time or an age (`2026-01-31`, `2026-01-31T06:00:00`, `2d`, `12h`)
+    #[arg(long, value_name = "DATE", conflicts_with = "limit")]
+    since: Option<String>,
+    /// Only the newest N builds
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
+    /// Archive to write to [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
+    #[arg(long, value_name = "URL")]
+    archive: Option<String>,
+    /// File of `KEY=VALUE` lines: the archive URL (`PERFKIT_ARCHIVE`) and
+    /// the store's settings and credentials (`AWS_*`, …), kept off the command line
+    #[arg(long, value_name = "FILE")]
+    env_file: Option<PathBuf>,
+    /// Builds handled at once
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// Builds asked for per API request
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    page_size: u32,
+    /// Seconds to wait for an answer (or the next part of one) before retrying
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// Retries of a request after connection errors, timeouts, 5xx and 429
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10))]
+    retries: u32,
+}
+
+impl From<CollectArgs> for CollectOptions {
+    fn from(args: CollectArgs) -> Self {
+        CollectOptions {
+            zuul: args.zuul,
+            tenant: args.tenant,
+            jobs: args.jobs,
+            projects: args.projects,
+            since: args.since,
+            limit: args.limit,
+            archive: args.archive,
+            env_file: args.env_file,
+            concurrency: args.concurrency,
+            page_size: args.page_size,
+            timeout: args.timeout,
+            retries: args.retries,
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! `perfkit site`: its arguments and help.
+
+use std::path::PathBuf;
+
+use perfkit_ops::site::SiteOptions;
+
+/// Build the static performance site: history per series, verdicts per
+/// change, regression alerts and Atom feeds
+///
+/// Plain files that work from `file://` or any static host. Rebuilding
+/// reads only new builds (a cache in DIR/.perfkit/, which is not part of the
+/// site: leave it out when publishing) and rewrites only changed files.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfkit site --out public\n  perfkit site --archive s3://perf-archive/openstack --out public --base-url https://perf.example.org/\n  perfkit site --out public --project openstack/nova --project openstack/neutron"
+)]
+pub struct SiteArgs {
+    /// Archive to read [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
+    #[arg(long, value_name = "URL")]
+    archive: Option<String>,
+    /// Directory to write the site to (created if missing)
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Only these projects (repeatable); the index keeps the others
+    #[arg(long = "project", value_name = "PROJECT")]
+    projects: Vec<String>,
+    /// URL the site is served from, for absolute links in Atom feeds
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+}
+
+impl From<SiteArgs> for SiteOptions {
+    fn from(args: SiteArgs) -> Self {
+        SiteOptions {
+            archive: args.archive,
+            out: args.out,
+            projects: args.projects,
+            base_url: args.base_url,
+        }
+    }
+}
