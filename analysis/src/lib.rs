@@ -1,5 +1,5 @@
-//! From archived builds to answers (DESIGN.md "Series and identity",
-//! "Detection"): which series a project has, how each moved on its branch
+//! perfkit-analysis: from archived builds to answers (`docs/ARCHITECTURE.md`,
+//! "Series and identity" and "Detection"): which series a project has, how each moved on its branch
 //! (`trend`), and what a patchset did to them (`compare`). The statistics
 //! live in `regress`; this module picks the samples, the baseline window
 //! and the segments they are applied to.

@@ -1,6 +1,6 @@
 //! The `series` table: per build, one row per workload and action with the
-//! durations of its successful samples (DESIGN.md: "keep a compact
-//! per-project series summary … that can be rebuilt from the raw tables").
+//! durations of its successful samples (`docs/ARCHITECTURE.md`,
+//! "The archive": a compact summary that can be rebuilt from the raw tables).
 //! Ingest fills a [`SeriesCollector`] from the same sample stream that feeds
 //! the `samples` encoder; [`rebuild`] makes the same rows from an archived
 //! build's `samples` and `workloads` objects, for builds archived before the

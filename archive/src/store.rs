@@ -1,4 +1,4 @@
-//! The object-store archive (DESIGN.md "The archive"): where a build's three
+//! The object-store archive (`docs/ARCHITECTURE.md`, "The archive"): where a build's three
 //! Parquet objects go, how they are written so that readers see all of a
 //! build or none of it, and how archived builds are listed back.
 //!

@@ -1,4 +1,4 @@
-//! Workload identity across builds (DESIGN.md "Series and identity").
+//! Workload identity across builds (`docs/ARCHITECTURE.md`, "Series and identity").
 //! Rally's uuids change every run, so a workload is known by where it sits
 //! in the job's task; its configuration is hashed beside that so a config
 //! edit starts a new segment instead of looking like a regression.

@@ -1,5 +1,5 @@
 //! `ArchiveKey`: the only place that knows how archive object keys are
-//! shaped (see DESIGN.md "The archive"). Keys are returned as unencoded
+//! shaped (see `docs/ARCHITECTURE.md`, "The archive"). Keys are returned as unencoded
 //! path parts; the archive turns them into `object_store` paths, which
 //! percent-encode each part (`openstack/nova` → `openstack%2Fnova`), the
 //! Hive convention DuckDB, Spark and pyarrow decode.

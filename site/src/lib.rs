@@ -1,4 +1,4 @@
-//! perfkit-site: the static site (DESIGN.md "The site"). From archived
+//! perfkit-site: the static site (`docs/ARCHITECTURE.md`, "The site"). From archived
 //! builds it writes, per project, an overview of every series with its
 //! trend and status, a page and a data file per series, a page per
 //! change/patchset with its verdicts, an alerts page and an Atom feed; and
@@ -7,11 +7,11 @@
 //! embedded in the binary. Rebuilding rewrites only files whose bytes
 //! changed (`writer`).
 
-pub mod data;
-pub mod feed;
+mod data;
+mod feed;
 pub mod incremental;
-pub mod pages;
-pub mod sparkline;
+mod pages;
+mod sparkline;
 pub mod urls;
 pub mod writer;
 
@@ -22,7 +22,7 @@ use minijinja::Environment;
 use perfkit_analysis::compare::{Comparer, Status};
 use perfkit_analysis::regress::changepoint::ChangePointMemo;
 use perfkit_analysis::regress::verdict::Thresholds;
-use perfkit_analysis::trend::{ProjectTrends, TrendState, TrendStatus, trends};
+use perfkit_analysis::trend::{ProjectTrends, TrendState, TrendStatus};
 use perfkit_analysis::{format, report};
 use perfkit_schema::{ArchivedBuild, ProjectName};
 use serde::{Deserialize, Serialize};
@@ -575,11 +575,6 @@ fn index_pages(pages: &mut Pages, summaries: &[ProjectSummary]) -> Result<(), Si
     )?;
     let alerts: Vec<Alert> = all.into_iter().map(|(_, a)| a).collect();
     feed_page(pages, "", "Regressions in all projects", &alerts)
-}
-
-/// Trends of one project's builds, for callers that render elsewhere.
-pub fn project_trends(builds: &[ArchivedBuild]) -> ProjectTrends {
-    trends(builds)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Post-merge change points on a branch history of per-build values (e.g.
-//! per-build medians), DESIGN.md "Detection". Windowed E-divisive means as
+//! per-build medians), `docs/ARCHITECTURE.md` "Detection". Windowed E-divisive means as
 //! Apache Otava/Hunter do it (Matteson & James 2014; Fleming et al., ICPE
 //! 2023): a split step runs hierarchical E-divisive in sliding windows at a
 //! weak significance level, a merge step re-tests each candidate between its

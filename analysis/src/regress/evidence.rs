@@ -206,7 +206,7 @@ pub(super) fn assess_samples(
 }
 
 /// Measures one failure-rate series: rates and the one-sided Fisher p.
-pub(super) fn assess_failures(new: Counts, baseline: Counts, _t: &Thresholds) -> Assessed {
+pub(super) fn assess_failures(new: Counts, baseline: Counts) -> Assessed {
     let rate = |c: Counts| (c.total > 0).then(|| c.failed.min(c.total) as f64 / c.total as f64);
     let mut v = blank(Test::FisherExact, Direction::LowerIsBetter);
     v.baseline_median = rate(baseline);

@@ -1,4 +1,4 @@
-//! Regression detection (DESIGN.md "Detection"): pure statistics over plain
+//! Regression detection (`docs/ARCHITECTURE.md`, "Detection"): pure statistics over plain
 //! values, no I/O, no async. `verdict` answers "does this patchset regress?"
 //! against a baseline window (its per-series rule is in `evidence`);
 //! `changepoint` answers "when did the branch change?" on a history of

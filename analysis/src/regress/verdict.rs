@@ -1,4 +1,4 @@
-//! The pre-merge verdict (DESIGN.md "Detection"): each series of a
+//! The pre-merge verdict (`docs/ARCHITECTURE.md`, "Detection"): each series of a
 //! patchset's build(s) against a baseline window of the same series' recent
 //! branch builds. Choosing the baseline (same branch, same provider when
 //! known, before the tested commit) is the caller's job; this file holds the
@@ -218,7 +218,7 @@ pub fn verdicts_for_build_with(series: &[SeriesInput], t: &Thresholds) -> Vec<Ve
                 SeriesData::Samples { new, baseline } => {
                     assess_samples(new, baseline, s.direction, t)
                 }
-                SeriesData::Failures { new, baseline } => assess_failures(*new, *baseline, t),
+                SeriesData::Failures { new, baseline } => assess_failures(*new, *baseline),
             };
             a.verdict.series = s.series.clone();
             a
@@ -252,7 +252,7 @@ pub fn sample_verdict(
 /// Verdict for a failure rate tested alone (q = p): did the share of failed
 /// iterations rise? Fisher's exact test, one-sided.
 pub fn failure_verdict(new: Counts, baseline: Counts, t: &Thresholds) -> Verdict {
-    let a = assess_failures(new, baseline, t);
+    let a = assess_failures(new, baseline);
     let q = a.family_p();
     decide(a, q, t)
 }

@@ -6,8 +6,8 @@
 //! object is complete; per workload only its durations are kept (for the
 //! recomputed statistics) plus its small config objects. Rally's own
 //! `statistics`, `failed_iteration_count` and `pass_sla` are never trusted:
-//! everything is recomputed from the raw data. Format facts:
-//! `shared/notes/rally-formats.md`.
+//! everything is recomputed from the raw data. The fixtures
+//! under `tests/fixtures/rally/` (real Rally 5.1.1 output) show each case.
 //!
 //! Python's bare `Infinity`/`NaN` are made strict by
 //! [`crate::json_filter::NonFiniteFilter`] (or, for [`parse_slice`],

@@ -1,7 +1,8 @@
 //! The old `rally task results` list: one element per workload of one task,
 //! `{key: {name, pos, kw: {args, runner, context, sla, hooks}}, result:
 //! [ITERATION...], sla: [...], hooks: [...], load_duration, full_duration}`.
-//! See `shared/notes/rally-formats.md` §3.
+//! As Rally 5.1.1's `rally task results` prints it; real samples in
+//! `tests/fixtures/rally/`.
 //!
 //! The format has no subtasks, titles, task status or uuids. A v1 task's
 //! subtasks are titled by scenario name, so the scenario name stands in for

@@ -1,6 +1,6 @@
 //! The v2 JSON report: `{"info": {...}, "tasks": [TASK...]}` with
-//! TASK → `subtasks` → `workloads` → `data` (iterations). See
-//! `shared/notes/rally-formats.md` §2.
+//! TASK → `subtasks` → `workloads` → `data` (iterations). As Rally
+//! 5.1.1's JSON exporter writes it; real samples in `tests/fixtures/rally/`.
 //!
 //! A workload's key needs its subtask title and its scenario name; Rally
 //! writes both before `data`, so rows stream straight to the sink. Its

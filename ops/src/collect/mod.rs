@@ -1,5 +1,5 @@
 //! `perfkit collect`: archives finished Zuul builds found through Zuul's
-//! REST builds API (DESIGN.md "Why two ways to archive", the collector).
+//! REST builds API (`docs/ARCHITECTURE.md`, "Why two ways to archive").
 //! `zuul` pages through the API, `results` says where a build's Rally
 //! results are, `http` fetches with timeouts and retries, `build` handles
 //! one build; this module runs them a few at a time and sums up.
