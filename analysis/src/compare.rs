@@ -143,16 +143,6 @@ pub fn compare(builds: &[ArchivedBuild], change: u64, patchset: u32) -> Option<C
     Comparer::new(builds).compare(change, patchset, &Thresholds::default())
 }
 
-/// `compare` with explicit thresholds.
-pub fn compare_with(
-    builds: &[ArchivedBuild],
-    change: u64,
-    patchset: u32,
-    thresholds: &Thresholds,
-) -> Option<Comparison> {
-    Comparer::new(builds).compare(change, patchset, thresholds)
-}
-
 /// A project's builds sorted once, for comparing many patchsets (the site
 /// compares every patchset of a project).
 pub struct Comparer<'a> {

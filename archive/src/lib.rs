@@ -11,7 +11,7 @@
 
 pub mod batch;
 pub mod build_cache;
-pub mod error;
+mod error;
 pub mod history;
 pub mod parquet_file;
 pub mod progress;

@@ -73,11 +73,6 @@ impl<R: Read> NonFiniteFilter<R> {
         }
     }
 
-    /// The wrapped reader.
-    pub fn into_inner(self) -> R {
-        self.inner
-    }
-
     fn refill(&mut self) -> io::Result<()> {
         self.out.clear();
         self.out_pos = 0;

@@ -7,13 +7,13 @@
 //! left to the caller; progress is reported through
 //! [`perfkit_archive::progress::Progress`].
 
-pub mod error;
-pub mod fio;
-pub mod input;
-pub mod json_filter;
+mod error;
+mod fio;
+mod input;
+mod json_filter;
 pub mod json_inplace;
-pub mod locust;
-pub mod measured;
+mod locust;
+mod measured;
 pub mod pipeline;
 pub mod quantiles;
 pub mod rally;

@@ -621,15 +621,6 @@ pub fn parse_json(path: &Path, value: &Value, job: &str) -> Result<Measured, Ing
     ))
 }
 
-/// Whether a JSON value looks like Locust's `--json` report.
-pub fn is_locust_json(value: &Value) -> bool {
-    value.as_array().is_some_and(|entries| {
-        entries
-            .first()
-            .is_some_and(|e| e.get("num_requests").is_some() && e.get("response_times").is_some())
-    })
-}
-
 fn assemble(
     format: &'static str,
     requests: Vec<RequestStats>,

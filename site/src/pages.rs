@@ -209,7 +209,7 @@ pub fn change_page(c: &Comparison, has_page: &dyn Fn(&str) -> bool) -> Json {
         "change": c.change,
         "patchset": c.patchset,
         "summary": report::summary(c),
-        "provenance": report::text(c).lines().nth(1).unwrap_or_default(),
+        "provenance": report::provenance(c),
         "verdict_class": verdict_class,
         "builds": c.builds.iter().map(build_item).collect::<Vec<_>>(),
         "rows": rows,

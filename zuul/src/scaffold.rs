@@ -10,7 +10,7 @@ pub mod config;
 mod error;
 pub mod job;
 pub mod merge;
-pub mod playbooks;
+mod playbooks;
 pub mod rally_jobs;
 pub mod repo;
 pub mod variants;
