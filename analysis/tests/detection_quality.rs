@@ -1,5 +1,5 @@
 //! Detection quality on real Rally noise, reduced (issue 4, part 2): the
-//! evaluation behind `tests/bench/detection` (`ingest/examples/eval_detection`)
+//! evaluation behind `tests/bench/detection` (`analysis/examples/eval_detection`)
 //! on fewer patchsets and histories, so a change of `regress` thresholds or
 //! method that breaks a goal fails CI. The full table and its reading:
 //! `tests/bench/detection.md`.

@@ -3,7 +3,7 @@
 //! and change-point delay by scenario and by shift in units of noise, and
 //! whether each goal of the issue is met. Run by `tests/bench/detection`:
 //!
-//!   cargo run -p perfkit-ingest --example eval_detection -- [options]
+//!   cargo run -p perfkit-analysis --example eval_detection -- [options]
 //!
 //! Options:
 //!   --quick                 the reduced run of `ingest/tests/detection_quality.rs`

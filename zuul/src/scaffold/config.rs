@@ -2,7 +2,7 @@
 //! roots Zuul uses, and what it already holds (jobs, project pipelines).
 //! Parsing only, with `yaml_serde` (it keeps `!encrypted/pkcs1-oaep` and
 //! `!override` as tagged values and refuses duplicate keys, as Zuul does);
-//! edits are made as text elsewhere (`zuul_merge`).
+//! edits are made as text elsewhere (`merge`).
 
 use std::path::{Path, PathBuf};
 

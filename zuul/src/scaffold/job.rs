@@ -1,6 +1,6 @@
 //! The Zuul job perfkit adds: what goes in it (from the service catalog and
 //! the options) and its text, rendered from `rally-jobs-template/zuul/`.
-//! Where the text goes is `zuul_merge`'s and `scaffold`'s business.
+//! Where the text goes is `merge`'s and `scaffold`'s business.
 
 use std::path::Path;
 
