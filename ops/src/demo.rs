@@ -11,7 +11,7 @@ use perfkit_ingest::pipeline::IngestRequest;
 use perfkit_schema::ProjectName;
 use perfkit_schema::records::BuildMeta;
 
-use crate::ingest::{archive_url, ingest_files, with_hint};
+use crate::ingest::{archive_url, ingest_files};
 
 /// What `perfkit demo` was asked to do (the binary fills it from its arguments).
 pub struct DemoOptions {
@@ -194,7 +194,7 @@ const EXAMPLES: &[Example] = &[
 
 pub async fn run(args: DemoOptions) -> anyhow::Result<Outcome> {
     let url = archive_url(args.archive);
-    let archive = Archive::open(&url).map_err(with_hint)?;
+    let archive = Archive::open(&url)?;
     let scratch = std::env::temp_dir().join(format!("perfkit-demo-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     let result = ingest_examples(&archive, &scratch).await;

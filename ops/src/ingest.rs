@@ -68,12 +68,13 @@ pub fn archive_url(flag: Option<String>) -> String {
 
 fn request_from(args: &IngestOptions) -> anyhow::Result<(IngestRequest, Option<String>)> {
     let from_vars = match &args.zuul_vars {
-        Some(path) => perfkit_zuul::vars::read(path).map_err(with_hint)?,
+        Some(path) => perfkit_zuul::vars::read(path)?,
         None => Default::default(),
     };
     let project = match (&args.project, from_vars.project) {
-        (Some(p), _) => ProjectName::try_from(p.as_str())
-            .map_err(|e| with_hint(IngestError::Metadata(e.to_string())))?,
+        (Some(p), _) => {
+            ProjectName::try_from(p.as_str()).map_err(|e| IngestError::Metadata(e.to_string()))?
+        }
         (None, Some(p)) => p,
         (None, None) => anyhow::bail!(
             "no project given\nhint: pass `--project openstack/<name>` or `--zuul-vars FILE`"
@@ -188,7 +189,7 @@ pub fn open_archive(flag: Option<String>, env_file: Option<&Path>) -> anyhow::Re
         Some(url) => url,
         None => archive_url(None),
     };
-    Archive::open_with_options(&url, options).map_err(with_hint)
+    Archive::open_with_options(&url, options).map_err(anyhow::Error::from)
 }
 
 pub async fn run(args: IngestOptions) -> anyhow::Result<Outcome> {
@@ -230,7 +231,7 @@ pub async fn ingest_files(
             Ok(report) => print_report(&report, &shown_as(file)),
             Err(e) => {
                 failures += 1;
-                crate::report_error(&with_hint(e));
+                crate::report_error(&e.into());
             }
         }
     }
@@ -243,11 +244,6 @@ pub async fn ingest_files(
         eprintln!("{failures} of {} files failed{rest}", files.len());
     }
     failures
-}
-
-/// Wraps a library error for `report_error`, which prints its hint.
-pub fn with_hint<E: std::error::Error + Send + Sync + 'static>(e: E) -> anyhow::Error {
-    anyhow::Error::new(e)
 }
 
 /// One build's summary: what was archived and where.

@@ -65,7 +65,7 @@ fn hint_of(e: &(dyn Error + 'static)) -> Option<String> {
         return e.hint();
     }
     if let Some(e) = e.downcast_ref::<perfkit_site::SiteError>() {
-        return Some(e.hint().to_string());
+        return e.hint();
     }
     None
 }

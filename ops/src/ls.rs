@@ -6,7 +6,6 @@ use perfkit_archive::batch::decode_builds;
 use perfkit_archive::parquet_file::decode;
 use perfkit_schema::{ProjectName, Table};
 
-use crate::ingest::with_hint;
 use perfkit_schema::shown;
 
 /// What `perfkit ls` was asked to do (the binary fills it from its arguments).
@@ -27,15 +26,12 @@ pub async fn run(args: LsOptions) -> anyhow::Result<Outcome> {
         .transpose()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let archive = crate::read::open_existing(args.archive)?;
-    let keys = archive
-        .list_builds(project.as_ref())
-        .await
-        .map_err(with_hint)?;
+    let keys = archive.list_builds(project.as_ref()).await?;
     let mut builds = Vec::with_capacity(keys.len());
     for key in &keys {
-        let bytes = archive.get(key, Table::Builds).await.map_err(with_hint)?;
-        let batches = decode(&archive.object_url(key, Table::Builds), bytes).map_err(with_hint)?;
-        builds.extend(decode_builds(key, &batches).map_err(with_hint)?);
+        let bytes = archive.get(key, Table::Builds).await?;
+        let batches = decode(&archive.object_url(key, Table::Builds), bytes)?;
+        builds.extend(decode_builds(key, &batches)?);
     }
     builds.sort_by(|a, b| (a.started_at_us, &a.key.build).cmp(&(b.started_at_us, &b.key.build)));
     if args.json {

@@ -7,7 +7,7 @@ use perfkit_archive::Archive;
 use perfkit_archive::history::load_builds;
 use perfkit_schema::{ArchivedBuild, ProjectName};
 
-use crate::ingest::{archive_url, with_hint};
+use crate::ingest::archive_url;
 use crate::progress::Counter;
 
 /// Opens an existing archive for reading.
@@ -20,7 +20,7 @@ pub fn open_existing(flag: Option<String>) -> anyhow::Result<Archive> {
             "no archive at `{url}`\nhint: pass `--archive` (or set `PERFKIT_ARCHIVE`) to where `perfkit ingest` wrote"
         );
     }
-    Archive::open(&url).map_err(with_hint)
+    Archive::open(&url).map_err(anyhow::Error::from)
 }
 
 /// Parses `--project` values.
@@ -38,15 +38,13 @@ pub async fn load_projects(
 ) -> anyhow::Result<BTreeMap<ProjectName, Vec<ArchivedBuild>>> {
     let mut keys = Vec::new();
     if projects.is_empty() {
-        keys = archive.list_builds(None).await.map_err(with_hint)?;
+        keys = archive.list_builds(None).await?;
     } else {
         for p in projects {
-            keys.extend(archive.list_builds(Some(p)).await.map_err(with_hint)?);
+            keys.extend(archive.list_builds(Some(p)).await?);
         }
     }
-    let builds = load_builds(archive, &keys, &Counter::new())
-        .await
-        .map_err(with_hint)?;
+    let builds = load_builds(archive, &keys, &Counter::new()).await?;
     let mut grouped: BTreeMap<ProjectName, Vec<ArchivedBuild>> = BTreeMap::new();
     for build in builds {
         grouped
@@ -70,8 +68,7 @@ pub async fn projects_to_read(
     }
     let mut all: Vec<ProjectName> = archive
         .list_builds(None)
-        .await
-        .map_err(with_hint)?
+        .await?
         .into_iter()
         .map(|k| k.project)
         .collect();

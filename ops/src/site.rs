@@ -9,7 +9,6 @@ use perfkit_schema::ProjectName;
 use perfkit_site::incremental::ProjectState;
 use perfkit_site::{ProjectInput, build_site};
 
-use crate::ingest::with_hint;
 use crate::progress::Counter;
 use crate::read::{open_existing, project_names, projects_to_read};
 
@@ -28,18 +27,14 @@ pub struct SiteOptions {
 pub async fn run(args: SiteOptions) -> anyhow::Result<Outcome> {
     let projects = project_names(&args.projects)?;
     let archive = open_existing(args.archive)?;
-    let site_error = |e: perfkit_site::SiteError| {
-        let hint = e.hint();
-        anyhow::anyhow!("{e}\nhint: {hint}")
-    };
     if let Some(base) = &args.base_url
         && perfkit_site::urls::http_url(base).is_none()
     {
         // Before the lock creates the output directory: a bad flag writes nothing.
-        return Err(site_error(perfkit_site::SiteError::BaseUrl(base.clone())));
+        return Err(perfkit_site::SiteError::BaseUrl(base.clone()).into());
     }
     // Held until the end: the cache and the pages live in the out directory.
-    let _lock = perfkit_site::writer::OutputLock::acquire(&args.out).map_err(site_error)?;
+    let _lock = perfkit_site::writer::OutputLock::acquire(&args.out)?;
     let cache = args.out.join(perfkit_site::STATE_DIR).join("cache");
     let mut inputs = Vec::new();
     for project in projects_to_read(&archive, &projects).await? {
@@ -54,8 +49,7 @@ pub async fn run(args: SiteOptions) -> anyhow::Result<Outcome> {
         build_site(inputs, &args.out, &options, scope, &|p| {
             tracing::info!("rendering {p}");
         })
-    })
-    .map_err(site_error)?;
+    })?;
     for p in &report.projects {
         if scope.is_none_or(|s| s.iter().any(|n| n.as_str() == p.name)) {
             println!(
@@ -89,11 +83,8 @@ async fn project_input(
     out: &std::path::Path,
 ) -> anyhow::Result<ProjectInput> {
     let cache = BuildCache::new(cache_dir);
-    let mut plan = cache.plan(archive, &project).await.map_err(with_hint)?;
-    let fetched = cache
-        .fetch(archive, &mut plan, &Counter::new())
-        .await
-        .map_err(with_hint)?;
+    let mut plan = cache.plan(archive, &project).await?;
+    let fetched = cache.fetch(archive, &mut plan, &Counter::new()).await?;
     let listing = plan.listing();
     let new_keys: Vec<String> = fetched.iter().map(|b| cache_key(&b.record.key)).collect();
     let previous = ProjectState::load(out, &project).filter(|s| {
@@ -114,8 +105,7 @@ async fn project_input(
     }
     let mut builds = cache
         .read_current(archive, &mut plan, &fetched, &Counter::new())
-        .await
-        .map_err(with_hint)?;
+        .await?;
     tracing::info!(
         "{project}: {} builds from the cache, {} read from the archive",
         builds.len(),

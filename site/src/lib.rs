@@ -59,8 +59,8 @@ impl SiteError {
     }
 
     /// What to do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
+    pub fn hint(&self) -> Option<String> {
+        let hint = match self {
             SiteError::Io { .. } => {
                 "check that the --out directory is writable and the disk has room"
             }
@@ -72,7 +72,8 @@ impl SiteError {
             SiteError::State { .. } => {
                 "rebuild every project once (without --project); that rewrites this file"
             }
-        }
+        };
+        Some(hint.to_string())
     }
 }
 
