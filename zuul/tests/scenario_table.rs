@@ -260,7 +260,7 @@ fn derive() -> Value {
 #[test]
 fn embedded_scenario_table_matches_the_fixtures() {
     let derived = derive();
-    let path = workspace().join("zuul/src/catalog/data/scenarios.json");
+    let path = workspace().join("zuul/src/scaffold/catalog/data/scenarios.json");
     if std::env::var_os("PERFKIT_BLESS").is_some() {
         let text = serde_json::to_string_pretty(&derived).unwrap() + "\n";
         std::fs::write(&path, text).unwrap();
