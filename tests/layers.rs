@@ -62,7 +62,10 @@ fn every_dependency_points_to_a_lower_layer() {
         }
     }
     // The binary alone depends on ops; ops on every feature crate.
-    assert!(checked >= 15, "only {checked} dependencies found: is the parser still right?");
+    assert!(
+        checked >= 15,
+        "only {checked} dependencies found: is the parser still right?"
+    );
 }
 
 #[test]

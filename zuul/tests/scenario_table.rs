@@ -1,4 +1,4 @@
-//! Derives perfkit's embedded scenario table (`zuul/src/catalog/data/
+//! Derives perfkit's embedded scenario table (`zuul/src/scaffold/catalog/data/
 //! scenarios.json`) from the fixtures it summarizes and fails when the
 //! embedded copy differs. `PERFKIT_BLESS=1 cargo test -p perfkit-zuul --test
 //! scenario_table` rewrites it after a fixture update.
