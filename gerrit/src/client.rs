@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use perfkit_http::retry::{Failed, Failure, Repeat, RetryPolicy, Stopped, error_chain};
+use perfkit_http::{DisplaySafeUrl, UrlArgError};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 
@@ -131,25 +132,18 @@ pub enum Posted {
 /// A Gerrit server and the account perfkit acts as.
 pub struct Gerrit {
     http: reqwest::Client,
-    base: Url,
+    base: DisplaySafeUrl,
     credentials: Credentials,
     confirm_budget: Duration,
 }
 
 /// `--gerrit` checked: an http(s) URL without credentials, query or fragment.
-pub fn base_url(raw: &str) -> anyhow::Result<Url> {
+pub fn base_url(raw: &str) -> anyhow::Result<DisplaySafeUrl> {
     let hint = "hint: pass the server's web address, e.g. `--gerrit https://review.opendev.org`";
-    // The URL is not echoed: a `user:password@` in it would be printed.
-    let url =
-        Url::parse(raw).map_err(|e| anyhow::anyhow!("`--gerrit` is not a URL: {e}\n{hint}"))?;
-    anyhow::ensure!(
-        matches!(url.scheme(), "http" | "https") && url.host_str().is_some(),
-        "`--gerrit` must be an http:// or https:// URL\n{hint}"
-    );
-    anyhow::ensure!(
-        url.username().is_empty() && url.password().is_none(),
-        "`--gerrit` must not contain credentials: they would show in `ps` and in logs\nhint: {WHERE}"
-    );
+    let url = DisplaySafeUrl::http_arg("--gerrit", raw).map_err(|e| match e {
+        UrlArgError::Credentials { .. } => anyhow::anyhow!("{e}\nhint: {WHERE}"),
+        _ => anyhow::anyhow!("{e}\n{hint}"),
+    })?;
     anyhow::ensure!(
         url.query().is_none() && url.fragment().is_none(),
         "`--gerrit` must not have a query or fragment\n{hint}"
@@ -162,7 +156,7 @@ pub fn base_url(raw: &str) -> anyhow::Result<Url> {
 type Attempt = Result<String, Failed<anyhow::Error>>;
 
 impl Gerrit {
-    pub fn new(base: Url, credentials: Credentials) -> anyhow::Result<Gerrit> {
+    pub fn new(base: DisplaySafeUrl, credentials: Credentials) -> anyhow::Result<Gerrit> {
         if base.scheme() == "http"
             && !matches!(base.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
         {
