@@ -967,20 +967,20 @@ fn credentials_in_the_zuul_url_are_refused_and_never_shown() {
     let cases = [
         (
             format!("http://perfkit:{token}@{host}"),
-            "the --zuul URL must not contain credentials",
+            "`--zuul` must not contain credentials",
         ),
         (
             format!("http://{token}@{host}"),
-            "the --zuul URL must not contain credentials",
+            "`--zuul` must not contain credentials",
         ),
         (
             format!("http://:{token}@{host}"),
-            "the --zuul URL must not contain credentials",
+            "`--zuul` must not contain credentials",
         ),
         (format!("{token}@zuul.example.org"), "`--zuul` is not a URL"),
         (
             format!("ftp://perfkit:{token}@{host}"),
-            "`--zuul` must be an http(s) URL",
+            "`--zuul` must be an http:// or https:// URL",
         ),
     ];
     for (url, message) in cases {

@@ -3,27 +3,31 @@
 //! rest-api-accounts: Get Account `self`), with what every client of
 //! Gerrit needs: `/a/` paths with HTTP basic auth, the `)]}'` line before
 //! JSON stripped, `text/plain` errors turned into one-line messages with a
-//! hint, and bounded retries with backoff. Reads are retried after any
-//! failure without an answer, 429 and 5xx. The review POST is not
-//! idempotent: it is sent again only when Gerrit provably did not take it
-//! (no connection, or 429/503); after a timeout or another 5xx it may still
-//! land, so the messages are watched for it instead. The secret never
-//! reaches a message or a log line.
+//! hint, and bounded retries with backoff (perfkit-http's [`RetryPolicy`]).
+//! Reads are retried after any failure without an answer, 429 and 5xx.
+//! The review POST is not idempotent: it is sent again only when Gerrit
+//! provably did not take it (no connection, or 429/503); after a timeout
+//! or another 5xx it may still land, so the messages are watched for it
+//! instead. The secret never reaches a message or a log line.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use perfkit_http::retry::{Failed, Failure, Repeat, RetryPolicy, Stopped, error_chain};
+use perfkit_http::{DisplaySafeUrl, UrlArgError};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 
 use crate::credentials::{Credentials, WHERE};
 
-/// Attempts per request: the first and three retries.
-const ATTEMPTS: u32 = 4;
-/// Backoff before retry n (0-based): `FIRST_BACKOFF` × 2ⁿ, unless the server
-/// says when (`Retry-After`, capped at `MAX_BACKOFF`).
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Attempts per request: the first and three retries; backoff before retry
+/// n (0-based) 500 ms × 2ⁿ, unless the server says when (`Retry-After`),
+/// at most 30 s.
+const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 4,
+    first_backoff: Duration::from_millis(500),
+    max_backoff: Duration::from_secs(30),
+};
 /// Server text quoted in an error, at most.
 const QUOTED_CHARS: usize = 300;
 /// How long the messages are watched for a review POST that got no answer
@@ -128,25 +132,18 @@ pub enum Posted {
 /// A Gerrit server and the account perfkit acts as.
 pub struct Gerrit {
     http: reqwest::Client,
-    base: Url,
+    base: DisplaySafeUrl,
     credentials: Credentials,
     confirm_budget: Duration,
 }
 
 /// `--gerrit` checked: an http(s) URL without credentials, query or fragment.
-pub fn base_url(raw: &str) -> anyhow::Result<Url> {
+pub fn base_url(raw: &str) -> anyhow::Result<DisplaySafeUrl> {
     let hint = "hint: pass the server's web address, e.g. `--gerrit https://review.opendev.org`";
-    // The URL is not echoed: a `user:password@` in it would be printed.
-    let url =
-        Url::parse(raw).map_err(|e| anyhow::anyhow!("`--gerrit` is not a URL: {e}\n{hint}"))?;
-    anyhow::ensure!(
-        matches!(url.scheme(), "http" | "https") && url.host_str().is_some(),
-        "`--gerrit` must be an http:// or https:// URL\n{hint}"
-    );
-    anyhow::ensure!(
-        url.username().is_empty() && url.password().is_none(),
-        "`--gerrit` must not contain credentials: they would show in `ps` and in logs\nhint: {WHERE}"
-    );
+    let url = DisplaySafeUrl::http_arg("--gerrit", raw).map_err(|e| match e {
+        UrlArgError::Credentials { .. } => anyhow::anyhow!("{e}\nhint: {WHERE}"),
+        _ => anyhow::anyhow!("{e}\n{hint}"),
+    })?;
     anyhow::ensure!(
         url.query().is_none() && url.fragment().is_none(),
         "`--gerrit` must not have a query or fragment\n{hint}"
@@ -154,24 +151,12 @@ pub fn base_url(raw: &str) -> anyhow::Result<Url> {
     Ok(url)
 }
 
-/// One request's outcome before retries are decided.
-#[derive(Debug)]
-enum Attempt {
-    Answer(String),
-    /// Gerrit did not take the request (no connection, or 429/503): safe
-    /// to send again.
-    Retry {
-        why: String,
-        after: Option<Duration>,
-    },
-    /// Sent, but whether Gerrit acted on it is unknown (a timeout, a lost
-    /// connection, another 5xx): safe to send again only if idempotent.
-    Unknown(String),
-    Fail(anyhow::Error),
-}
+/// One request's outcome: Gerrit's answer, or why there is none and
+/// whether sending it again is safe ([`Failure`]).
+type Attempt = Result<String, Failed<anyhow::Error>>;
 
 impl Gerrit {
-    pub fn new(base: Url, credentials: Credentials) -> anyhow::Result<Gerrit> {
+    pub fn new(base: DisplaySafeUrl, credentials: Credentials) -> anyhow::Result<Gerrit> {
         if base.scheme() == "http"
             && !matches!(base.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
         {
@@ -248,28 +233,25 @@ impl Gerrit {
     ) -> anyhow::Result<Posted> {
         let ps = patchset.to_string();
         let url = self.endpoint(change, &["revisions", &ps, "review"]);
-        for attempt in 0..ATTEMPTS {
-            match self
-                .attempt(Method::POST, url.clone(), Some(body), change)
-                .await
-            {
-                Attempt::Answer(text) => {
-                    return Ok(Posted::Accepted(parse_json(&text, "ReviewResult")?));
+        let posted = RETRY
+            .run(Repeat::NotIdempotent, async |attempt| {
+                // Sent again only after Gerrit refused it: is it there after all?
+                if attempt > 0 && landed(&self.messages(change).await.map_err(Failed::final_error)?)
+                {
+                    return Ok(Posted::FoundAfterRetry);
                 }
-                Attempt::Fail(e) => return Err(e),
-                Attempt::Unknown(why) => return self.confirm(change, &why, &landed).await,
-                Attempt::Retry { why, after } => {
-                    if attempt + 1 == ATTEMPTS {
-                        return Err(gave_up(&why));
-                    }
-                    wait(attempt, after, &why).await;
-                    if landed(&self.messages(change).await?) {
-                        return Ok(Posted::FoundAfterRetry);
-                    }
-                }
-            }
+                let text = self
+                    .attempt(Method::POST, url.clone(), Some(body), change)
+                    .await?;
+                let result = parse_json(&text, "ReviewResult").map_err(Failed::final_error)?;
+                Ok(Posted::Accepted(result))
+            })
+            .await;
+        match posted {
+            Ok(posted) => Ok(posted),
+            Err(Stopped::Unsure(why)) => self.confirm(change, &why.to_string(), &landed).await,
+            Err(stopped) => Err(gave_up(stopped)),
         }
-        unreachable!("the last attempt returns")
     }
 
     /// After a review POST that Gerrit may still act on: look for it in
@@ -294,15 +276,14 @@ impl Gerrit {
             tokio::time::sleep(delay).await;
             // One look per wait: a failed read is just a look that saw nothing.
             unread = match self.attempt(Method::GET, url.clone(), None, change).await {
-                Attempt::Answer(text) => {
+                Ok(text) => {
                     match parse_json::<Vec<ChangeMessageInfo>>(&text, "list of ChangeMessageInfo") {
                         Ok(messages) if landed(&messages) => return Ok(Posted::FoundAfterRetry),
                         Ok(_) => None,
                         Err(e) => Some(e.to_string()),
                     }
                 }
-                Attempt::Retry { why, .. } | Attempt::Unknown(why) => Some(why),
-                Attempt::Fail(e) => Some(e.to_string()),
+                Err(failed) => Some(failed.error.to_string()),
             };
         }
         anyhow::bail!(
@@ -318,6 +299,7 @@ impl Gerrit {
         )
     }
 
+    /// A read under [`RETRY`]: sending it again is harmless.
     async fn with_retries(
         &self,
         method: Method,
@@ -325,22 +307,13 @@ impl Gerrit {
         body: Option<&str>,
         change: &ChangeRef,
     ) -> anyhow::Result<String> {
-        for attempt in 0..ATTEMPTS {
-            match self
-                .attempt(method.clone(), url.clone(), body, change)
-                .await
-            {
-                Attempt::Answer(text) => return Ok(text),
-                Attempt::Fail(e) => return Err(e),
-                // Only reads come here: sending them again is harmless.
-                Attempt::Retry { why, .. } | Attempt::Unknown(why) if attempt + 1 == ATTEMPTS => {
-                    return Err(gave_up(&why));
-                }
-                Attempt::Retry { why, after } => wait(attempt, after, &why).await,
-                Attempt::Unknown(why) => wait(attempt, None, &why).await,
-            }
-        }
-        unreachable!("the last attempt returns")
+        RETRY
+            .run(Repeat::Idempotent, async |_| {
+                self.attempt(method.clone(), url.clone(), body, change)
+                    .await
+            })
+            .await
+            .map_err(gave_up)
     }
 
     async fn attempt(
@@ -368,16 +341,14 @@ impl Gerrit {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!("{method} {url}: {e}");
-                return unanswered(&method, &e);
+                return Err(Failed {
+                    failure: Failure::of_error(&e),
+                    error: anyhow::anyhow!("{method} failed: {}", error_chain(&e)),
+                });
             }
         };
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let failure = Failure::of_status(status, response.headers());
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
@@ -386,32 +357,26 @@ impl Gerrit {
         let text = match response.text().await {
             Ok(t) => t,
             Err(e) => {
-                return Attempt::Unknown(format!(
-                    "{method} {url}: {status}, then reading the answer failed: {e}"
-                ));
+                return Err(Failed {
+                    failure: Failure::Unanswered { retry_after: None },
+                    error: anyhow::anyhow!(
+                        "{method} {url}: {status}, then reading the answer failed: {e}"
+                    ),
+                });
             }
         };
         tracing::debug!("{method} {url}: {status}");
         if status.is_success() {
-            return Attempt::Answer(text);
+            return Ok(text);
         }
         let quoted = self.quote(&text);
-        let why = format!("{method} {url}: {status}: {quoted}");
         // Gerrit answers 429 and 503 before doing anything; a 500, or a
         // proxy's 502/504, may come while or after the request is acted on.
-        if matches!(
-            status,
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-        ) {
-            return Attempt::Retry {
-                why,
-                after: retry_after,
-            };
-        }
-        if status.is_server_error() {
-            return Attempt::Unknown(why);
-        }
-        Attempt::Fail(self.refusal(&method, status, &quoted, location.as_deref(), change))
+        let error = match failure {
+            Failure::Final => self.refusal(&method, status, &quoted, location.as_deref(), change),
+            _ => anyhow::anyhow!("{method} {url}: {status}: {quoted}"),
+        };
+        Err(Failed { failure, error })
     }
 
     /// A final HTTP error as one line and a hint.
@@ -503,19 +468,6 @@ fn api_endpoint(base: &Url, segments: &[&str]) -> Url {
     url
 }
 
-/// A request that got no answer: sent again freely only when it never
-/// left (no connection could be made).
-fn unanswered(method: &Method, e: &reqwest::Error) -> Attempt {
-    let why = format!("{method} failed: {}", error_chain(e));
-    if e.is_builder() {
-        Attempt::Fail(anyhow::anyhow!(why))
-    } else if e.is_connect() {
-        Attempt::Retry { why, after: None }
-    } else {
-        Attempt::Unknown(why)
-    }
-}
-
 /// The confirmation budget: [`CONFIRM_ENV`] seconds, else [`CONFIRM_BUDGET`].
 fn confirm_budget() -> Duration {
     let Ok(raw) = std::env::var(CONFIRM_ENV) else {
@@ -552,39 +504,16 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> any
     })
 }
 
-async fn wait(attempt: u32, after: Option<Duration>, why: &str) {
-    let delay = after
-        .unwrap_or(FIRST_BACKOFF * 2u32.pow(attempt))
-        .min(MAX_BACKOFF);
-    tracing::info!(
-        "{}; retrying in {:.1} s",
-        perfkit_schema::shown(why),
-        delay.as_secs_f64()
-    );
-    tokio::time::sleep(delay).await;
-}
-
-fn gave_up(why: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{} (gave up after {ATTEMPTS} attempts)\nhint: Gerrit is unavailable or overloaded; run the same command again later, it posts at most once",
-        perfkit_schema::shown(why)
-    )
-}
-
-/// An error and its causes in one line (reqwest's own says only "error
-/// sending request").
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
+/// What stays of a request [`RETRY`] stopped sending: a final error as
+/// it is; the last failure with the count of attempts and a hint.
+fn gave_up(stopped: Stopped<anyhow::Error>) -> anyhow::Error {
+    match stopped {
+        Stopped::Final(e) | Stopped::Unsure(e) => e,
+        Stopped::Exhausted { error, attempts } => anyhow::anyhow!(
+            "{} (gave up after {attempts} attempts)\nhint: Gerrit is unavailable or overloaded; run the same command again later, it posts at most once",
+            perfkit_schema::shown(&error.to_string())
+        ),
     }
-    text
 }
 
 #[cfg(test)]
@@ -661,7 +590,16 @@ mod tests {
         };
         let url = gerrit.endpoint(&change, &["revisions", "1", "review"]);
         let attempt = gerrit.attempt(Method::POST, url, Some("{}"), &change).await;
-        assert!(matches!(attempt, Attempt::Retry { .. }), "{attempt:?}");
+        assert!(
+            matches!(
+                attempt,
+                Err(Failed {
+                    failure: Failure::NotSent,
+                    ..
+                })
+            ),
+            "{attempt:?}"
+        );
     }
 
     #[test]

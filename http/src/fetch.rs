@@ -1,20 +1,19 @@
 //! HTTP for the collector: one client with connect and read timeouts, and
-//! GETs that retry with exponential backoff on what is likely to pass
-//! (connection errors, timeouts, 5xx, 429 — honouring `Retry-After`),
-//! while a 404 or another 4xx answers at once. Redirects are followed
-//! only on the origin asked for: a job chooses its log and artifact URLs,
-//! and a redirect must not take the collector to other (internal) hosts.
+//! GETs that are retried by the shared [`RetryPolicy`] (connection errors,
+//! timeouts, 5xx, 429 — honouring `Retry-After`), while a 404 or another
+//! 4xx answers at once. Redirects are followed only on the origin asked
+//! for: a job chooses its log and artifact URLs, and a redirect must not
+//! take the collector to other (internal) hosts.
 
 use std::path::Path;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT_ENCODING, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{ACCEPT_ENCODING, HeaderValue, LOCATION};
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode, Url};
 use tokio::io::AsyncWriteExt;
 
-/// Longest wait between two attempts, whatever `Retry-After` asks for.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+use crate::retry::{Failed, Failure, Repeat, RetryPolicy, Stopped, error_chain};
 
 /// Redirects followed for one request (reqwest's default).
 const MAX_REDIRECTS: usize = 10;
@@ -22,10 +21,8 @@ const MAX_REDIRECTS: usize = 10;
 /// How the collector talks HTTP.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
-    /// Attempts after the first one.
-    pub retries: u32,
-    /// Wait before the first retry; doubled for each further one.
-    pub backoff: Duration,
+    /// How often a GET is sent, and the waits between.
+    pub retry: RetryPolicy,
     /// Longest silence while waiting for a response or its body.
     pub timeout: Duration,
 }
@@ -56,12 +53,8 @@ impl std::fmt::Display for FetchError {
     }
 }
 
-/// What one attempt came to.
-enum Step {
-    Done(Response),
-    Retry(FetchError, Option<Duration>),
-    Fail(FetchError),
-}
+/// One attempt's failure.
+type Attempt<T> = Result<T, Failed<FetchError>>;
 
 /// A client plus the retry policy.
 #[derive(Clone)]
@@ -84,80 +77,58 @@ impl Fetcher {
 
     /// The whole body of `url`.
     pub async fn get_bytes(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
-        let mut attempt = 0;
-        loop {
-            let step = match self.send(url).await {
-                Step::Done(response) => match response.bytes().await {
-                    Ok(body) => return Ok(body.to_vec()),
-                    Err(e) => Step::Retry(transport(&e), None),
-                },
-                other => other,
-            };
-            self.after(step, &mut attempt).await?;
-        }
+        self.retrying(async |_| {
+            let response = self.send(url).await?;
+            match response.bytes().await {
+                Ok(body) => Ok(body.to_vec()),
+                Err(e) => Err(transport(&e)),
+            }
+        })
+        .await
     }
 
     /// Streams `url` into `dest` (created or truncated) and returns its size.
     pub async fn download(&self, url: &Url, dest: &Path) -> Result<u64, FetchError> {
-        let mut attempt = 0;
-        loop {
-            let step = match self.send(url).await {
-                Step::Done(response) => match write_body(response, dest).await {
-                    Ok(size) => return Ok(size),
-                    Err(step) => step,
-                },
-                other => other,
-            };
-            self.after(step, &mut attempt).await?;
+        self.retrying(async |_| write_body(self.send(url).await?, dest).await)
+            .await
+    }
+
+    /// `attempt` under the policy; what stays after the last retry says
+    /// how many attempts were made.
+    async fn retrying<T>(
+        &self,
+        attempt: impl AsyncFnMut(u32) -> Attempt<T>,
+    ) -> Result<T, FetchError> {
+        match self.options.retry.run(Repeat::Idempotent, attempt).await {
+            Ok(value) => Ok(value),
+            Err(Stopped::Exhausted { error, attempts }) => Err(FetchError::Transport(format!(
+                "{error} (after {attempts} attempts)"
+            ))),
+            Err(Stopped::Final(error) | Stopped::Unsure(error)) => Err(error),
         }
     }
 
-    /// Waits before the next attempt, or gives up with the step's error.
-    async fn after(&self, step: Step, attempt: &mut u32) -> Result<(), FetchError> {
-        match step {
-            Step::Done(_) => Ok(()),
-            Step::Fail(e) => Err(e),
-            Step::Retry(e, asked) => {
-                if *attempt >= self.options.retries {
-                    return Err(FetchError::Transport(format!(
-                        "{e} (after {} attempts)",
-                        *attempt + 1
-                    )));
-                }
-                let backoff = self.options.backoff.saturating_mul(1 << (*attempt).min(16));
-                let wait = asked.unwrap_or(backoff).max(backoff).min(MAX_BACKOFF);
-                tracing::info!("{e}; retrying in {wait:?}");
-                tokio::time::sleep(wait).await;
-                *attempt += 1;
-                Ok(())
-            }
-        }
-    }
-
-    async fn send(&self, url: &Url) -> Step {
+    async fn send(&self, url: &Url) -> Attempt<Response> {
         let request = self
             .client
             .get(url.clone())
             // Log servers may store compressed files; ask for the bytes as they are.
             .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => return Step::Retry(transport(&e), None),
-        };
+        let response = request.send().await.map_err(|e| transport(&e))?;
         let status = response.status();
         if status.is_success() {
-            return Step::Done(response);
+            return Ok(response);
         }
         if status.is_redirection() {
-            return Step::Fail(unfollowed(&response));
+            return Err(Failed::final_error(unfollowed(&response)));
         }
         if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
-            return Step::Fail(FetchError::NotFound);
+            return Err(Failed::final_error(FetchError::NotFound));
         }
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            return Step::Retry(FetchError::Status(status), retry_after(&response));
-        }
-        Step::Fail(FetchError::Status(status))
+        Err(Failed {
+            failure: Failure::of_status(status, response.headers()),
+            error: FetchError::Status(status),
+        })
     }
 }
 
@@ -196,9 +167,9 @@ fn unfollowed(response: &Response) -> FetchError {
     })
 }
 
-async fn write_body(mut response: Response, dest: &Path) -> Result<u64, Step> {
+async fn write_body(mut response: Response, dest: &Path) -> Attempt<u64> {
     let local = |e: std::io::Error| {
-        Step::Fail(FetchError::Local(format!(
+        Failed::final_error(FetchError::Local(format!(
             "cannot write `{}`: {e}",
             dest.display()
         )))
@@ -212,21 +183,16 @@ async fn write_body(mut response: Response, dest: &Path) -> Result<u64, Step> {
                 file.write_all(&chunk).await.map_err(local)?;
             }
             Ok(None) => break,
-            Err(e) => return Err(Step::Retry(transport(&e), None)),
+            Err(e) => return Err(transport(&e)),
         }
     }
     file.flush().await.map_err(local)?;
     Ok(size)
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare for APIs; ignored).
-fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// A transport error in one line: reqwest's message plus its innermost cause.
-fn transport(e: &reqwest::Error) -> FetchError {
+/// A transport error in one line: what went wrong, then the causes below
+/// reqwest's own message (which repeats the URL the caller names anyway).
+fn transport(e: &reqwest::Error) -> Failed<FetchError> {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -234,14 +200,15 @@ fn transport(e: &reqwest::Error) -> FetchError {
     } else {
         "transfer failed"
     };
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
+    let detail = std::error::Error::source(e)
+        .map(error_chain)
+        .unwrap_or_default();
+    Failed {
+        failure: Failure::of_error(e),
+        error: FetchError::Transport(if detail.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}: {detail}")
+        }),
     }
-    let detail = cause.to_string();
-    FetchError::Transport(if detail == e.to_string() || detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {detail}")
-    })
 }

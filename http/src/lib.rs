@@ -1,9 +1,14 @@
-//! perfkit-http: the HTTP client perfkit's remote APIs share (Zuul's
-//! builds API and log servers; Gerrit builds on it): timeouts, retries
-//! with backoff that honour `Retry-After`, same-origin redirects.
+//! perfkit-http: the HTTP layer perfkit's remote APIs share (Zuul's
+//! builds API and log servers, Gerrit): one retry policy that knows
+//! whether a request may be repeated and honours `Retry-After`, timeouts,
+//! same-origin redirects; and the URL type that never prints credentials.
 //! See `docs/ARCHITECTURE.md`.
 
 pub mod env_file;
 mod fetch;
+pub mod retry;
+mod safe_url;
 
 pub use fetch::{FetchError, Fetcher, HttpOptions};
+pub use retry::{Failed, Failure, Repeat, RetryPolicy, Stopped};
+pub use safe_url::{DisplaySafeUrl, UrlArgError, UserName};

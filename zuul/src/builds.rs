@@ -16,14 +16,14 @@ use crate::vars::ZuulFacts;
 use reqwest::Url;
 use serde_json::Value;
 
-use perfkit_http::{FetchError, Fetcher};
+use perfkit_http::{DisplaySafeUrl, FetchError, Fetcher, UrlArgError};
 use perfkit_schema::shown;
 
 /// What to ask Zuul for.
 #[derive(Debug, Clone)]
 pub struct BuildsQuery {
     /// `<zuul>/api/tenant/<tenant>/builds`.
-    endpoint: Url,
+    endpoint: DisplaySafeUrl,
     jobs: Vec<String>,
     projects: Vec<String>,
     page_size: u32,
@@ -37,18 +37,13 @@ impl BuildsQuery {
         projects: &[String],
         page_size: u32,
     ) -> anyhow::Result<BuildsQuery> {
-        // `--zuul` is never echoed: a `user:token@` in it would be printed.
         let hint = "hint: give Zuul's web address, e.g. https://zuul.opendev.org";
-        let mut endpoint =
-            Url::parse(zuul).map_err(|e| anyhow::anyhow!("`--zuul` is not a URL: {e}\n{hint}"))?;
-        anyhow::ensure!(
-            matches!(endpoint.scheme(), "http" | "https") && endpoint.host().is_some(),
-            "`--zuul` must be an http(s) URL\n{hint}"
-        );
-        anyhow::ensure!(
-            endpoint.username().is_empty() && endpoint.password().is_none(),
-            "the --zuul URL must not contain credentials: they would show in `ps`, in messages and in logs\nhint: Zuul's builds API and log servers need none"
-        );
+        let mut endpoint = DisplaySafeUrl::http_arg("--zuul", zuul).map_err(|e| match e {
+            UrlArgError::Credentials { .. } => {
+                anyhow::anyhow!("{e}\nhint: Zuul's builds API and log servers need none")
+            }
+            _ => anyhow::anyhow!("{e}\n{hint}"),
+        })?;
         anyhow::ensure!(
             !tenant.is_empty() && !tenant.contains('/'),
             "`--tenant {}` is not a tenant name",
@@ -70,7 +65,7 @@ impl BuildsQuery {
     }
 
     /// The endpoint, for messages.
-    pub fn endpoint(&self) -> &Url {
+    pub fn endpoint(&self) -> &DisplaySafeUrl {
         &self.endpoint
     }
 
@@ -78,7 +73,7 @@ impl BuildsQuery {
     /// with `idx_max` only builds up to that id, so that builds finishing
     /// while we page do not shift the pages under us.
     pub fn page_url(&self, skip: u64, idx_max: Option<u64>, limit: u32) -> Url {
-        let mut url = self.endpoint.clone();
+        let mut url = self.endpoint.as_url().clone();
         {
             let mut query = url.query_pairs_mut();
             for job in &self.jobs {
@@ -527,7 +522,7 @@ mod tests {
         assert!(
             e.unwrap_err()
                 .to_string()
-                .starts_with("the --zuul URL must not contain credentials")
+                .starts_with("`--zuul` must not contain credentials")
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Opening an archive from what the user typed: a directory or a URL. Owns
 //! the choice of backend, the bounded retry policy for remote stores, and
-//! the credential-free URL shown in messages.
+//! the URL shown in messages (perfkit-http's [`DisplaySafeUrl`], without
+//! query and fragment).
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{BackoffConfig, RetryConfig};
+use perfkit_http::{DisplaySafeUrl, UserName};
 use url::Url;
 
 use super::Archive;
@@ -66,16 +68,15 @@ where
         }
         return open_dir(FsPath::new(raw), raw);
     };
-    let url = Url::parse(raw).map_err(|e| url_error(&redact_raw(raw), e.to_string()))?;
+    let parsed = Url::parse(raw).map_err(|e| url_error(&redact_raw(raw), e.to_string()))?;
+    let user_name = user_name(&scheme);
+    let url = DisplaySafeUrl::checked("--archive", parsed.clone(), user_name).map_err(|e| {
+        url_error(
+            &display_url(&DisplaySafeUrl::new(parsed, user_name)),
+            format!("{e}; set them in the environment (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `GOOGLE_*`, `AZURE_*`) or pass `--env-file`"),
+        )
+    })?;
     let display = display_url(&url);
-    if (!url.username().is_empty() || url.password().is_some())
-        && !matches!(scheme.as_str(), "abfs" | "abfss")
-    {
-        return Err(url_error(
-            &display,
-            "credentials in the URL are not used: set them in the environment (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `GOOGLE_*`, `AZURE_*`) or pass `--env-file`".into(),
-        ));
-    }
     let root = Path::from_url_path(url.path()).map_err(|e| url_error(&display, e.to_string()))?;
     let store: Arc<dyn ObjectStore> = match scheme.as_str() {
         "file" => {
@@ -179,14 +180,20 @@ fn scheme_of(raw: &str) -> Option<String> {
     valid.then(|| scheme.to_ascii_lowercase())
 }
 
-/// `url` without password, query and fragment (SAS tokens, keys), and
-/// without user name except where it names the container (`abfs[s]://container@account…`).
-fn display_url(url: &Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_password(None);
-    if !matches!(url.scheme(), "abfs" | "abfss") {
-        let _ = url.set_username("");
+/// What the user-name part of a `scheme://` URL is: the container in
+/// `abfs[s]://container@account…`, a credential anywhere else.
+fn user_name(scheme: &str) -> UserName {
+    if matches!(scheme, "abfs" | "abfss") {
+        UserName::NotSecret
+    } else {
+        UserName::Credential
     }
+}
+
+/// `url` as it may be shown, also without query and fragment (SAS tokens,
+/// keys) and without a trailing `/`.
+fn display_url(url: &DisplaySafeUrl) -> String {
+    let mut url = url.clone();
     url.set_query(None);
     url.set_fragment(None);
     let shown = url.to_string();
@@ -231,7 +238,11 @@ mod tests {
     use super::*;
 
     fn url(raw: &str) -> String {
-        display_url(&Url::parse(raw).unwrap())
+        let scheme = scheme_of(raw).unwrap();
+        display_url(&DisplaySafeUrl::new(
+            Url::parse(raw).unwrap(),
+            user_name(&scheme),
+        ))
     }
 
     #[test]
@@ -267,13 +278,41 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(
-            text.contains("credentials in the URL are not used"),
+            text.contains("`--archive` must not contain credentials"),
             "{text}"
         );
         assert!(
             !text.contains("hunter2") && !text.contains("KEY:"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_abfs_container_is_no_credential_but_a_password_is() {
+        let err = open(
+            "abfss://fs:hunter2@acct.dfs.core.windows.net/p",
+            std::iter::empty::<(&str, &str)>(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "cannot open archive `abfss://fs@acct.dfs.core.windows.net/p`: `--archive` must not contain credentials"
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let container = open(
+            "abfss://fs@acct.dfs.core.windows.net/p",
+            [("azure_storage_account_key", "a2V5")],
+        );
+        match container {
+            Ok(archive) => assert_eq!(
+                archive.display_url(),
+                "abfss://fs@acct.dfs.core.windows.net/p"
+            ),
+            Err(e) => assert!(!e.to_string().contains("credentials"), "{e}"),
+        }
     }
 
     #[test]

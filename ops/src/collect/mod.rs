@@ -16,12 +16,14 @@ use perfkit_schema::ProjectName;
 use self::build::{Collected, Collector, Outcome as Fate};
 use crate::ingest::open_archive;
 use crate::progress::Items;
-use perfkit_http::{Fetcher, HttpOptions};
+use perfkit_http::{Fetcher, HttpOptions, RetryPolicy};
 use perfkit_schema::shown;
 use perfkit_zuul::builds::{BuildsQuery, Window, list_builds, parse_since};
 
 /// Wait before the first retry of a failed request (doubled each time).
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Longest wait between two attempts, whatever `Retry-After` asks for.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What `perfkit collect` was asked to do (the binary fills it from its arguments).
 pub struct CollectOptions {
@@ -89,8 +91,11 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
     )?;
     let archive = open_archive(args.archive.clone(), args.env_file.as_deref())?;
     let fetcher = Fetcher::new(HttpOptions {
-        retries: args.retries,
-        backoff: FIRST_BACKOFF,
+        retry: RetryPolicy {
+            attempts: args.retries.saturating_add(1),
+            first_backoff: FIRST_BACKOFF,
+            max_backoff: MAX_BACKOFF,
+        },
         timeout: Duration::from_secs(args.timeout),
     })?;
     let window = Window {
