@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use perfkit_http::retry::{Failed, Failure, Repeat, RetryPolicy, Stopped, error_chain};
-use perfkit_http::{DisplaySafeUrl, UrlArgError};
+use perfkit_http::{DisplaySafeUrl, Problem, UrlArgError};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 
@@ -139,15 +139,14 @@ pub struct Gerrit {
 
 /// `--gerrit` checked: an http(s) URL without credentials, query or fragment.
 pub fn base_url(raw: &str) -> anyhow::Result<DisplaySafeUrl> {
-    let hint = "hint: pass the server's web address, e.g. `--gerrit https://review.opendev.org`";
+    let hint = "pass the server's web address, e.g. `--gerrit https://review.opendev.org`";
     let url = DisplaySafeUrl::http_arg("--gerrit", raw).map_err(|e| match e {
-        UrlArgError::Credentials { .. } => anyhow::anyhow!("{e}\nhint: {WHERE}"),
-        _ => anyhow::anyhow!("{e}\n{hint}"),
+        UrlArgError::Credentials { .. } => Problem::new(e.to_string(), WHERE),
+        _ => Problem::new(e.to_string(), hint),
     })?;
-    anyhow::ensure!(
-        url.query().is_none() && url.fragment().is_none(),
-        "`--gerrit` must not have a query or fragment\n{hint}"
-    );
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Problem::new("`--gerrit` must not have a query or fragment", hint).into());
+    }
     Ok(url)
 }
 
@@ -197,10 +196,13 @@ impl Gerrit {
         parse_json::<AccountInfo>(&text, "AccountInfo")?
             .account_id
             .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "Gerrit's AccountInfo of account `{}` has no `_account_id`\nhint: is `--gerrit` the Gerrit server's base URL?",
-                    perfkit_schema::shown(&self.credentials.user)
-                )
+                anyhow::Error::new(Problem::new(
+                    format!(
+                        "Gerrit's AccountInfo of account `{}` has no `_account_id`",
+                        perfkit_schema::shown(&self.credentials.user)
+                    ),
+                    "is `--gerrit` the Gerrit server's base URL?",
+                ))
             })
     }
 
@@ -286,17 +288,21 @@ impl Gerrit {
                 Err(failed) => Some(failed.error.to_string()),
             };
         }
-        anyhow::bail!(
-            "{}; the review is not on {change} after {} s{}: the review may have been posted; run perfkit review again to check\nhint: Gerrit may still store it; a new run reads the change's messages and posts only what is not there",
-            perfkit_schema::shown(why),
-            self.confirm_budget.as_secs_f64(),
-            unread
-                .map(|e| format!(
-                    " (reading its messages failed: {})",
-                    perfkit_schema::shown(&e)
-                ))
-                .unwrap_or_default()
+        Err(Problem::new(
+            format!(
+                "{}; the review is not on {change} after {} s{}: the review may have been posted; run perfkit review again to check",
+                perfkit_schema::shown(why),
+                self.confirm_budget.as_secs_f64(),
+                unread
+                    .map(|e| format!(
+                        " (reading its messages failed: {})",
+                        perfkit_schema::shown(&e)
+                    ))
+                    .unwrap_or_default()
+            ),
+            "Gerrit may still store it; a new run reads the change's messages and posts only what is not there",
         )
+        .into())
     }
 
     /// A read under [`RETRY`]: sending it again is harmless.
@@ -393,35 +399,50 @@ impl Gerrit {
         let source = &self.credentials.source;
         let base = &self.base;
         match status.as_u16() {
-            401 => anyhow::anyhow!(
-                "{base} rejected the credentials of account `{user}` (from {source}): {status}\nhint: use the account's HTTP password or token (Gerrit: Settings → HTTP Credentials), not its web login password; {WHERE}"
+            401 => Problem::new(
+                format!("{base} rejected the credentials of account `{user}` (from {source}): {status}"),
+                format!("use the account's HTTP password or token (Gerrit: Settings → HTTP Credentials), not its web login password; {WHERE}"),
             ),
-            403 => anyhow::anyhow!(
-                "account `{user}` may not {} {change} on {base}: {status}: {quoted}\nhint: the account needs permission to comment on the project's changes{}; ask the project's Gerrit administrators",
-                if posting { "review" } else { "read" },
-                if posting {
-                    " (and to vote on the label given with --vote)"
-                } else {
-                    ""
-                }
+            403 => Problem::new(
+                format!(
+                    "account `{user}` may not {} {change} on {base}: {status}: {quoted}",
+                    if posting { "review" } else { "read" },
+                ),
+                format!(
+                    "the account needs permission to comment on the project's changes{}; ask the project's Gerrit administrators",
+                    if posting {
+                        " (and to vote on the label given with --vote)"
+                    } else {
+                        ""
+                    }
+                ),
             ),
-            404 => anyhow::anyhow!(
-                "{change}{} not found on {base}: {status}: {quoted}\nhint: check --gerrit, --project, --change and --patchset; Gerrit also answers 404 for a change account `{user}` may not see",
-                if posting { " or its patchset" } else { "" }
+            404 => Problem::new(
+                format!(
+                    "{change}{} not found on {base}: {status}: {quoted}",
+                    if posting { " or its patchset" } else { "" }
+                ),
+                format!("check --gerrit, --project, --change and --patchset; Gerrit also answers 404 for a change account `{user}` may not see"),
             ),
-            409 => anyhow::anyhow!(
-                "{base} refused the review of {change}: {status}: {quoted}\nhint: the change is closed, or the patchset is a change edit"
+            409 => Problem::new(
+                format!("{base} refused the review of {change}: {status}: {quoted}"),
+                "the change is closed, or the patchset is a change edit",
             ),
-            300..=399 => anyhow::anyhow!(
-                "{base} redirected the request ({status}){}\nhint: pass the Gerrit URL the server redirects to as `--gerrit`",
-                location
-                    .map(|l| format!(" to {}", perfkit_schema::shown(l)))
-                    .unwrap_or_default()
+            300..=399 => Problem::new(
+                format!(
+                    "{base} redirected the request ({status}){}",
+                    location
+                        .map(|l| format!(" to {}", perfkit_schema::shown(l)))
+                        .unwrap_or_default()
+                ),
+                "pass the Gerrit URL the server redirects to as `--gerrit`",
             ),
-            _ => anyhow::anyhow!(
-                "{base} refused {method} for {change}: {status}: {quoted}\nhint: Gerrit's answer above says why; `-vv` shows each request"
+            _ => Problem::new(
+                format!("{base} refused {method} for {change}: {status}: {quoted}"),
+                "Gerrit's answer above says why; `-vv` shows each request",
             ),
         }
+        .into()
     }
 
     /// Server text for an error line: the password blanked out should a
@@ -498,9 +519,10 @@ fn confirm_waits(budget: Duration) -> impl Iterator<Item = Duration> {
 pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> anyhow::Result<T> {
     let json = text.strip_prefix(")]}'").unwrap_or(text);
     serde_json::from_str(json).map_err(|e| {
-        anyhow::anyhow!(
-            "Gerrit's answer is not a {what}: {e}\nhint: is `--gerrit` the Gerrit server's base URL (the one its web UI runs at)?"
-        )
+        anyhow::Error::new(Problem::new(
+            format!("Gerrit's answer is not a {what}: {e}"),
+            "is `--gerrit` the Gerrit server's base URL (the one its web UI runs at)?",
+        ))
     })
 }
 
@@ -509,10 +531,14 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> any
 fn gave_up(stopped: Stopped<anyhow::Error>) -> anyhow::Error {
     match stopped {
         Stopped::Final(e) | Stopped::Unsure(e) => e,
-        Stopped::Exhausted { error, attempts } => anyhow::anyhow!(
-            "{} (gave up after {attempts} attempts)\nhint: Gerrit is unavailable or overloaded; run the same command again later, it posts at most once",
-            perfkit_schema::shown(&error.to_string())
-        ),
+        Stopped::Exhausted { error, attempts } => Problem::new(
+            format!(
+                "{} (gave up after {attempts} attempts)",
+                perfkit_schema::shown(&error.to_string())
+            ),
+            "Gerrit is unavailable or overloaded; run the same command again later, it posts at most once",
+        )
+        .into(),
     }
 }
 

@@ -6,9 +6,11 @@
 
 pub mod env_file;
 mod fetch;
+mod problem;
 pub mod retry;
 mod safe_url;
 
 pub use fetch::{FetchError, Fetcher, HttpOptions};
+pub use problem::Problem;
 pub use retry::{Failed, Failure, Repeat, RetryPolicy, Stopped};
 pub use safe_url::{DisplaySafeUrl, UrlArgError, UserName};

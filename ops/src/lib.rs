@@ -64,6 +64,9 @@ fn hint_of(e: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = e.downcast_ref::<perfkit_zuul::vars::VarsError>() {
         return e.hint();
     }
+    if let Some(e) = e.downcast_ref::<perfkit_http::Problem>() {
+        return e.hint();
+    }
     if let Some(e) = e.downcast_ref::<perfkit_site::SiteError>() {
         return e.hint();
     }

@@ -16,7 +16,7 @@ use crate::vars::ZuulFacts;
 use reqwest::Url;
 use serde_json::Value;
 
-use perfkit_http::{DisplaySafeUrl, FetchError, Fetcher, UrlArgError};
+use perfkit_http::{DisplaySafeUrl, FetchError, Fetcher, Problem, UrlArgError};
 use perfkit_schema::shown;
 
 /// What to ask Zuul for.
@@ -37,12 +37,12 @@ impl BuildsQuery {
         projects: &[String],
         page_size: u32,
     ) -> anyhow::Result<BuildsQuery> {
-        let hint = "hint: give Zuul's web address, e.g. https://zuul.opendev.org";
+        let hint = "give Zuul's web address, e.g. https://zuul.opendev.org";
         let mut endpoint = DisplaySafeUrl::http_arg("--zuul", zuul).map_err(|e| match e {
             UrlArgError::Credentials { .. } => {
-                anyhow::anyhow!("{e}\nhint: Zuul's builds API and log servers need none")
+                Problem::new(e.to_string(), "Zuul's builds API and log servers need none")
             }
-            _ => anyhow::anyhow!("{e}\n{hint}"),
+            _ => Problem::new(e.to_string(), hint),
         })?;
         anyhow::ensure!(
             !tenant.is_empty() && !tenant.contains('/'),
@@ -53,7 +53,7 @@ impl BuildsQuery {
         endpoint.set_fragment(None);
         endpoint
             .path_segments_mut()
-            .map_err(|()| anyhow::anyhow!("`--zuul` cannot have a path\n{hint}"))?
+            .map_err(|()| Problem::new("`--zuul` cannot have a path", hint))?
             .pop_if_empty()
             .extend(["api", "tenant", tenant, "builds"]);
         Ok(BuildsQuery {
@@ -285,7 +285,10 @@ pub async fn list_builds(
             .await
             .map_err(|e| page_error(&url, &e))?;
         let page: Value = serde_json::from_slice(&body).map_err(|e| {
-            anyhow::anyhow!("Zuul's answer to {url} is not JSON: {e}\nhint: is `--zuul` Zuul's web address (the one serving /api/)?")
+            Problem::new(
+                format!("Zuul's answer to {url} is not JSON: {e}"),
+                "is `--zuul` Zuul's web address (the one serving /api/)?",
+            )
         })?;
         let Value::Array(items) = page else {
             anyhow::bail!("Zuul's answer to {url} is not a list of builds");
@@ -339,9 +342,11 @@ pub async fn list_builds(
 
 fn page_error(url: &Url, e: &FetchError) -> anyhow::Error {
     match e {
-        FetchError::NotFound => anyhow::anyhow!(
-            "Zuul answered 404 for {url}\nhint: check `--zuul` (Zuul's web address) and `--tenant`"
-        ),
+        FetchError::NotFound => Problem::new(
+            format!("Zuul answered 404 for {url}"),
+            "check `--zuul` (Zuul's web address) and `--tenant`",
+        )
+        .into(),
         other => anyhow::anyhow!("cannot list builds from {url}: {other}"),
     }
 }
