@@ -12,6 +12,7 @@
 //! title occurrence n. `created_at` (day and month swapped by Rally) is
 //! ignored.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -45,8 +46,8 @@ struct Grouping {
     previous: Option<(String, u32)>,
     subtask_index: u32,
     occurrence: u32,
-    /// Title (scenario name) of every pseudo-subtask so far.
-    titles: Vec<String>,
+    /// How many pseudo-subtasks had each title (scenario name) so far.
+    titles: HashMap<String, u32>,
 }
 
 impl Grouping {
@@ -60,9 +61,9 @@ impl Grouping {
             if self.previous.is_some() {
                 self.subtask_index += 1;
             }
-            self.occurrence = u32::try_from(self.titles.iter().filter(|t| *t == name).count())
-                .unwrap_or(u32::MAX);
-            self.titles.push(name.to_string());
+            let seen = self.titles.entry(name.to_string()).or_insert(0);
+            self.occurrence = *seen;
+            *seen = seen.saturating_add(1);
         }
         self.previous = Some((name.to_string(), pos));
         (self.subtask_index, self.occurrence)

@@ -12,7 +12,7 @@ use std::fmt::{self, Write as _};
 
 use serde::de::{self, DeserializeSeed, Visitor};
 
-use super::emit::{Deferred, IterBuf};
+use super::emit::{Deferred, IterBuf, PathIndex};
 use super::{ParseError, ParseErrorKind, ParsedRun, SourceFormat};
 use perfkit_archive::sink::SampleSink;
 use perfkit_schema::{Summary, WorkloadRecord};
@@ -59,6 +59,8 @@ pub(crate) struct WorkloadAcc {
     /// The workload key, once scenario and subtask title are known.
     pub key: Option<String>,
     pub index: u32,
+    /// The workload's atomic action paths.
+    pub paths: PathIndex,
 }
 
 impl WorkloadAcc {
@@ -69,6 +71,7 @@ impl WorkloadAcc {
         self.first_timestamp = None;
         self.key = None;
         self.index = index;
+        self.paths.reset();
     }
 
     pub fn summary(&self) -> Option<Summary> {

@@ -9,6 +9,7 @@
 //! before `subtasks`, are put on the task's records when the task ends, so
 //! any key order works.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -157,10 +158,10 @@ impl<'de> DeserializeSeed<'de> for TaskSeed<'_, '_> {
 
 const TASK_KEYS: &[&str] = &["uuid", "status", "subtasks"];
 
-/// Subtask titles seen so far in a task, for `title_occurrence`.
+/// How often each subtask title was seen so far in a task, for `title_occurrence`.
 struct TaskState {
     index: u32,
-    titles: Vec<String>,
+    titles: HashMap<String, u32>,
 }
 
 impl<'de> Visitor<'de> for TaskSeed<'_, '_> {
@@ -175,7 +176,7 @@ impl<'de> Visitor<'de> for TaskSeed<'_, '_> {
         let first_workload = ctx.run.workloads.len();
         let mut task = TaskState {
             index: self.index,
-            titles: Vec::new(),
+            titles: HashMap::new(),
         };
         let (mut uuid, mut status) = (None, None);
         while let Some(key) = map.next_key_seed(KeySeed(TASK_KEYS))? {
@@ -303,8 +304,9 @@ impl<'de> Visitor<'de> for SubtaskSeed<'_, '_, '_> {
             ctx.path.push(Seg::Key(name));
             if name == "title" {
                 let title: String = map.next_value()?;
-                let occurrence = to_u32(task.titles.iter().filter(|t| **t == title).count());
-                task.titles.push(title.clone());
+                let seen = task.titles.entry(title.clone()).or_insert(0);
+                let occurrence = *seen;
+                *seen = seen.saturating_add(1);
                 sub.title = Some((title, occurrence));
                 // Workloads read before the title get their keys now.
                 name_workloads(ctx, &sub);
