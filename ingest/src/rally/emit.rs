@@ -19,6 +19,9 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use perfkit_schema::{SampleRow, WorkloadRecord};
 
 use super::state::{Ctx, Fatal, to_us};
+use crate::limits::{
+    MAX_ACTION_PATH_BYTES, MAX_DISTINCT_ACTIONS_PER_ITERATION, MAX_SERIES, over, thousands,
+};
 use perfkit_archive::sink::{SampleSink, SinkError};
 
 /// `parent` of a top-level action.
@@ -97,16 +100,21 @@ impl IterBuf {
         (i < self.error_parts).then(|| self.errors[i].as_str())
     }
 
-    /// Builds every action's path (`parent > child`) and its occurrence.
-    /// Old-format names
+    /// Builds every action's path (`parent > child`) and its occurrence,
+    /// and returns how many paths are new to the workload. Old-format names
     /// `x (2)`, `x (3)` are Rally's renaming of repeats of `x`: they become
     /// `x`, occurrence 1, 2 when `x` was seen before in the iteration.
     ///
     /// One hash lookup per action: an iteration of n distinct actions
-    /// costs O(n), not O(n²).
-    fn resolve(&mut self, index: &mut PathIndex, strip_repeat_suffix: bool) {
+    /// costs O(n), not O(n²). Fails with the message of the limit passed.
+    fn resolve(
+        &mut self,
+        index: &mut PathIndex,
+        strip_repeat_suffix: bool,
+    ) -> Result<usize, String> {
         index.iteration += 1;
         let this_iteration = index.iteration;
+        let (mut distinct, mut new) = (0, 0);
         for i in 0..self.actions.len() {
             let action = self.actions[i];
             self.path.clear();
@@ -128,9 +136,19 @@ impl IterBuf {
                 self.path.truncate(prefix_end);
             }
             self.path.push_str(&self.names[a..b]);
+            if self.path.len() > MAX_ACTION_PATH_BYTES {
+                return Err(format!(
+                    "an atomic action path (its parents' names and its own, joined by ` > `) of {} bytes, more than {} (perfkit's limit)",
+                    thousands(self.path.len() as u64),
+                    thousands(MAX_ACTION_PATH_BYTES as u64)
+                ));
+            }
             let slot = match index.find(&self.path) {
                 Some(slot) => slot,
-                None => index.insert(&self.path),
+                None => {
+                    new += 1;
+                    index.insert(&self.path)
+                }
             };
             let entry = &mut index.entries[slot];
             if entry.seen_in == this_iteration {
@@ -139,10 +157,18 @@ impl IterBuf {
             } else {
                 entry.seen_in = this_iteration;
                 entry.occurrence = 0;
+                distinct += 1;
+                if distinct > MAX_DISTINCT_ACTIONS_PER_ITERATION {
+                    return Err(over(
+                        MAX_DISTINCT_ACTIONS_PER_ITERATION,
+                        "distinct atomic actions in one iteration",
+                    ));
+                }
             }
             self.actions[i].path = entry.range;
             self.actions[i].occurrence = entry.occurrence;
         }
+        Ok(new)
     }
 }
 
@@ -204,6 +230,7 @@ impl PathIndex {
 
     fn insert(&mut self, path: &str) -> usize {
         let slot = self.entries.len();
+        // At most MAX_SERIES paths reach here: the count fits.
         let index = u32::try_from(slot).unwrap_or(NO_ENTRY - 1);
         let next = self
             .by_hash
@@ -367,7 +394,19 @@ pub(crate) fn finish_iteration<E: serde::de::Error>(
     iteration: usize,
     strip_repeat_suffix: bool,
 ) -> Result<(), E> {
-    ctx.iter.resolve(&mut ctx.wl.paths, strip_repeat_suffix);
+    let resolved = ctx.iter.resolve(&mut ctx.wl.paths, strip_repeat_suffix);
+    let new_paths = match resolved {
+        Ok(new_paths) => new_paths,
+        Err(limit) => return Err(ctx.fail(Fatal::Limit(limit))),
+    };
+    ctx.run.action_series += new_paths;
+    if ctx.run.action_series > MAX_SERIES {
+        let limit = over(
+            MAX_SERIES,
+            "series (distinct workload and atomic action pairs) in one report",
+        );
+        return Err(ctx.fail(Fatal::Limit(limit)));
+    }
     match send_iteration(ctx, iteration) {
         Ok(()) => Ok(()),
         Err(SinkError(msg)) => Err(ctx.fail(Fatal::Sink(msg))),
@@ -476,7 +515,7 @@ mod tests {
             buf.actions
                 .push(Action::new(parent, depth, (start, buf.names.len())));
         }
-        buf.resolve(index, strip);
+        buf.resolve(index, strip).unwrap();
         buf.actions
             .iter()
             .map(|a| (index.text(a.path).to_string(), a.occurrence))

@@ -26,6 +26,7 @@ use super::emit::flush_deferred;
 use super::iteration::{DataSeed, skip_unknown};
 use super::state::{Ctx, Fatal, Key, KeySeed, OPT_NUM, Seg};
 use super::v2::{checked_sla, each_element};
+use crate::limits::{MAX_WORKLOADS, over};
 
 /// Walks an old results list whose first byte is `[`.
 pub(crate) fn parse_results<'de, D: de::Deserializer<'de>>(
@@ -190,6 +191,10 @@ impl<'de> Visitor<'de> for ElementSeed<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (ctx, grouping) = (self.ctx, self.grouping);
+        if ctx.run.workloads.len() >= MAX_WORKLOADS {
+            let limit = over(MAX_WORKLOADS, "workloads (list elements) in one file");
+            return Err(ctx.fail(Fatal::Limit(limit)));
+        }
         ctx.wl
             .reset(u32::try_from(ctx.run.workloads.len()).unwrap_or(u32::MAX));
         let mut f = WorkloadFields::default();

@@ -26,6 +26,7 @@ use super::config::{
 use super::emit::flush_deferred;
 use super::iteration::{DataSeed, skip_unknown};
 use super::state::{Ctx, Fatal, Key, KeySeed, OPT_NUM, Seg};
+use crate::limits::{MAX_SUBTASKS, MAX_TASKS, MAX_WORKLOADS, over};
 
 /// Walks a v2 report whose first byte is `{`.
 pub(crate) fn parse_report<'de, D: de::Deserializer<'de>>(
@@ -173,6 +174,9 @@ impl<'de> Visitor<'de> for TaskSeed<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let ctx = self.ctx;
+        if self.index as usize >= MAX_TASKS {
+            return Err(ctx.fail(Fatal::Limit(over(MAX_TASKS, "tasks in one report"))));
+        }
         let first_workload = ctx.run.workloads.len();
         let mut task = TaskState {
             index: self.index,
@@ -290,6 +294,11 @@ impl<'de> Visitor<'de> for SubtaskSeed<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (ctx, task) = (self.ctx, self.task);
+        if ctx.run.subtasks >= MAX_SUBTASKS {
+            let limit = over(MAX_SUBTASKS, "subtasks in one report");
+            return Err(ctx.fail(Fatal::Limit(limit)));
+        }
+        ctx.run.subtasks += 1;
         let mut sub = SubtaskState {
             task_index: task.index,
             index: self.index,
@@ -426,6 +435,10 @@ impl<'de> Visitor<'de> for WorkloadSeed<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (ctx, sub) = (self.ctx, self.sub);
+        if ctx.run.workloads.len() >= MAX_WORKLOADS {
+            let limit = over(MAX_WORKLOADS, "workloads in one report");
+            return Err(ctx.fail(Fatal::Limit(limit)));
+        }
         let index = to_u32(ctx.run.workloads.len());
         ctx.wl.reset(index);
         let mut f = WorkloadFields::default();
