@@ -8,7 +8,9 @@
 //! atomic actions per iteration (4 distinct), nested 2 deep, names of up
 //! to 22 bytes and paths of up to 39; rally-openstack's scenarios time a
 //! few to a few dozen actions, nested a few levels, and a CI job runs tens
-//! to a few hundred workloads.
+//! to a few hundred workloads. Locust runs have a handful to a few hundred
+//! request names, fio job files a handful to a few hundred jobs (`numjobs`
+//! without `group_reporting` multiplies them) of a few dozen options.
 //!
 //! | limit | value | real output |
 //! | --- | --- | --- |
@@ -21,16 +23,20 @@
 //! | atomic action name | 1,024 bytes | ≤ ~60 |
 //! | atomic action path (`a > b > c`) | 4,096 bytes | ≤ ~150 |
 //! | series per Rally report (workload × action path) | 100,000 | hundreds to a few thousand |
+//! | Locust requests (method and name) per result | 10,000 | a handful to a few hundred |
+//! | fio jobs per report | 10,000 | a handful to a few hundred |
+//! | fio options per job (global and its own) | 1,000 | a few dozen |
+//! | size of a Locust or fio file (read whole) | 256 MiB | KB to a few MB |
 //!
 //! Iterations and samples are not limited: a long run legitimately has
 //! millions, and each costs constant time and memory (Rally reports
 //! stream; nothing grows with them but the durations kept per workload).
 //! JSON nesting is limited by serde_json itself to 128 levels for every
-//! value perfkit reads (Rally's configs); values it skips are stepped
-//! over without recursion.
+//! value perfkit reads (Rally's configs, Locust's and fio's JSON); values
+//! it skips are stepped over without recursion.
 //!
 //! Why these bound the work: every per-report collection (workloads,
-//! subtask titles, action paths, series) is
+//! subtask titles, action paths, series, Locust requests, fio jobs) is
 //! looked up through a hash map or visited once, so time is linear in the
 //! input; the limits keep memory proportional to it too (an action path
 //! is copied into every row of its action, so its length multiplies).
@@ -55,6 +61,16 @@ pub const MAX_ACTION_PATH_BYTES: usize = 4_096;
 /// Distinct (workload, atomic action path) pairs in one Rally report:
 /// the series rows it adds besides one `total` per workload.
 pub const MAX_SERIES: usize = 100_000;
+/// Locust requests (distinct method and name rows) in one result.
+pub const MAX_LOCUST_REQUESTS: usize = 10_000;
+/// fio jobs in one report.
+pub const MAX_FIO_JOBS: usize = 10_000;
+/// fio options of one job, its own and the global ones together.
+pub const MAX_FIO_OPTIONS: usize = 1_000;
+/// Bytes of one Locust or fio file (they are read whole; Rally reports
+/// stream and have no size limit).
+pub const MAX_MEASURED_FILE_BYTES: u64 = 256 << 20;
+
 /// What to do about a file past a limit.
 pub const HINT: &str = "real tool output stays far below perfkit's limits (README, \"Limits\"); if this file is genuine, split the run into smaller ones, otherwise check what wrote it";
 
@@ -83,6 +99,18 @@ pub(crate) fn over(limit: usize, what: &str) -> String {
 /// "recursion limit exceeded".
 pub(crate) const TOO_DEEP: &str = "JSON nested more than 128 levels deep (the JSON parser's limit; real output nests a few levels)";
 
+/// A serde_json error as a message: [`TOO_DEEP`] for its nesting limit,
+/// else its own text without the position (the caller gives that).
+pub(crate) fn json_error_text(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if text.starts_with("recursion limit exceeded") {
+        return TOO_DEEP.into();
+    }
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let text = text.strip_suffix(&suffix).unwrap_or(&text);
+    format!("invalid JSON: {text}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +125,18 @@ mod tests {
         assert_eq!(
             over(MAX_WORKLOADS, "workloads in one report"),
             "more than 10,000 workloads in one report (perfkit's limit)"
+        );
+    }
+
+    #[test]
+    fn json_errors_are_worded_plainly() {
+        let deep = "[".repeat(200);
+        let e = serde_json::from_str::<serde_json::Value>(&deep).unwrap_err();
+        assert_eq!(json_error_text(&e), TOO_DEEP);
+        let e = serde_json::from_str::<serde_json::Value>("[1,").unwrap_err();
+        assert_eq!(
+            json_error_text(&e),
+            "invalid JSON: EOF while parsing a value"
         );
     }
 }
