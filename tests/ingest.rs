@@ -376,8 +376,10 @@ fn credentials_come_from_an_env_file_and_are_never_echoed() {
         .arg(&env_file)
         .arg(fixture("rally/dev-success.report.json")));
     assert_eq!(code, 2);
+    // Named by its line: a key the store does not take may be the wrapped
+    // tail of a secret, so no text of the line is shown.
     assert!(
-        err.contains("aws_secret_acess_key") && !err.contains("hunter2"),
+        err.contains("line 2") && !err.contains("hunter2") && !err.contains("ACESS"),
         "{err}"
     );
 

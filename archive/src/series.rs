@@ -6,6 +6,7 @@
 //! build's `samples` and `workloads` objects, for builds archived before the
 //! table existed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -40,7 +41,50 @@ pub const RALLY_RATE_UNIT: &str = "iterations/s";
 /// order of first appearance (`total` first, as parsers emit it).
 #[derive(Debug, Default)]
 pub struct SeriesCollector {
-    workloads: Vec<Vec<Accumulated>>,
+    workloads: Vec<Actions>,
+}
+
+/// One workload's actions, in order of first appearance.
+#[derive(Debug, Default)]
+struct Actions {
+    list: Vec<Accumulated>,
+    /// Action → its place in `list`, kept once `list` outgrows [`SCANNED`].
+    index: HashMap<String, usize>,
+}
+
+/// Workloads have a handful of actions, found faster by a scan than by
+/// hashing; past this many a crafted report could make the scan quadratic.
+const SCANNED: usize = 16;
+
+impl Actions {
+    fn slot(&mut self, action: &str, depth: u8) -> &mut Accumulated {
+        let found = if self.list.len() <= SCANNED {
+            self.list.iter().position(|a| a.action == action)
+        } else {
+            self.index.get(action).copied()
+        };
+        let at = match found {
+            Some(at) => at,
+            None => {
+                self.list.push(Accumulated {
+                    action: action.to_string(),
+                    depth,
+                    ..Accumulated::default()
+                });
+                let at = self.list.len() - 1;
+                if self.list.len() > SCANNED {
+                    if self.index.is_empty() {
+                        let all = self.list.iter().enumerate();
+                        self.index = all.map(|(i, a)| (a.action.clone(), i)).collect();
+                    } else {
+                        self.index.insert(action.to_string(), at);
+                    }
+                }
+                at
+            }
+        };
+        &mut self.list[at]
+    }
 }
 
 impl SeriesCollector {
@@ -55,21 +99,9 @@ impl SeriesCollector {
     ) {
         let index = workload_index as usize;
         if self.workloads.len() <= index {
-            self.workloads.resize_with(index + 1, Vec::new);
+            self.workloads.resize_with(index + 1, Actions::default);
         }
-        let actions = &mut self.workloads[index];
-        // Workloads have a handful of actions; a linear scan beats hashing.
-        let slot = match actions.iter().position(|a| a.action == action) {
-            Some(i) => &mut actions[i],
-            None => {
-                actions.push(Accumulated {
-                    action: action.to_string(),
-                    depth,
-                    ..Accumulated::default()
-                });
-                actions.last_mut().expect("just pushed")
-            }
-        };
+        let slot = self.workloads[index].slot(action, depth);
         slot.samples += 1;
         if failed {
             slot.failed += 1;
@@ -83,11 +115,11 @@ impl SeriesCollector {
     pub fn into_rows(mut self, workloads: &[WorkloadRecord]) -> Vec<SeriesRow> {
         let mut rows = Vec::new();
         for w in workloads {
-            let mut actions = std::mem::take(
-                self.workloads
-                    .get_mut(w.workload_index as usize)
-                    .unwrap_or(&mut Vec::new()),
-            );
+            let mut actions = self
+                .workloads
+                .get_mut(w.workload_index as usize)
+                .map(|a| std::mem::take(&mut a.list))
+                .unwrap_or_default();
             if !actions.iter().any(|a| a.action == "total") {
                 actions.insert(
                     0,
@@ -355,4 +387,31 @@ pub fn rebuild(
     }
     records.sort_by_key(|w| w.workload_index);
     Ok(collector.into_rows(&records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_actions_keep_their_order_and_counts() {
+        let mut collector = SeriesCollector::default();
+        for round in 0..3 {
+            collector.add(0, "total", 0, 2.0, false);
+            for i in 0..100 {
+                let failed = round == 2 && i % 2 == 0;
+                collector.add(0, &format!("a{i}"), 1, 1.0, failed);
+            }
+        }
+        let workload = WorkloadRecord::default();
+        let rows = collector.into_rows(&[workload]);
+        let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+        let want: Vec<String> = std::iter::once("total".to_string())
+            .chain((0..100).map(|i| format!("a{i}")))
+            .collect();
+        assert_eq!(actions, want);
+        assert!(rows.iter().all(|r| r.samples == 3));
+        assert_eq!((rows[1].failed, rows[1].durations_s.len()), (1, 2));
+        assert_eq!((rows[2].failed, rows[2].durations_s.len()), (0, 3));
+    }
 }

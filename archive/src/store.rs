@@ -83,6 +83,13 @@ impl Archive {
         open::open(url, options)
     }
 
+    /// Whether [`Archive::open_with_options`] takes `key` for the archive
+    /// at `url` (any key for local and in-memory archives, which ignore
+    /// them). For callers that must refuse a key without quoting it.
+    pub fn takes_option(url: &str, key: &str) -> bool {
+        open::takes_option(url, key)
+    }
+
     /// Wraps an existing store; `root` is the archive's prefix inside it and
     /// `display` the URL shown in messages (it must hold no credentials).
     pub fn from_store(store: Arc<dyn ObjectStore>, root: Path, display: String) -> Archive {

@@ -82,18 +82,20 @@ pub fn find(host: &str) -> anyhow::Result<Option<Credentials>> {
 }
 
 /// A `KEY=VALUE` file with `PERFKIT_GERRIT_USER` and `PERFKIT_GERRIT_PASSWORD`.
+/// Errors name lines by number only: a line that is no credential may be
+/// the wrapped tail of the password.
 fn from_file(path: &Path) -> anyhow::Result<Credentials> {
     warn_if_shared(path);
     let mut user = None;
     let mut password = None;
-    for (key, value) in perfkit_http::env_file::read_env_file(path)? {
-        match key.as_str() {
-            PERFKIT_GERRIT_USER => user = Some(value),
-            PERFKIT_GERRIT_PASSWORD => password = Some(value),
-            other => anyhow::bail!(
-                "`{}` ({PERFKIT_GERRIT_CREDENTIALS}) sets `{}`, which is not a Gerrit credential\nhint: the file holds two lines, `{PERFKIT_GERRIT_USER}=…` and `{PERFKIT_GERRIT_PASSWORD}=…`",
+    for entry in perfkit_http::env_file::read_env_entries(path)? {
+        match entry.key.as_str() {
+            PERFKIT_GERRIT_USER => user = Some(entry.value),
+            PERFKIT_GERRIT_PASSWORD => password = Some(entry.value),
+            _ => anyhow::bail!(
+                "`{}` ({PERFKIT_GERRIT_CREDENTIALS}) line {}: not `{PERFKIT_GERRIT_USER}=…` or `{PERFKIT_GERRIT_PASSWORD}=…` (the line is not shown: it may hold a secret)\nhint: the file holds those two lines and nothing else; a password must not wrap onto the next line",
                 path.display(),
-                perfkit_schema::shown(other)
+                entry.line
             ),
         }
     }
@@ -279,6 +281,44 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         let err = netrc_lookup("machine h login u", "h").unwrap_err();
         assert!(err.contains("both"), "{err}");
+    }
+
+    #[test]
+    fn file_errors_name_lines_never_their_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gerrit.env");
+        // The password wrapped after 12 characters: its tail looks like a key.
+        std::fs::write(
+            &path,
+            "PERFKIT_GERRIT_USER=perfkit-bot\nPERFKIT_GERRIT_PASSWORD=Zm9vYmFyYmF6\ncXV4cXV1eA==\n",
+        )
+        .unwrap();
+        let err = from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        for piece in ["cXV4", "cXV4cXV1eA", "Zm9v", "perfkit-bot"] {
+            assert!(!err.contains(piece), "{piece:?} in {err}");
+        }
+        // Not a `KEY=VALUE` line at all: the reader's error, same rule.
+        std::fs::write(
+            &path,
+            "PERFKIT_GERRIT_USER=perfkit-bot\nPERFKIT_GERRIT_PASSWORD=Zm9vYmFy\nYmF6 cXV4\n",
+        )
+        .unwrap();
+        let err = from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        for piece in ["YmF6", "cXV4", "Zm9v"] {
+            assert!(!err.contains(piece), "{piece:?} in {err}");
+        }
+        std::fs::write(
+            &path,
+            "PERFKIT_GERRIT_USER=perfkit-bot\nPERFKIT_GERRIT_PASSWORD=s3cret\n",
+        )
+        .unwrap();
+        let found = from_file(&path).unwrap();
+        assert_eq!(
+            (found.user.as_str(), found.password()),
+            ("perfkit-bot", "s3cret")
+        );
     }
 
     #[test]

@@ -22,6 +22,16 @@ pub enum IngestError {
         column: usize,
         message: String,
     },
+    /// A Rally report past one of the limits of [`crate::limits`]
+    /// (`message` names it), at a JSON path like `Malformed`'s.
+    #[error("cannot ingest `{}`: {message} at {json_path} (line {line}, column {column})", path.display())]
+    OverLimit {
+        path: PathBuf,
+        json_path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("cannot ingest `{}`: this is not a Rally, Locust or fio result ({what})", path.display())]
     NotRally { path: PathBuf, what: String },
     /// A Locust or fio result perfkit recognized but cannot archive:
@@ -61,6 +71,7 @@ impl IngestError {
         Some(match self {
             IngestError::Read { .. } => "check the path; pass the files `rally task report --json` wrote".into(),
             IngestError::Malformed { .. } => "the file looks truncated or edited; re-export it with `rally task report <uuid> --json --out report.json`".into(),
+            IngestError::OverLimit { .. } => crate::limits::HINT.into(),
             IngestError::NotRally { .. } => "pass the output of `rally task report <uuid> --json` or `rally task results <uuid>`, Locust's `--csv PREFIX` files (the prefix, its directory or its `_stats.csv`) or `--json` output, or `fio --output-format=json` (or `json+`) output".into(),
             IngestError::Invalid { hint, .. } => hint.clone(),
             IngestError::UnsupportedVersion { .. } => "re-export it with `rally task report <uuid> --json` from Rally 3.0 or newer, or report the version to perfkit".into(),

@@ -11,6 +11,7 @@
 //! build each). Submission and total latency, percentiles and the
 //! per-second IOPS/bandwidth statistics are kept in `workloads.details_json`.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use perfkit_schema::identity::config_hash;
@@ -19,6 +20,7 @@ use perfkit_schema::{SeriesRow, WorkloadRecord};
 use serde_json::{Map, Value, json};
 
 use crate::IngestError;
+use crate::limits::{MAX_FIO_JOBS, MAX_FIO_OPTIONS, over};
 use crate::measured::{Measured, summary, workload_key};
 use crate::quantiles;
 
@@ -70,7 +72,7 @@ pub fn parse(path: &Path, bytes: &[u8], job: &str) -> Result<Measured, IngestErr
         Some(Err(e)) => {
             return Err(invalid(
                 format!("line {}, column {}", e.line(), e.column()),
-                format!("invalid JSON: {e}"),
+                crate::limits::json_error_text(&e),
                 RERUN,
             ));
         }
@@ -119,8 +121,16 @@ pub fn parse(path: &Path, bytes: &[u8], job: &str) -> Result<Measured, IngestErr
         finished_at_us: finished_ms.map(|ms| ms * 1000),
         ..Measured::default()
     };
+    if jobs.len() > MAX_FIO_JOBS {
+        return Err(invalid(
+            format!("$.jobs[{MAX_FIO_JOBS}]"),
+            over(MAX_FIO_JOBS, "jobs in one report"),
+            crate::limits::HINT,
+        ));
+    }
     let mut longest_s = 0i64;
-    let mut names_seen: Vec<String> = Vec::new();
+    // How many jobs of each name came before.
+    let mut names_seen: HashMap<String, usize> = HashMap::new();
     for (j, fio_job) in jobs.iter().enumerate() {
         let name = fio_job
             .get("jobname")
@@ -139,14 +149,26 @@ pub fn parse(path: &Path, bytes: &[u8], job: &str) -> Result<Measured, IngestErr
             ));
         }
         longest_s = longest_s.max(fio_job.get("elapsed").and_then(Value::as_i64).unwrap_or(0));
+        let own = fio_job.get("job options").and_then(Value::as_object);
+        if global.len() + own.map_or(0, Map::len) > MAX_FIO_OPTIONS {
+            return Err(invalid(
+                format!("$.jobs[{j}].\"job options\""),
+                over(
+                    MAX_FIO_OPTIONS,
+                    "options for one job (its own and the global ones)",
+                ),
+                crate::limits::HINT,
+            ));
+        }
         let mut options = global.clone();
-        if let Some(own) = fio_job.get("job options").and_then(Value::as_object) {
+        if let Some(own) = own {
             options.extend(own.clone());
         }
         let identity = identity_of(&options);
         // Two jobs with the same options in one file stay two workloads.
-        let occurrence = names_seen.iter().filter(|n| **n == name).count();
-        names_seen.push(name.clone());
+        let seen = names_seen.entry(name.clone()).or_insert(0);
+        let occurrence = *seen;
+        *seen += 1;
         let mut config = options.clone();
         for place in PLACE_OPTIONS {
             config.remove(place);
@@ -419,6 +441,48 @@ mod tests {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         assert!(a > 1e-6 && a < 1e-2, "a disk latency in seconds: {a}");
         assert_eq!(old.tool_version.as_deref(), Some("fio-2.20"));
+    }
+
+    #[test]
+    fn jobs_and_options_past_the_limits_are_refused() {
+        let base: Value = serde_json::from_str(REAL).unwrap();
+        let with_jobs = |n: usize| {
+            let mut v = base.clone();
+            let job = v["jobs"][0].clone();
+            v["jobs"] = Value::Array(vec![job; n]);
+            v.to_string()
+        };
+        // Jobs of one name stay apart by occurrence: one workload each.
+        let m = parse(Path::new("x.json"), with_jobs(MAX_FIO_JOBS).as_bytes(), "j").unwrap();
+        assert_eq!(m.workloads.len(), MAX_FIO_JOBS);
+        let keys: std::collections::HashSet<_> =
+            m.workloads.iter().map(|w| &w.workload_key).collect();
+        assert_eq!(keys.len(), MAX_FIO_JOBS);
+        let err = parse(
+            Path::new("x.json"),
+            with_jobs(MAX_FIO_JOBS + 1).as_bytes(),
+            "j",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("more than 10,000 jobs in one report (perfkit's limit) at $.jobs[10000]"),
+            "{err}"
+        );
+
+        let mut v = base.clone();
+        let options = v["jobs"][0]["job options"].as_object_mut().unwrap();
+        for i in 0..MAX_FIO_OPTIONS {
+            options.insert(format!("opt{i}"), json!("1"));
+        }
+        let err = parse(Path::new("x.json"), v.to_string().as_bytes(), "j")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("more than 1,000 options for one job (its own and the global ones)"),
+            "{err}"
+        );
+        assert!(err.contains("at $.jobs[0].\"job options\""), "{err}");
     }
 
     #[test]

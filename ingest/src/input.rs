@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::IngestError;
 use crate::fio;
+use crate::limits::{MAX_MEASURED_FILE_BYTES, thousands};
 use crate::locust::{self, CsvSet};
 use crate::measured::Measured;
 
@@ -90,14 +91,7 @@ impl Contents {
     pub fn read(files: &[PathBuf]) -> Result<Contents, IngestError> {
         let files = files
             .iter()
-            .map(|p| {
-                std::fs::read(p)
-                    .map(|bytes| (p.clone(), bytes))
-                    .map_err(|source| IngestError::Read {
-                        path: p.clone(),
-                        source,
-                    })
-            })
+            .map(|p| read_whole(p).map(|bytes| (p.clone(), bytes)))
             .collect::<Result<_, _>>()?;
         Ok(Contents { files })
     }
@@ -138,6 +132,40 @@ impl Contents {
     }
 }
 
+/// The bytes of a Locust or fio file, refused past
+/// [`MAX_MEASURED_FILE_BYTES`] (they are read whole and parsed into
+/// memory several times their size).
+pub fn read_whole(path: &Path) -> Result<Vec<u8>, IngestError> {
+    let read_error = |source| IngestError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let too_large = |size: u64| IngestError::Invalid {
+        path: path.to_path_buf(),
+        place: "the whole file".into(),
+        message: format!(
+            "{} bytes, more than {} MiB (perfkit's limit for a Locust or fio file)",
+            thousands(size),
+            MAX_MEASURED_FILE_BYTES >> 20
+        ),
+        hint: crate::limits::HINT.into(),
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
+    if size > MAX_MEASURED_FILE_BYTES {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // `take`: a file that grows, or has no size (a pipe), stops here too.
+    file.take(MAX_MEASURED_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_MEASURED_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Parses a Locust or fio input whose contents were read.
 pub fn parse_measured(
     input: &Input,
@@ -152,7 +180,7 @@ pub fn parse_measured(
             let value: Value = serde_json::from_slice(bytes).map_err(|e| IngestError::Invalid {
                 path: path.to_path_buf(),
                 place: format!("line {}, column {}", e.line(), e.column()),
-                message: format!("invalid JSON: {e}"),
+                message: crate::limits::json_error_text(&e),
                 hint:
                     "pass the complete file `locust --json-file NAME` wrote (or `--json` printed)"
                         .into(),
@@ -165,5 +193,30 @@ pub fn parse_measured(
             fio::parse(path, &bytes[start..], job)
         }
         Input::Rally => unreachable!("Rally reports take the streaming path"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locust_and_fio_files_past_the_size_limit_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fio.json");
+        // Sparse: no disk space, and refused before a byte is read.
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_MEASURED_FILE_BYTES + 1).unwrap();
+        let err = read_whole(&path).unwrap_err();
+        assert!(matches!(err, IngestError::Invalid { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("fio.json"), "{text}");
+        assert!(
+            text.contains("268,435,457 bytes, more than 256 MiB (perfkit's limit"),
+            "{text}"
+        );
+        assert!(err.hint().unwrap().contains("limits"));
+        file.set_len(10).unwrap();
+        assert_eq!(read_whole(&path).unwrap(), vec![0; 10]);
     }
 }

@@ -12,6 +12,7 @@ mod fio;
 mod input;
 mod json_filter;
 pub mod json_inplace;
+pub mod limits;
 mod locust;
 mod measured;
 pub mod pipeline;

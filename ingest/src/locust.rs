@@ -8,7 +8,7 @@
 //! row, each one series row: the response-time distribution as quantile
 //! points (`quantiles`), requests and failures, and the request rate.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use perfkit_schema::identity::config_hash;
@@ -17,6 +17,7 @@ use perfkit_schema::{SeriesRow, WorkloadRecord};
 use serde_json::{Map, Value, json};
 
 use crate::IngestError;
+use crate::limits::{MAX_LOCUST_REQUESTS, over};
 use crate::measured::{Measured, summary, workload_key};
 use crate::quantiles;
 
@@ -135,15 +136,14 @@ fn head_of(path: &Path) -> Option<Vec<u8>> {
 struct Table {
     path: PathBuf,
     columns: Vec<String>,
+    /// The first column of each name, in header order.
+    distinct: Vec<usize>,
     rows: Vec<(u64, csv::StringRecord)>,
 }
 
 impl Table {
     fn read(path: &Path, required: &[&str], what: &str) -> Result<Table, IngestError> {
-        let bytes = std::fs::read(path).map_err(|source| IngestError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = crate::input::read_whole(path)?;
         let invalid = |place: String, message: String| IngestError::Invalid {
             path: path.to_path_buf(),
             place,
@@ -196,8 +196,15 @@ impl Table {
                 "the file ends in the middle of a row".into(),
             ));
         }
+        let distinct = {
+            let mut seen = std::collections::HashSet::new();
+            (0..columns.len())
+                .filter(|&i| seen.insert(columns[i].as_str()))
+                .collect()
+        };
         Ok(Table {
             path: path.to_path_buf(),
+            distinct,
             columns,
             rows,
         })
@@ -205,6 +212,18 @@ impl Table {
 
     fn index(&self, column: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == column)
+    }
+
+    /// Each column (the first of a repeated name) and its cell in `row`:
+    /// one pass, where looking each column up by name would be quadratic
+    /// in the header's width.
+    fn cells<'t, 'r>(
+        &'t self,
+        row: &'r csv::StringRecord,
+    ) -> impl Iterator<Item = (&'t String, &'r str)> {
+        self.distinct
+            .iter()
+            .map(|&i| (&self.columns[i], row.get(i).unwrap_or("")))
     }
 
     fn text<'r>(&self, row: &'r csv::StringRecord, column: &str) -> &'r str {
@@ -295,6 +314,14 @@ struct RequestStats {
 pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
     let stats = Table::read(&set.stats, &STATS_COLUMNS, "`PREFIX_stats.csv`")?;
     let percentiles = stats.percentile_columns();
+    if let Some((line, _)) = stats.rows.get(MAX_LOCUST_REQUESTS) {
+        return Err(IngestError::Invalid {
+            path: set.stats.clone(),
+            place: format!("line {line}"),
+            message: over(MAX_LOCUST_REQUESTS, "requests (rows) in one stats file"),
+            hint: crate::limits::HINT.into(),
+        });
+    }
     let mut requests = Vec::new();
     for (line, row) in &stats.rows {
         let line = *line;
@@ -310,8 +337,8 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
             )
             .collect::<Result<_, _>>()?;
         let mut details = Map::new();
-        for column in &stats.columns {
-            if let Some(v) = num_or_text(stats.text(row, column)) {
+        for (column, text) in stats.cells(row) {
+            if let Some(v) = num_or_text(text) {
                 details.insert(column.clone(), v);
             }
         }
@@ -365,6 +392,14 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
         )?),
         None => None,
     };
+    // (method, name) → request, for the history and failure rows.
+    let mut by_name: HashMap<(String, String), usize> = HashMap::new();
+    for (i, r) in requests.iter().enumerate() {
+        by_name
+            .entry((r.method.clone(), r.name.clone()))
+            .or_insert(i);
+    }
+    let find = |method: &str, name: &str| by_name.get(&(method.to_string(), name.to_string()));
     let mut times = Vec::new();
     let mut max_users = None::<u64>;
     if let Some(h) = &history {
@@ -375,13 +410,11 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
             let users = h.count(*line, row, "User Count")?;
             max_users = Some(max_users.map_or(users, |m| m.max(users)));
             let (method, name) = (h.text(row, "Type"), h.text(row, "Name"));
-            if let Some(r) = requests
-                .iter_mut()
-                .find(|r| r.method == method && r.name == name)
-            {
+            if let Some(&i) = find(method, name) {
+                let r = &mut requests[i];
                 let mut point = Map::new();
-                for column in &h.columns {
-                    if let Some(v) = num_or_text(h.text(row, column)) {
+                for (column, text) in h.cells(row) {
+                    if let Some(v) = num_or_text(text) {
                         point.insert(column.clone(), v);
                     }
                 }
@@ -403,11 +436,8 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
                 "error": f.text(row, "Error"),
                 "occurrences": f.count(*line, row, "Occurrences")?,
             });
-            if let Some(r) = requests
-                .iter_mut()
-                .find(|r| r.method == method && r.name == name)
-            {
-                list_of(&mut r.details, "failures").push(failure);
+            if let Some(&i) = find(method, name) {
+                list_of(&mut requests[i].details, "failures").push(failure);
             }
         }
     }
@@ -481,6 +511,14 @@ pub fn parse_json(path: &Path, value: &Value, job: &str) -> Result<Measured, Ing
     let entries = value
         .as_array()
         .ok_or_else(|| invalid("$".into(), "expected a list of request statistics".into()))?;
+    if entries.len() > MAX_LOCUST_REQUESTS {
+        return Err(IngestError::Invalid {
+            path: path.to_path_buf(),
+            place: format!("$[{MAX_LOCUST_REQUESTS}]"),
+            message: over(MAX_LOCUST_REQUESTS, "requests in one report"),
+            hint: crate::limits::HINT.into(),
+        });
+    }
     let mut requests = Vec::new();
     let mut all_bins: BTreeMap<u64, u64> = BTreeMap::new();
     let (mut total_requests, mut total_failures) = (0u64, 0u64);
@@ -794,6 +832,51 @@ mod tests {
         let rps = details["Requests/s"].as_f64().unwrap();
         assert!((row.throughput().unwrap() - rps).abs() < 1e-9);
         assert!(m.started_at_us.unwrap() < m.finished_at_us.unwrap());
+    }
+
+    #[test]
+    fn requests_past_the_limit_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = dir.path().join("x_stats.csv");
+        let original = std::fs::read_to_string(Path::new(RUN).join("locust_stats.csv")).unwrap();
+        let mut lines = original.lines();
+        let header = lines.next().unwrap();
+        let row = lines.next().unwrap();
+        let total = original.lines().last().unwrap();
+        let with_requests = |n: usize| {
+            let mut text = format!("{header}\n");
+            for i in 0..n {
+                text.push_str(&row.replacen("keystone.issue_token", &format!("r{i}"), 1));
+                text.push('\n');
+            }
+            text.push_str(total);
+            text.push('\n');
+            text
+        };
+        // The limit counts rows, `Aggregated` included.
+        std::fs::write(&stats, with_requests(MAX_LOCUST_REQUESTS - 1)).unwrap();
+        let set = find_csv_set(&stats).unwrap().unwrap();
+        let m = parse_csv(&set, "job").unwrap();
+        assert_eq!(m.workloads.len(), MAX_LOCUST_REQUESTS);
+        std::fs::write(&stats, with_requests(MAX_LOCUST_REQUESTS)).unwrap();
+        let err = parse_csv(&set, "job").unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "more than 10,000 requests (rows) in one stats file (perfkit's limit) at line 10002"
+            ),
+            "{err}"
+        );
+
+        let entry = json!({"name": "/", "method": "GET", "num_requests": 1, "num_failures": 0,
+                           "response_times": {"20": 1}});
+        let report = Value::Array(vec![entry; MAX_LOCUST_REQUESTS + 1]);
+        let err = parse_json(Path::new("l.json"), &report, "job")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("more than 10,000 requests in one report (perfkit's limit) at $[10000]"),
+            "{err}"
+        );
     }
 
     #[test]

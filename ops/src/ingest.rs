@@ -172,16 +172,18 @@ fn refuse_contradictions(args: &IngestOptions, vars: &BuildMeta) -> anyhow::Resu
 
 /// The archive URL and store options: `--archive`, else `PERFKIT_ARCHIVE`
 /// from `--env-file`, else from the environment, else the default; every
-/// other key of the env file becomes a store option.
+/// other key of the env file becomes a store option. A key the store does
+/// not take is refused by its line number: it may be the wrapped tail of a
+/// secret, and is not quoted.
 pub fn open_archive(flag: Option<String>, env_file: Option<&Path>) -> anyhow::Result<Archive> {
     let mut options = Vec::new();
     let mut from_file = None;
     if let Some(path) = env_file {
-        for (key, value) in perfkit_http::env_file::read_env_file(path)? {
-            if key == crate::env::PERFKIT_ARCHIVE {
-                from_file = Some(value);
+        for entry in perfkit_http::env_file::read_env_entries(path)? {
+            if entry.key == crate::env::PERFKIT_ARCHIVE {
+                from_file = Some(entry.value);
             } else {
-                options.push((key, value));
+                options.push(entry);
             }
         }
     }
@@ -189,6 +191,21 @@ pub fn open_archive(flag: Option<String>, env_file: Option<&Path>) -> anyhow::Re
         Some(url) => url,
         None => archive_url(None),
     };
+    if let (Some(path), Some(unknown)) = (
+        env_file,
+        options
+            .iter()
+            .find(|e| !Archive::takes_option(&url, &e.key)),
+    ) {
+        anyhow::bail!(
+            "`{}` line {}: not `{}` nor an option of the archive's store (the line is not shown: it may hold a secret)\nhint: the env file holds `{}=…` and the store's settings (`AWS_*` for s3://, `GOOGLE_*` for gs://, `AZURE_*` for az://), one per line; a value must not wrap onto the next line",
+            path.display(),
+            unknown.line,
+            crate::env::PERFKIT_ARCHIVE,
+            crate::env::PERFKIT_ARCHIVE
+        );
+    }
+    let options = options.into_iter().map(|e| (e.key, e.value));
     Archive::open_with_options(&url, options).map_err(anyhow::Error::from)
 }
 

@@ -6,12 +6,34 @@
 //! Key presence follows Zuul 14.3.0: `change`/`patchset` exist only for
 //! changes, `branch` is missing for tags, `newrev` is set for ref updates
 //! (and for dereferencing timers, so it never decides the pipeline).
+//!
+//! The file comes from a job, which may run untrusted code, so it is
+//! bounded before it is believed: at most [`MAX_BYTES`] (a real dump is
+//! 2–4 KB, with long `items` lists tens of KB), and at most [`MAX_VALUES`]
+//! values once YAML aliases are expanded (a real dump has a few hundred to
+//! a few thousand). Aliases can multiply: `b: [*a, *a, …]`, `c: [*b, *b,
+//! …]`, … makes a few KB stand for 10^8 values (a "billion laughs"), which
+//! would take minutes and gigabytes to build. The values are counted on a
+//! first pass that builds nothing and stops at the limit, so such a file
+//! is refused in milliseconds. (yaml_serde's own guard, 100 alias
+//! expansions per event of the file, still allows ~10^8 values from a
+//! 12 KB file; its nesting limit of 128 levels holds too.)
 
+use std::cell::Cell;
+use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 use perfkit_schema::ProjectName;
 use perfkit_schema::records::BuildMeta;
+use serde::de::{self, DeserializeSeed, Visitor};
 use yaml_serde::Value;
+
+/// Largest `zuul` variables file read, in bytes.
+pub const MAX_BYTES: u64 = 1 << 20;
+/// Most values (scalars, lists, maps; an alias counts what it repeats)
+/// a `zuul` variables file may hold.
+pub const MAX_VALUES: usize = 100_000;
 
 /// What a `zuul` variables file says about a build.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -34,6 +56,12 @@ pub enum VarsError {
         path: std::path::PathBuf,
         message: String,
     },
+    /// Past [`MAX_BYTES`] or [`MAX_VALUES`]: no Zuul dump comes near.
+    #[error("cannot read Zuul variables from `{}`: {message}", path.display())]
+    TooLarge {
+        path: std::path::PathBuf,
+        message: String,
+    },
 }
 
 impl VarsError {
@@ -42,28 +70,205 @@ impl VarsError {
         Some(match self {
             VarsError::Read { .. } => "check the path; pass the files `rally task report --json` wrote".into(),
             VarsError::Invalid { .. } => "pass the `zuul` variables as Ansible dumps them, e.g. `{{ zuul | to_yaml }}` into a file".into(),
+            VarsError::TooLarge { .. } => "pass only the `zuul` variables as Ansible dumps them (`{{ zuul | to_yaml }}`, a few KB without anchors or aliases), not a larger file".into(),
         })
     }
 }
 
 /// Reads and interprets a `zuul` variables file.
 pub fn read(path: &Path) -> Result<ZuulBuild, VarsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| VarsError::Read {
+    let read_error = |source| VarsError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse(&text).map_err(|message| VarsError::Invalid {
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
+    let too_large = |size: u64| VarsError::TooLarge {
         path: path.to_path_buf(),
-        message,
-    })
+        message: too_many_bytes(size),
+    };
+    if size > MAX_BYTES {
+        return Err(too_large(size));
+    }
+    let mut text = String::new();
+    // `take`: a file that grows, or has no size (a pipe), stops here too.
+    file.take(MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_error)?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(too_large(text.len() as u64));
+    }
+    load(&text)
+        .and_then(interpret_doc)
+        .map_err(|problem| match problem {
+            Problem::TooLarge(message) => VarsError::TooLarge {
+                path: path.to_path_buf(),
+                message,
+            },
+            Problem::Invalid(message) => VarsError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            },
+        })
 }
 
 /// Interprets the text of a `zuul` variables file (YAML or JSON).
 pub fn parse(text: &str) -> Result<ZuulBuild, String> {
-    let doc: Value = yaml_serde::from_str(text).map_err(|e| e.to_string())?;
+    load(text)
+        .and_then(interpret_doc)
+        .map_err(|problem| match problem {
+            Problem::TooLarge(message) | Problem::Invalid(message) => message,
+        })
+}
+
+/// Why a text is not read.
+enum Problem {
+    TooLarge(String),
+    Invalid(String),
+}
+
+fn too_many_bytes(size: u64) -> String {
+    format!(
+        "the file has {size} bytes, more than {} KiB (perfkit's limit; a `zuul` variables dump has a few KB)",
+        MAX_BYTES >> 10
+    )
+}
+
+/// The YAML document of `text`, if it is within [`MAX_BYTES`] and
+/// [`MAX_VALUES`].
+fn load(text: &str) -> Result<Value, Problem> {
+    if text.len() as u64 > MAX_BYTES {
+        return Err(Problem::TooLarge(too_many_bytes(text.len() as u64)));
+    }
+    let left = Cell::new(MAX_VALUES);
+    let counted = Budget { left: &left }.deserialize(yaml_serde::Deserializer::from_str(text));
+    if let Err(e) = counted {
+        let text = e.to_string();
+        // Past the budget the count stops with this message; past
+        // yaml_serde's own alias guard with its (after the YAML path).
+        let over_budget = left.get() == 0 && text.contains(OVER_BUDGET);
+        return Err(
+            if over_budget || text.contains("repetition limit exceeded") {
+                Problem::TooLarge(format!(
+                    "the YAML holds more than {MAX_VALUES} values once its aliases (`*name`, repeating what an anchor `&name` holds) are expanded (perfkit's limit; a `zuul` variables dump has a few thousand)"
+                ))
+            } else {
+                Problem::Invalid(text)
+            },
+        );
+    }
+    yaml_serde::from_str(text).map_err(|e| Problem::Invalid(e.to_string()))
+}
+
+const OVER_BUDGET: &str = "more values than the budget";
+
+/// Counts the values of a YAML document, aliases expanded, without
+/// building them; fails as soon as more than the budget were seen.
+#[derive(Clone, Copy)]
+struct Budget<'a> {
+    left: &'a Cell<usize>,
+}
+
+impl Budget<'_> {
+    fn take<E: de::Error>(self) -> Result<(), E> {
+        match self.left.get().checked_sub(1) {
+            Some(left) => {
+                self.left.set(left);
+                Ok(())
+            }
+            None => Err(E::custom(OVER_BUDGET)),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Budget<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Budget<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.take()
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        self.take()?;
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.take()?;
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.take()?;
+        while map.next_key_seed(self)?.is_some() {
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+
+    /// A tagged value (`!tag value`): the tag and the value.
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        use de::VariantAccess;
+        self.take()?;
+        let ((), variant) = data.variant_seed(self)?;
+        variant.newtype_variant_seed(self)
+    }
+}
+
+/// Interprets a loaded `zuul` variables document.
+fn interpret_doc(doc: Value) -> Result<ZuulBuild, Problem> {
+    interpret_value(&doc).map_err(Problem::Invalid)
+}
+
+fn interpret_value(doc: &Value) -> Result<ZuulBuild, String> {
     let zuul = match doc.get("zuul") {
         Some(inner) => inner,
-        None => &doc,
+        None => doc,
     };
     if !zuul.is_mapping() {
         return Err("expected a mapping of `zuul` variables".into());
@@ -310,6 +515,61 @@ mod tests {
         })
         .unwrap();
         assert_eq!(deleted.meta.newrev, None);
+    }
+
+    /// `levels` lists, each `width` aliases of the one before, the first
+    /// `width` scalars: `width^levels` values from a few KB.
+    fn laughs(width: usize, levels: usize) -> String {
+        let mut text = format!(
+            "zuul:\n  build: x\n  l0: &l0 [{}]\n",
+            vec!["lol"; width].join(",")
+        );
+        for level in 1..levels {
+            let aliases = vec![format!("*l{}", level - 1); width].join(",");
+            text.push_str(&format!("  l{level}: &l{level} [{aliases}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_before_they_expand() {
+        // The classic: 9 levels of 9, 9^9 (~3.9e8) values from 700 bytes.
+        // And one within yaml_serde's own guard (100 alias jumps per
+        // event): 1,000 scalars, 1,000 aliases of them, 100 of those:
+        // 10^8 values from 9 KB.
+        let mut wide = laughs(1_000, 2);
+        wide.push_str(&format!("  l2: [{}]\n", vec!["*l1"; 100].join(",")));
+        for text in [laughs(9, 9), wide] {
+            assert!(text.len() < 12_000, "{}", text.len());
+            let err = parse(&text).unwrap_err();
+            assert!(
+                err.contains("more than 100000 values once its aliases"),
+                "{err}"
+            );
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("vars.yaml");
+            std::fs::write(&path, &text).unwrap();
+            let err = read(&path).unwrap_err();
+            assert!(matches!(err, VarsError::TooLarge { .. }), "{err}");
+            assert!(err.to_string().contains("vars.yaml"), "{err}");
+            assert!(err.hint().unwrap().contains("to_yaml"));
+        }
+        // Aliases as people use them stay fine, up to the budget.
+        let fine = laughs(300, 2);
+        assert_eq!(parse(&fine).unwrap().meta.zuul_build.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn oversized_files_are_refused_before_parsing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vars.yaml");
+        let mut text = String::from("zuul:\n  build: x\n  pad: ");
+        text.push_str(&"x".repeat(MAX_BYTES as usize));
+        std::fs::write(&path, &text).unwrap();
+        let err = read(&path).unwrap_err();
+        assert!(matches!(err, VarsError::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("more than 1024 KiB"), "{err}");
+        assert!(parse(&text).unwrap_err().contains("more than 1024 KiB"));
     }
 
     #[test]

@@ -225,6 +225,17 @@ fn url_error(display: &str, message: String) -> ArchiveError {
     }
 }
 
+/// Whether the store `raw` names takes the option `key` (see `open`).
+pub(super) fn takes_option(raw: &str, key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    match scheme_of(raw).as_deref() {
+        Some("s3" | "s3a") => key.parse::<AmazonS3ConfigKey>().is_ok(),
+        Some("gs") => key.parse::<GoogleConfigKey>().is_ok(),
+        Some("az" | "azure" | "abfs" | "abfss") => key.parse::<AzureConfigKey>().is_ok(),
+        _ => true,
+    }
+}
+
 fn unknown_option(display: &str, key: &str) -> ArchiveError {
     url_error(display, format!("unknown store option `{key}`"))
 }
@@ -329,6 +340,18 @@ mod tests {
             err.to_string().contains("unsupported scheme `ftp://`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn options_are_known_per_store() {
+        assert!(takes_option("s3://b/p", "AWS_SECRET_ACCESS_KEY"));
+        assert!(takes_option("s3://b/p", "aws_endpoint"));
+        assert!(!takes_option("s3://b/p", "cXV4cXV1eA"));
+        assert!(!takes_option("s3://b/p", "AZURE_STORAGE_ACCOUNT_NAME"));
+        assert!(takes_option("az://c/p", "AZURE_STORAGE_ACCOUNT_NAME"));
+        assert!(!takes_option("gs://b/p", "AWS_REGION"));
+        assert!(takes_option("/tmp/archive", "anything"));
+        assert!(takes_option("memory://", "anything"));
     }
 
     #[test]

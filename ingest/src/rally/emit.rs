@@ -13,9 +13,15 @@
 //! (`jq -S`) does not; such rows are held in [`Deferred`] until the key is
 //! known, and from then on every row goes through it so order is kept.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+
 use perfkit_schema::{SampleRow, WorkloadRecord};
 
 use super::state::{Ctx, Fatal, to_us};
+use crate::limits::{
+    MAX_ACTION_PATH_BYTES, MAX_DISTINCT_ACTIONS_PER_ITERATION, MAX_SERIES, over, thousands,
+};
 use perfkit_archive::sink::{SampleSink, SinkError};
 
 /// `parent` of a top-level action.
@@ -28,7 +34,7 @@ pub(crate) struct Action {
     pub depth: u8,
     /// Range of the name in [`IterBuf::names`].
     pub name: (usize, usize),
-    /// Range of the full path in [`IterBuf::paths`], set by `resolve`.
+    /// Range of the full path in the workload's [`PathIndex`], set by `resolve`.
     path: (usize, usize),
     pub occurrence: u16,
     pub duration_s: f64,
@@ -65,9 +71,8 @@ pub(crate) struct IterBuf {
     pub error_parts: usize,
     pub actions: Vec<Action>,
     pub names: String,
-    paths: String,
-    /// (hash, path range, count) of the paths seen in this iteration.
-    seen: Vec<(u64, usize, usize, u16)>,
+    /// Scratch space where a path is built before it is looked up.
+    path: String,
 }
 
 impl IterBuf {
@@ -81,8 +86,6 @@ impl IterBuf {
         self.error_parts = 0;
         self.actions.clear();
         self.names.clear();
-        self.paths.clear();
-        self.seen.clear();
     }
 
     pub fn name(&self, start: usize, end: usize) -> &str {
@@ -97,51 +100,171 @@ impl IterBuf {
         (i < self.error_parts).then(|| self.errors[i].as_str())
     }
 
-    /// Builds every action's path (`parent > child`) and its occurrence.
-    /// Old-format names `x (2)`, `x (3)` are Rally's renaming of repeats of
-    /// `x`: they become `x`, occurrence 1, 2 when `x` was seen before.
-    fn resolve(&mut self, strip_repeat_suffix: bool) {
+    /// Builds every action's path (`parent > child`) and its occurrence,
+    /// and returns how many paths are new to the workload. Old-format names
+    /// `x (2)`, `x (3)` are Rally's renaming of repeats of `x`: they become
+    /// `x`, occurrence 1, 2 when `x` was seen before in the iteration.
+    ///
+    /// One hash lookup per action: an iteration of n distinct actions
+    /// costs O(n), not O(n²). Fails with the message of the limit passed.
+    fn resolve(
+        &mut self,
+        index: &mut PathIndex,
+        strip_repeat_suffix: bool,
+    ) -> Result<usize, String> {
+        index.iteration += 1;
+        let this_iteration = index.iteration;
+        let (mut distinct, mut new) = (0, 0);
         for i in 0..self.actions.len() {
             let action = self.actions[i];
-            let start = self.paths.len();
+            self.path.clear();
             if action.parent != NO_PARENT {
                 let (a, b) = self.actions[action.parent].path;
-                self.paths.extend_from_within(a..b);
-                self.paths.push_str(" > ");
+                self.path.push_str(&index.text[a..b]);
+                self.path.push_str(" > ");
             }
-            let prefix_end = self.paths.len();
+            let prefix_end = self.path.len();
             let (a, mut b) = action.name;
             if strip_repeat_suffix && let Some(base_len) = repeat_base_len(&self.names[a..b]) {
-                self.paths.push_str(&self.names[a..a + base_len]);
-                if self.find_seen(start, self.paths.len()).is_some() {
+                self.path.push_str(&self.names[a..a + base_len]);
+                if index
+                    .find(&self.path)
+                    .is_some_and(|e| index.entries[e].seen_in == this_iteration)
+                {
                     b = a + base_len;
                 }
-                self.paths.truncate(prefix_end);
+                self.path.truncate(prefix_end);
             }
-            self.paths.push_str(&self.names[a..b]);
-            let end = self.paths.len();
-            if let Some(slot) = self.find_seen(start, end) {
-                // A repeat: count it and reuse the first copy of the path text.
-                let entry = &mut self.seen[slot];
-                entry.3 = entry.3.saturating_add(1);
-                self.paths.truncate(start);
-                self.actions[i].path = (entry.1, entry.2);
-                self.actions[i].occurrence = entry.3;
+            self.path.push_str(&self.names[a..b]);
+            if self.path.len() > MAX_ACTION_PATH_BYTES {
+                return Err(format!(
+                    "an atomic action path (its parents' names and its own, joined by ` > `) of {} bytes, more than {} (perfkit's limit)",
+                    thousands(self.path.len() as u64),
+                    thousands(MAX_ACTION_PATH_BYTES as u64)
+                ));
+            }
+            let slot = match index.find(&self.path) {
+                Some(slot) => slot,
+                None => {
+                    new += 1;
+                    index.insert(&self.path)
+                }
+            };
+            let entry = &mut index.entries[slot];
+            if entry.seen_in == this_iteration {
+                // A repeat: count it; its rows share the first copy's text.
+                entry.occurrence = entry.occurrence.saturating_add(1);
             } else {
-                self.seen
-                    .push((hash_str(&self.paths[start..end]), start, end, 0));
-                self.actions[i].path = (start, end);
-                self.actions[i].occurrence = 0;
+                entry.seen_in = this_iteration;
+                entry.occurrence = 0;
+                distinct += 1;
+                if distinct > MAX_DISTINCT_ACTIONS_PER_ITERATION {
+                    return Err(over(
+                        MAX_DISTINCT_ACTIONS_PER_ITERATION,
+                        "distinct atomic actions in one iteration",
+                    ));
+                }
             }
+            self.actions[i].path = entry.range;
+            self.actions[i].occurrence = entry.occurrence;
+        }
+        Ok(new)
+    }
+}
+
+/// The distinct atomic action paths of the current workload, their text
+/// and how often each occurred in the current iteration. Reset per
+/// workload; an iteration only bumps [`PathIndex::iteration`], so nothing
+/// is cleared per iteration.
+#[derive(Debug, Default)]
+pub(crate) struct PathIndex {
+    /// Keyed (SipHash, random per process): names chosen to collide
+    /// cannot be made without knowing the key.
+    hasher: RandomState,
+    /// Hash → the newest entry with that hash (older ones chain on).
+    by_hash: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    entries: Vec<PathEntry>,
+    /// Every path's text, back to back.
+    text: String,
+    /// Counts `resolve` calls: entries last seen in another iteration
+    /// start their occurrences again.
+    iteration: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PathEntry {
+    /// Range in [`PathIndex::text`].
+    range: (usize, usize),
+    /// The previous entry with the same hash, or [`NO_ENTRY`].
+    next: u32,
+    seen_in: u64,
+    occurrence: u16,
+}
+
+const NO_ENTRY: u32 = u32::MAX;
+
+impl PathIndex {
+    pub fn reset(&mut self) {
+        self.by_hash.clear();
+        self.entries.clear();
+        self.text.clear();
+        self.iteration = 0;
+    }
+
+    /// The text of the path at `range` (an [`Action`]'s path).
+    fn text(&self, range: (usize, usize)) -> &str {
+        &self.text[range.0..range.1]
+    }
+
+    fn find(&self, path: &str) -> Option<usize> {
+        let mut at = *self.by_hash.get(&self.hasher.hash_one(path))?;
+        while at != NO_ENTRY {
+            let entry = &self.entries[at as usize];
+            if self.text(entry.range) == path {
+                return Some(at as usize);
+            }
+            at = entry.next;
+        }
+        None
+    }
+
+    fn insert(&mut self, path: &str) -> usize {
+        let slot = self.entries.len();
+        // At most MAX_SERIES paths reach here: the count fits.
+        let index = u32::try_from(slot).unwrap_or(NO_ENTRY - 1);
+        let next = self
+            .by_hash
+            .insert(self.hasher.hash_one(path), index)
+            .unwrap_or(NO_ENTRY);
+        let start = self.text.len();
+        self.text.push_str(path);
+        self.entries.push(PathEntry {
+            range: (start, self.text.len()),
+            next,
+            seen_in: 0,
+            occurrence: 0,
+        });
+        slot
+    }
+}
+
+/// A hasher for keys that are already hashes: passes the `u64` through.
+#[derive(Debug, Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8)) ^ u64::from(b);
         }
     }
 
-    fn find_seen(&self, start: usize, end: usize) -> Option<usize> {
-        let text = &self.paths[start..end];
-        let hash = hash_str(text);
-        self.seen
-            .iter()
-            .position(|&(h, a, b, _)| h == hash && &self.paths[a..b] == text)
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -152,16 +275,6 @@ fn repeat_base_len(name: &str) -> Option<usize> {
     let digits = &inner[open + 2..];
     let n: u32 = digits.parse().ok()?;
     (n >= 2 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(open)
-}
-
-/// FNV-1a: cheap, and only used to skip most string comparisons.
-fn hash_str(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 /// Rows held back until their workload key is known (key-sorted files).
@@ -281,17 +394,26 @@ pub(crate) fn finish_iteration<E: serde::de::Error>(
     iteration: usize,
     strip_repeat_suffix: bool,
 ) -> Result<(), E> {
-    match send_iteration(ctx, iteration, strip_repeat_suffix) {
+    let resolved = ctx.iter.resolve(&mut ctx.wl.paths, strip_repeat_suffix);
+    let new_paths = match resolved {
+        Ok(new_paths) => new_paths,
+        Err(limit) => return Err(ctx.fail(Fatal::Limit(limit))),
+    };
+    ctx.run.action_series += new_paths;
+    if ctx.run.action_series > MAX_SERIES {
+        let limit = over(
+            MAX_SERIES,
+            "series (distinct workload and atomic action pairs) in one report",
+        );
+        return Err(ctx.fail(Fatal::Limit(limit)));
+    }
+    match send_iteration(ctx, iteration) {
         Ok(()) => Ok(()),
         Err(SinkError(msg)) => Err(ctx.fail(Fatal::Sink(msg))),
     }
 }
 
-fn send_iteration(
-    ctx: &mut Ctx<'_>,
-    iteration: usize,
-    strip_repeat_suffix: bool,
-) -> Result<(), SinkError> {
+fn send_iteration(ctx: &mut Ctx<'_>, iteration: usize) -> Result<(), SinkError> {
     let Ctx {
         iter,
         wl,
@@ -300,7 +422,6 @@ fn send_iteration(
         deferred,
         ..
     } = ctx;
-    iter.resolve(strip_repeat_suffix);
     let duration = iter.duration.unwrap_or(f64::NAN);
     let idle = iter.idle.unwrap_or(0.0);
     let total = duration + idle;
@@ -352,7 +473,7 @@ fn send_iteration(
             workload_key: key,
             workload_index: wl.index,
             iteration,
-            action: &iter.paths[action.path.0..action.path.1],
+            action: wl.paths.text(action.path),
             depth: action.depth,
             occurrence: action.occurrence,
             duration_s: action.duration_s,
@@ -372,6 +493,16 @@ mod tests {
     use super::*;
 
     fn resolved(names: &[&str], parents: &[usize], strip: bool) -> Vec<(String, u16)> {
+        resolved_in(&mut PathIndex::default(), names, parents, strip)
+    }
+
+    /// One iteration's actions resolved against a workload's `index`.
+    fn resolved_in(
+        index: &mut PathIndex,
+        names: &[&str],
+        parents: &[usize],
+        strip: bool,
+    ) -> Vec<(String, u16)> {
         let mut buf = IterBuf::default();
         for (name, &parent) in names.iter().zip(parents) {
             let start = buf.names.len();
@@ -384,10 +515,10 @@ mod tests {
             buf.actions
                 .push(Action::new(parent, depth, (start, buf.names.len())));
         }
-        buf.resolve(strip);
+        buf.resolve(index, strip).unwrap();
         buf.actions
             .iter()
-            .map(|a| (buf.paths[a.path.0..a.path.1].to_string(), a.occurrence))
+            .map(|a| (index.text(a.path).to_string(), a.occurrence))
             .collect()
     }
 
@@ -403,6 +534,22 @@ mod tests {
             ("a > b > c", 0),
         ];
         assert_eq!(got, want.map(|(p, o)| (p.to_string(), o)));
+    }
+
+    #[test]
+    fn occurrences_start_again_in_each_iteration() {
+        let n = NO_PARENT;
+        let mut index = PathIndex::default();
+        let first = resolved_in(&mut index, &["a", "a", "b"], &[n, n, 1], false);
+        assert_eq!(first[1], ("a".to_string(), 1));
+        let second = resolved_in(&mut index, &["a", "b", "a", "b"], &[n, 0, n, n], false);
+        let want = [("a", 0), ("a > b", 0), ("a", 1), ("b", 0)];
+        assert_eq!(second, want.map(|(p, o)| (p.to_string(), o)));
+        // `x (2)` is a repeat only of an `x` of the same iteration.
+        let third = resolved_in(&mut index, &["b (2)"], &[n], true);
+        assert_eq!(third, [("b (2)".to_string(), 0)]);
+        // Paths are stored once per workload: a, a > b, b, b (2).
+        assert_eq!(index.entries.len(), 4);
     }
 
     #[test]

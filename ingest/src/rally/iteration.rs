@@ -10,7 +10,10 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::emit::{Action, NO_PARENT, finish_iteration};
-use super::state::{AppendStr, Ctx, Key, KeySeed, NUM, OPT_NUM, Seg};
+use super::state::{AppendStr, Ctx, Fatal, Key, KeySeed, NUM, OPT_NUM, Seg};
+use crate::limits::{
+    MAX_ACTION_DEPTH, MAX_ACTION_NAME_BYTES, MAX_ACTIONS_PER_ITERATION, over, thousands,
+};
 
 /// A workload's list of iterations.
 pub(crate) struct DataSeed<'a, 's> {
@@ -239,6 +242,7 @@ impl<'de> Visitor<'de> for ActionsSeed<'_, '_> {
                 break;
             }
             let end = ctx.iter.names.len();
+            check_action(ctx, end - start)?;
             ctx.path.push(Seg::ActionName(start, end));
             let seconds = map.next_value_seed(OPT_NUM)?;
             ctx.path.pop();
@@ -280,6 +284,13 @@ impl<'de> Visitor<'de> for ActionSeed<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let ctx = self.ctx;
+        if self.depth > MAX_ACTION_DEPTH {
+            let limit = format!(
+                "atomic actions nested more than {MAX_ACTION_DEPTH} levels deep (perfkit's limit)"
+            );
+            return Err(ctx.fail(Fatal::Limit(limit)));
+        }
+        check_action(ctx, 0)?;
         let slot = ctx.iter.actions.len();
         ctx.iter
             .actions
@@ -295,18 +306,17 @@ impl<'de> Visitor<'de> for ActionSeed<'_, '_> {
                 "name" => {
                     let start = ctx.iter.names.len();
                     map.next_value_seed(AppendStr(&mut ctx.iter.names))?;
-                    ctx.iter.actions[slot].name = (start, ctx.iter.names.len());
+                    let end = ctx.iter.names.len();
+                    check_name(ctx, end - start)?;
+                    ctx.iter.actions[slot].name = (start, end);
                     named = true;
                 }
                 "started_at" => started = map.next_value_seed(NUM)?,
                 "finished_at" => finished = map.next_value_seed(NUM)?,
                 "failed" => failed = map.next_value::<Option<bool>>()?.unwrap_or(false),
                 _ => {
-                    let Some(depth) = self.depth.checked_add(1) else {
-                        return Err(de::Error::custom(
-                            "atomic actions nested deeper than 255 levels",
-                        ));
-                    };
+                    // At most MAX_ACTION_DEPTH + 1, checked when a child comes.
+                    let depth = self.depth + 1;
                     map.next_value_seed(ActionsSeed {
                         ctx: &mut *ctx,
                         parent: slot,
@@ -332,4 +342,26 @@ impl<'de> Visitor<'de> for ActionSeed<'_, '_> {
         action.failed = failed;
         Ok(())
     }
+}
+
+/// Refuses one more action in an iteration that has the most it may, or
+/// (old format, where the name comes first) a name over the limit.
+fn check_action<E: de::Error>(ctx: &mut Ctx<'_>, name_bytes: usize) -> Result<(), E> {
+    if ctx.iter.actions.len() >= MAX_ACTIONS_PER_ITERATION {
+        let limit = over(MAX_ACTIONS_PER_ITERATION, "atomic actions in one iteration");
+        return Err(ctx.fail(Fatal::Limit(limit)));
+    }
+    check_name(ctx, name_bytes)
+}
+
+fn check_name<E: de::Error>(ctx: &mut Ctx<'_>, bytes: usize) -> Result<(), E> {
+    if bytes > MAX_ACTION_NAME_BYTES {
+        let limit = format!(
+            "an atomic action name of {} bytes, more than {} (perfkit's limit)",
+            thousands(bytes as u64),
+            thousands(MAX_ACTION_NAME_BYTES as u64)
+        );
+        return Err(ctx.fail(Fatal::Limit(limit)));
+    }
+    Ok(())
 }

@@ -110,6 +110,9 @@ pub enum ParseErrorKind {
     UnsupportedVersion { version: String },
     /// The sample sink refused a row.
     Sink,
+    /// Valid, but past one of the limits of [`crate::limits`], which no
+    /// real Rally report comes near; the message names the limit.
+    OverLimit,
 }
 
 /// A parse failure with the place it happened.
@@ -159,6 +162,13 @@ impl ParseError {
                 path,
                 version,
                 supported: supported_versions_text(),
+            },
+            ParseErrorKind::OverLimit => IngestError::OverLimit {
+                path,
+                json_path: self.json_path,
+                line: self.line,
+                column: self.column,
+                message: self.message,
             },
             ParseErrorKind::Sink => IngestError::Archive(perfkit_archive::ArchiveError::Encode {
                 table: "samples",
@@ -366,6 +376,7 @@ impl From<Fatal> for ParseErrorKind {
             Fatal::NotRally(_) => ParseErrorKind::NotRally,
             Fatal::UnsupportedVersion(version) => ParseErrorKind::UnsupportedVersion { version },
             Fatal::Sink(_) => ParseErrorKind::Sink,
+            Fatal::Limit(_) => ParseErrorKind::OverLimit,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! title occurrence n. `created_at` (day and month swapped by Rally) is
 //! ignored.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -25,6 +26,7 @@ use super::emit::flush_deferred;
 use super::iteration::{DataSeed, skip_unknown};
 use super::state::{Ctx, Fatal, Key, KeySeed, OPT_NUM, Seg};
 use super::v2::{checked_sla, each_element};
+use crate::limits::{MAX_WORKLOADS, over};
 
 /// Walks an old results list whose first byte is `[`.
 pub(crate) fn parse_results<'de, D: de::Deserializer<'de>>(
@@ -45,8 +47,8 @@ struct Grouping {
     previous: Option<(String, u32)>,
     subtask_index: u32,
     occurrence: u32,
-    /// Title (scenario name) of every pseudo-subtask so far.
-    titles: Vec<String>,
+    /// How many pseudo-subtasks had each title (scenario name) so far.
+    titles: HashMap<String, u32>,
 }
 
 impl Grouping {
@@ -60,9 +62,9 @@ impl Grouping {
             if self.previous.is_some() {
                 self.subtask_index += 1;
             }
-            self.occurrence = u32::try_from(self.titles.iter().filter(|t| *t == name).count())
-                .unwrap_or(u32::MAX);
-            self.titles.push(name.to_string());
+            let seen = self.titles.entry(name.to_string()).or_insert(0);
+            self.occurrence = *seen;
+            *seen = seen.saturating_add(1);
         }
         self.previous = Some((name.to_string(), pos));
         (self.subtask_index, self.occurrence)
@@ -189,6 +191,10 @@ impl<'de> Visitor<'de> for ElementSeed<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (ctx, grouping) = (self.ctx, self.grouping);
+        if ctx.run.workloads.len() >= MAX_WORKLOADS {
+            let limit = over(MAX_WORKLOADS, "workloads (list elements) in one file");
+            return Err(ctx.fail(Fatal::Limit(limit)));
+        }
         ctx.wl
             .reset(u32::try_from(ctx.run.workloads.len()).unwrap_or(u32::MAX));
         let mut f = WorkloadFields::default();

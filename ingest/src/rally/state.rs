@@ -12,7 +12,7 @@ use std::fmt::{self, Write as _};
 
 use serde::de::{self, DeserializeSeed, Visitor};
 
-use super::emit::{Deferred, IterBuf};
+use super::emit::{Deferred, IterBuf, PathIndex};
 use super::{ParseError, ParseErrorKind, ParsedRun, SourceFormat};
 use perfkit_archive::sink::SampleSink;
 use perfkit_schema::{Summary, WorkloadRecord};
@@ -35,6 +35,8 @@ pub(crate) enum Fatal {
     NotRally(String),
     UnsupportedVersion(String),
     Sink(String),
+    /// Past one of [`crate::limits`]; the message names it.
+    Limit(String),
 }
 
 impl Fatal {
@@ -43,6 +45,7 @@ impl Fatal {
             Fatal::NotRally(what) => what.clone(),
             Fatal::UnsupportedVersion(v) => format!("Rally report format `{v}` is not supported"),
             Fatal::Sink(msg) => format!("cannot store a sample: {msg}"),
+            Fatal::Limit(msg) => msg.clone(),
         }
     }
 }
@@ -59,6 +62,8 @@ pub(crate) struct WorkloadAcc {
     /// The workload key, once scenario and subtask title are known.
     pub key: Option<String>,
     pub index: u32,
+    /// The workload's atomic action paths.
+    pub paths: PathIndex,
 }
 
 impl WorkloadAcc {
@@ -69,6 +74,7 @@ impl WorkloadAcc {
         self.first_timestamp = None;
         self.key = None;
         self.index = index;
+        self.paths.reset();
     }
 
     pub fn summary(&self) -> Option<Summary> {
@@ -89,6 +95,11 @@ pub(crate) struct RunAcc {
     pub task_not_finished: bool,
     pub format_version: Option<String>,
     pub tool_version: Option<String>,
+    /// Subtasks read so far (v2), for [`crate::limits::MAX_SUBTASKS`].
+    pub subtasks: usize,
+    /// Distinct atomic action paths summed over workloads, for
+    /// [`crate::limits::MAX_SERIES`].
+    pub action_series: usize,
 }
 
 impl RunAcc {
@@ -175,6 +186,9 @@ impl<'s> Ctx<'s> {
             };
         }
         let mut message = err.to_string();
+        if message.starts_with("recursion limit exceeded") {
+            message = crate::limits::TOO_DEEP.into();
+        }
         if line > 0 {
             let suffix = format!(" at line {line} column {column}");
             if let Some(stripped) = message.strip_suffix(&suffix) {
@@ -184,6 +198,7 @@ impl<'s> Ctx<'s> {
         if err.is_io() {
             message = format!("cannot read the input: {message}");
         }
+        let message = cut(&message).into_owned();
         ParseError {
             kind: ParseErrorKind::Malformed,
             json_path,
@@ -211,7 +226,20 @@ impl<'s> Ctx<'s> {
     }
 }
 
+/// Keys and messages longer than this are cut in errors (a crafted
+/// file's 100 MB key or string must not become a 100 MB message).
+const SHOWN_CHARS: usize = 200;
+
+/// `text`, cut after [`SHOWN_CHARS`] characters with `…` to say so.
+fn cut(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+        None => text.into(),
+    }
+}
+
 fn push_key(out: &mut String, key: &str) {
+    let key = &*cut(key);
     let plain = key
         .chars()
         .next()

@@ -9,6 +9,7 @@
 //! before `subtasks`, are put on the task's records when the task ends, so
 //! any key order works.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -25,6 +26,7 @@ use super::config::{
 use super::emit::flush_deferred;
 use super::iteration::{DataSeed, skip_unknown};
 use super::state::{Ctx, Fatal, Key, KeySeed, OPT_NUM, Seg};
+use crate::limits::{MAX_SUBTASKS, MAX_TASKS, MAX_WORKLOADS, over};
 
 /// Walks a v2 report whose first byte is `{`.
 pub(crate) fn parse_report<'de, D: de::Deserializer<'de>>(
@@ -157,10 +159,10 @@ impl<'de> DeserializeSeed<'de> for TaskSeed<'_, '_> {
 
 const TASK_KEYS: &[&str] = &["uuid", "status", "subtasks"];
 
-/// Subtask titles seen so far in a task, for `title_occurrence`.
+/// How often each subtask title was seen so far in a task, for `title_occurrence`.
 struct TaskState {
     index: u32,
-    titles: Vec<String>,
+    titles: HashMap<String, u32>,
 }
 
 impl<'de> Visitor<'de> for TaskSeed<'_, '_> {
@@ -172,10 +174,13 @@ impl<'de> Visitor<'de> for TaskSeed<'_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let ctx = self.ctx;
+        if self.index as usize >= MAX_TASKS {
+            return Err(ctx.fail(Fatal::Limit(over(MAX_TASKS, "tasks in one report"))));
+        }
         let first_workload = ctx.run.workloads.len();
         let mut task = TaskState {
             index: self.index,
-            titles: Vec::new(),
+            titles: HashMap::new(),
         };
         let (mut uuid, mut status) = (None, None);
         while let Some(key) = map.next_key_seed(KeySeed(TASK_KEYS))? {
@@ -289,6 +294,11 @@ impl<'de> Visitor<'de> for SubtaskSeed<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (ctx, task) = (self.ctx, self.task);
+        if ctx.run.subtasks >= MAX_SUBTASKS {
+            let limit = over(MAX_SUBTASKS, "subtasks in one report");
+            return Err(ctx.fail(Fatal::Limit(limit)));
+        }
+        ctx.run.subtasks += 1;
         let mut sub = SubtaskState {
             task_index: task.index,
             index: self.index,
@@ -303,8 +313,9 @@ impl<'de> Visitor<'de> for SubtaskSeed<'_, '_, '_> {
             ctx.path.push(Seg::Key(name));
             if name == "title" {
                 let title: String = map.next_value()?;
-                let occurrence = to_u32(task.titles.iter().filter(|t| **t == title).count());
-                task.titles.push(title.clone());
+                let seen = task.titles.entry(title.clone()).or_insert(0);
+                let occurrence = *seen;
+                *seen = seen.saturating_add(1);
                 sub.title = Some((title, occurrence));
                 // Workloads read before the title get their keys now.
                 name_workloads(ctx, &sub);
@@ -424,6 +435,10 @@ impl<'de> Visitor<'de> for WorkloadSeed<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (ctx, sub) = (self.ctx, self.sub);
+        if ctx.run.workloads.len() >= MAX_WORKLOADS {
+            let limit = over(MAX_WORKLOADS, "workloads in one report");
+            return Err(ctx.fail(Fatal::Limit(limit)));
+        }
         let index = to_u32(ctx.run.workloads.len());
         ctx.wl.reset(index);
         let mut f = WorkloadFields::default();
