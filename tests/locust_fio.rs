@@ -295,6 +295,45 @@ fn a_fio_slowdown_is_a_regression_of_iops_and_latency() {
     );
 }
 
+/// The real fio run on Ceph RBD (tests/fixtures/fio/rbd) after eight
+/// local-disk runs of the same job name under the same Zuul job: its series
+/// are its own (engine and pool in the workload's identity), so the far
+/// slower RBD numbers are "no baseline", never a regression of the disk's.
+#[test]
+fn fio_on_rbd_is_its_own_series_beside_the_local_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let rbd = fixture("fio/rbd/randwrite-seqread-rbd.json");
+    let mut files: Vec<_> = (1..=8)
+        .map(|n| fixture(&format!("fio/history/run-{n:02}.json")))
+        .collect();
+    files.push(rbd.clone());
+    let (code, c) = compare_last(&archive, "openstack/cinder", "cinder-fio", &files);
+    assert_eq!(code, 0, "{c:#}");
+    let series = c["series"].as_array().unwrap();
+    // randwrite-4k-qd32 (write) and seqread-1m (read): latency, IOPS, bandwidth.
+    assert_eq!(series.len(), 6, "{c:#}");
+    for s in series {
+        assert_eq!(s["status"], "no_baseline", "{s:#}");
+    }
+    let write = verdict(&c, "write IOPS", "duration");
+    assert_eq!(
+        write["label"]["scenario"],
+        "fio randwrite bs=4k iodepth=32 ioengine=rbd pool=volumes (randwrite-4k-qd32)",
+        "{write:#}"
+    );
+    let (ios, directions) = fio_ios(&rbd);
+    assert_eq!(directions, 2);
+    let (code, out, err) = run(ingest_into(&archive)
+        .args(["--project", "openstack/cinder", "--job", "cinder-fio-rbd"])
+        .arg(&rbd));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("2 workloads, {ios} I/Os (0 failed)")),
+        "{out}"
+    );
+}
+
 #[test]
 fn a_locust_slowdown_is_a_latency_regression() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,10 +6,13 @@
 //! `PERFKIT_ZUUL_PYTHON` the result goes through Zuul's own config parser
 //! (tests/tools/validate-zuul-config.py); with `PERFKIT_TOOLS_BIN` every
 //! scaffolded playbook through `ansible-playbook --syntax-check` and stubbed
-//! runs. `--with-locust` and `--with-fio` get the same checks, plus real
-//! runs of their jobs on localhost: the tools venv's Locust against a
-//! stand-in Keystone, Debian's fio (on PATH). Without the tools those checks
-//! are skipped (and fail with `PERFKIT_REQUIRE_TOOLS=1`).
+//! runs. `--with-locust`, `--with-fio` and `--with-fio --rbd` get the same
+//! checks, plus real runs of their jobs on localhost: the tools venv's
+//! Locust against a stand-in Keystone, Debian's fio (on PATH); the RBD job
+//! file goes through that fio's rbd engine options, and its playbook runs
+//! with a stand-in `rbd` (and against a real Ceph when `PERFKIT_CEPH_CONF`
+//! names one). Without the tools those checks are skipped (and fail with
+//! `PERFKIT_REQUIRE_TOOLS=1`, except the real Ceph).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -621,8 +624,10 @@ fn help_shows_examples() {
         "--force",
         "--with-locust",
         "--with-fio",
+        "--rbd",
         "Examples:",
         "perfkit scaffold --project keystone --with-locust",
+        "perfkit scaffold --project cinder --with-fio --rbd",
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
@@ -953,6 +958,8 @@ const RUN_LOCUST: &str = "playbooks/perfkit/run-locust.yaml";
 const POST_LOCUST: &str = "playbooks/perfkit/post-locust.yaml";
 const RUN_FIO: &str = "playbooks/perfkit/run-fio.yaml";
 const POST_FIO: &str = "playbooks/perfkit/post-fio.yaml";
+const RUN_FIO_TASKS: &str = "playbooks/perfkit/tasks/run-fio.yaml";
+const RUN_FIO_RBD: &str = "playbooks/perfkit/run-fio-rbd.yaml";
 const RESULTS_VARS: &str = "playbooks/perfkit/vars/results.yaml";
 
 /// The jobs each pipeline lists, over every project stanza of the config
@@ -999,6 +1006,7 @@ fn scaffold_variants(dir: &Path, args: &[&str], layout: &str, config: &str, stri
         POST_LOCUST,
         RUN_FIO,
         POST_FIO,
+        RUN_FIO_TASKS,
         &format!("rally-jobs/fio/{short}.fio"),
         "playbooks/perfkit/tasks/keep-results.yaml",
         RESULTS_VARS,
@@ -1026,6 +1034,49 @@ fn scaffold_variants(dir: &Path, args: &[&str], layout: &str, config: &str, stri
     );
 }
 
+/// Then `--with-fio --rbd` on the same repo: the Ceph job is added beside
+/// the others (the config file only gains lines, every other file stays as
+/// it was), Zuul and Ansible accept it all, a second run changes nothing,
+/// and the RBD job shares the local-disk job's post-run and fio tasks.
+fn scaffold_rbd_variant(dir: &Path, args: &[&str], layout: &str, config: &str, strict: bool) {
+    let mut all = args.to_vec();
+    all.extend(["--with-fio", "--rbd"]);
+    let before = tree(dir);
+    let out = scaffold_layout(dir, &all, layout, config, strict);
+    let after = tree(dir);
+    let jobs = listed_jobs(dir);
+    let rally_job = jobs["check"]
+        .iter()
+        .find(|j| j.contains("rally"))
+        .unwrap()
+        .clone();
+    let short = rally_job.split('-').next().unwrap().to_string();
+    let rbd_job = format!("{short}-fio-rbd");
+    for pipeline in ["check", "gate"] {
+        for job in [&rally_job, &format!("{short}-fio"), &rbd_job] {
+            assert_eq!(
+                jobs[pipeline].iter().filter(|j| *j == job).count(),
+                1,
+                "{layout}: {job} not listed once in {pipeline}: {jobs:?}"
+            );
+        }
+    }
+    let added: Vec<&String> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    let mut want = vec![
+        RUN_FIO_RBD.to_string(),
+        format!("rally-jobs/fio/{short}-rbd.fio"),
+    ];
+    if let Some(dir_root) = config.strip_suffix("perfkit-rally.yaml") {
+        want.push(format!("{dir_root}perfkit-fio-rbd.yaml"));
+    }
+    want.sort();
+    assert_eq!(added, want.iter().collect::<Vec<_>>(), "{layout}:\n{out}");
+    assert!(
+        out.contains(&format!("jobs {rally_job}, {rbd_job} in check, gate")),
+        "{out}"
+    );
+}
+
 #[test]
 fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
     let neutron = neutron_checkout();
@@ -1040,11 +1091,26 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         assert!(neutron.path().join(own).is_file(), "{own} missing");
     }
 
+    scaffold_rbd_variant(
+        neutron.path(),
+        &[],
+        "zuul.d/ (neutron, then --with-fio --rbd)",
+        "zuul.d/perfkit-rally.yaml",
+        true,
+    );
+
     let nova = repo(None, &[("openstack/nova/.zuul.yaml", ".zuul.yaml")]);
     scaffold_variants(
         nova.path(),
         &["--project", "nova"],
         ".zuul.yaml (nova, --with-locust --with-fio)",
+        ".zuul.yaml",
+        true,
+    );
+    scaffold_rbd_variant(
+        nova.path(),
+        &["--project", "nova"],
+        ".zuul.yaml (nova, then --with-fio --rbd)",
         ".zuul.yaml",
         true,
     );
@@ -1062,6 +1128,18 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         "zuul.yaml",
         false,
     );
+    scaffold_rbd_variant(
+        mistral.path(),
+        &[
+            "--project",
+            "mistral",
+            "--job-name",
+            "mistral-perfkit-rally",
+        ],
+        "zuul.yaml (mistral, then --with-fio --rbd)",
+        "zuul.yaml",
+        false,
+    );
 
     let keystone = repo(
         Some("https://opendev.org/openstack/keystone"),
@@ -1074,6 +1152,13 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         ".zuul.yaml",
         true,
     );
+    scaffold_rbd_variant(
+        keystone.path(),
+        &[],
+        "none (keystone, then --with-fio --rbd)",
+        ".zuul.yaml",
+        true,
+    );
     let text = std::fs::read_to_string(keystone.path().join(".zuul.yaml")).unwrap();
     for line in [
         "    name: keystone-locust\n    parent: devstack\n",
@@ -1082,6 +1167,11 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         "      perfkit_locust_issue_weight: 30\n      perfkit_locust_validate_weight: 70\n",
         "    name: keystone-fio\n    parent: base\n",
         "      perfkit_fio_jobfile: rally-jobs/fio/keystone.fio\n",
+        "    name: keystone-fio-rbd\n    parent: devstack-plugin-ceph-tempest-py3\n",
+        "    run: playbooks/perfkit/run-fio-rbd.yaml\n    post-run: playbooks/perfkit/post-fio.yaml\n",
+        "      devstack_services:\n        tempest: false\n",
+        "      perfkit_fio_jobfile: rally-jobs/fio/keystone-rbd.fio\n",
+        "      perfkit_fio_rbd_pool: volumes\n      perfkit_fio_rbd_client: admin\n",
     ] {
         assert!(text.contains(line), "{line:?} missing:\n{text}");
     }
@@ -1141,12 +1231,38 @@ fn a_variant_added_later_only_adds() {
         [
             POST_FIO,
             RUN_FIO,
+            RUN_FIO_TASKS,
             RESULTS_VARS,
             "rally-jobs/fio/neutron.fio",
             "zuul.d/perfkit-fio.yaml"
         ]
     );
     validate_zuul(dir.path(), "zuul.d/ (neutron, fio added later)", true);
+
+    // The RBD job after the local-disk one: only its own three files.
+    let with_fio = now;
+    ok(&perfkit(
+        dir.path(),
+        &["--project", "neutron", "--with-fio", "--rbd"],
+    ));
+    let now = tree(dir.path());
+    for (path, bytes) in &with_fio {
+        assert_eq!(&now[path], bytes, "{path} changed");
+    }
+    let added: Vec<&String> = now.keys().filter(|p| !with_fio.contains_key(*p)).collect();
+    assert_eq!(
+        added,
+        [
+            RUN_FIO_RBD,
+            "rally-jobs/fio/neutron-rbd.fio",
+            "zuul.d/perfkit-fio-rbd.yaml"
+        ]
+    );
+    validate_zuul(
+        dir.path(),
+        "zuul.d/ (neutron, fio on RBD added later)",
+        true,
+    );
 }
 
 #[test]
@@ -1213,6 +1329,25 @@ fn variant_job_names_that_are_taken_are_refused() {
         ],
         "job name `keystone-fio` is the name of the `--with-fio` job",
     );
+    std::fs::write(
+        dir.path().join(".zuul.yaml"),
+        "- job:\n    name: keystone-fio-rbd\n    parent: base\n",
+    )
+    .unwrap();
+    let err = fails(
+        dir.path(),
+        &["--project", "keystone", "--with-fio", "--rbd"],
+        "job `keystone-fio-rbd` is already defined in `.zuul.yaml` (line 1)",
+    );
+    assert!(
+        err.contains("always named `keystone-fio-rbd`")
+            && err.contains("leave out `--with-fio --rbd`"),
+        "{err}"
+    );
+    // `--rbd` says where the fio job runs: alone it asks for nothing.
+    let o = perfkit(dir.path(), &["--project", "keystone", "--rbd"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("--with-fio"), "{}", stderr(&o));
 }
 
 /// `PERFKIT_TOOLS_BIN/<name>`, or `None` (printed) when the tools venv
@@ -1797,4 +1932,287 @@ fn the_fio_job_file_parses_and_the_fio_job_runs_here() {
     assert!(post.contains("perfkit/fio.json"), "{post}");
     assert_ingested(&log, &home, "openstack/nova", &[results.join("fio.json")]);
     real_ingest(&results.join("fio.json"), "[fio-json]");
+}
+
+/// An executable shell script `name` in `dir`.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    path
+}
+
+/// The real RBD fio output (tests/fixtures/fio/rbd).
+const RBD_FIXTURE: &str = "fio/rbd/randwrite-seqread-rbd.json";
+
+/// The RBD job file through Debian's fio: its rbd engine has the options
+/// the file sets, and fio parses the file with the variables the playbook
+/// sets and refuses it without them. Then run-fio-rbd.yaml on localhost
+/// (devstack stubbed) with a stand-in `rbd` and a stand-in fio: the image
+/// is created in the pool, fio gets the pool, client and image, and the
+/// image is removed after fio, also when fio fails, but not when it was
+/// never created; post-fio.yaml keeps and ingests fio.json as for the
+/// local-disk job. With `PERFKIT_CEPH_CONF` (a Ceph config whose admin
+/// keyring works, a pool `volumes`), the same playbook with the real `rbd`
+/// and fio against that Ceph.
+#[test]
+fn the_fio_rbd_job_file_parses_and_its_playbook_always_removes_the_image() {
+    let dir = repo(None, &[]);
+    ok(&perfkit(
+        dir.path(),
+        &["--project", "cinder", "--with-fio", "--rbd"],
+    ));
+    let jobfile = dir.path().join("rally-jobs/fio/cinder-rbd.fio");
+    let Some(fio) = path_tool("fio", "`apt-get install fio`") else {
+        return;
+    };
+    let enghelp = Command::new(&fio).arg("--enghelp=rbd").output().unwrap();
+    let options = stdout(&enghelp);
+    assert!(
+        enghelp.status.success(),
+        "fio has no rbd engine: {options}{}",
+        stderr(&enghelp)
+    );
+    for option in ["clientname", "pool", "rbdname"] {
+        assert!(
+            options.lines().any(|l| l.trim_start().starts_with(option)),
+            "{option} missing from `fio --enghelp=rbd`:\n{options}"
+        );
+    }
+    let vars = [
+        "PERFKIT_FIO_RBD_POOL",
+        "PERFKIT_FIO_RBD_CLIENT",
+        "PERFKIT_FIO_RBD_IMAGE",
+        "PERFKIT_FIO_RUNTIME",
+    ];
+    let parse = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(&fio);
+        cmd.arg("--parse-only").arg(&jobfile);
+        for var in vars {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied());
+        cmd.output().unwrap()
+    };
+    let set = [
+        ("PERFKIT_FIO_RBD_POOL", "volumes"),
+        ("PERFKIT_FIO_RBD_CLIENT", "admin"),
+        ("PERFKIT_FIO_RBD_IMAGE", "perfkit-fio-test"),
+        ("PERFKIT_FIO_RUNTIME", "60"),
+    ];
+    let good = parse(&set);
+    assert!(good.status.success(), "{}{}", stdout(&good), stderr(&good));
+    let unset = parse(&[]);
+    assert!(
+        !unset.status.success(),
+        "fio accepted the job file without its variables"
+    );
+    for needle in [
+        "failed parsing pool",
+        "failed parsing rbdname",
+        "failed parsing clientname",
+    ] {
+        assert!(
+            stderr(&unset).contains(needle),
+            "{needle}: {}",
+            stderr(&unset)
+        );
+    }
+
+    let Some(bin) = tool(
+        "PERFKIT_TOOLS_BIN",
+        "the fio RBD job run by ansible-playbook",
+    ) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let roles = stub_roles(work.path());
+    let results = work.path().join("fio-results");
+    let log = work.path().join("rbd.log");
+    let rbd = script(
+        work.path(),
+        "rbd",
+        &format!(
+            "echo \"rbd $* CEPH_CONF=$CEPH_CONF\" >> '{log}'\n[ \"$3\" = create ] && [ -e '{log}.refuse' ] && exit 17\nexit 0\n",
+            log = log.display()
+        ),
+    );
+    // A fio that writes the real RBD output where it is told, and logs the
+    // environment the job file reads; `.fail` makes the run fail.
+    let fixture_json = fixture(RBD_FIXTURE);
+    let fake_fio = script(
+        work.path(),
+        "fio",
+        &format!(
+            "case \"$1\" in --version|--enghelp=rbd) exit 0;; esac\n\
+             echo \"fio $* pool=$PERFKIT_FIO_RBD_POOL client=$PERFKIT_FIO_RBD_CLIENT image=$PERFKIT_FIO_RBD_IMAGE runtime=$PERFKIT_FIO_RUNTIME\" >> '{log}'\n\
+             [ -e '{log}.fail' ] && exit 1\ncp '{fixture}' \"$3\"\n",
+            log = log.display(),
+            fixture = fixture_json.display()
+        ),
+    );
+    let results_var = format!("perfkit_fio_results_dir={}", results.display());
+    let extra = |fio: &Path, rbd: &Path| -> Vec<String> {
+        vec![
+            results_var.clone(),
+            format!("perfkit_src_dir={}", dir.path().display()),
+            format!("perfkit_fio_bin={}", fio.display()),
+            format!("perfkit_rbd_bin={}", rbd.display()),
+            "perfkit_fio_jobfile=rally-jobs/fio/cinder-rbd.fio".into(),
+            "perfkit_fio_size=64M".into(),
+            "perfkit_fio_runtime=2".into(),
+            "perfkit_fio_rbd_pool=volumes".into(),
+            "perfkit_fio_rbd_client=admin".into(),
+            "perfkit_fio_rbd_become=false".into(),
+        ]
+    };
+    let playbook = dir.path().join(RUN_FIO_RBD);
+    let run_fio = |fio: &Path, rbd: &Path, more: &[String]| {
+        let mut args = vec![
+            "-e".to_string(),
+            format!(
+                "ansible_python_interpreter={}",
+                bin.join("python").display()
+            ),
+            "-e".into(),
+            format!("@{}", fixture("zuul-vars/change.yaml").display()),
+        ];
+        for e in extra(fio, rbd).iter().chain(more) {
+            args.extend(["-e".to_string(), e.clone()]);
+        }
+        args.push(playbook.display().to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ansible(&bin, &args, &[("ANSIBLE_ROLES_PATH", &roles)]);
+        (
+            out.status.success(),
+            format!("{}{}", stdout(&out), stderr(&out)),
+        )
+    };
+    let taken = |what: &str| std::fs::read_to_string(&log).unwrap_or_default() + what;
+
+    // Success: create, fio with the job's pool, client and image, remove.
+    let (passed, text) = run_fio(&fake_fio, &rbd, &[]);
+    assert!(passed, "{text}");
+    let image = "perfkit-fio-5f2c1e0a9b8d4c3e8f7a6b5c4d3e2f1a";
+    let want = format!(
+        "rbd --id admin create --size 64M volumes/{image} CEPH_CONF=\n\
+         fio --output-format=json+ --output {out} {job} pool=volumes client=admin image={image} runtime=2\n\
+         rbd --id admin rm --no-progress volumes/{image} CEPH_CONF=\n",
+        out = results.join("fio.json").display(),
+        job = jobfile.display(),
+    );
+    assert_eq!(taken(""), want);
+    assert!(results.join("fio.json").is_file());
+
+    // fio fails: the play fails, the image is removed all the same.
+    std::fs::remove_file(&log).unwrap();
+    std::fs::write(format!("{}.fail", log.display()), "").unwrap();
+    let conf = format!(
+        "perfkit_fio_rbd_conf={}",
+        work.path().join("ceph.conf").display()
+    );
+    let (passed, text) = run_fio(
+        &fake_fio,
+        &rbd,
+        &[conf, "perfkit_fio_rbd_image=mine".into()],
+    );
+    assert!(!passed, "the play passed although fio failed:\n{text}");
+    let lines: Vec<String> = taken("").lines().map(String::from).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}\n{text}");
+    assert!(
+        lines[0].starts_with("rbd --id admin create --size 64M volumes/mine CEPH_CONF=/"),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with("fio "), "{lines:?}");
+    assert!(
+        lines[2].starts_with("rbd --id admin rm --no-progress volumes/mine CEPH_CONF=/"),
+        "{lines:?}"
+    );
+    assert!(lines[2].ends_with("/ceph.conf"), "{lines:?}");
+
+    // The image could not be created (someone's, say): fio does not run and
+    // nothing is removed.
+    std::fs::remove_file(&log).unwrap();
+    std::fs::write(format!("{}.refuse", log.display()), "").unwrap();
+    let (passed, text) = run_fio(&fake_fio, &rbd, &[]);
+    assert!(!passed, "{text}");
+    let lines: Vec<String> = taken("").lines().map(String::from).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}\n{text}");
+    assert!(lines[0].contains(" create "), "{lines:?}");
+
+    // The shared post-run keeps and ingests fio.json (from the success above).
+    std::fs::remove_file(format!("{}.fail", log.display())).unwrap();
+    std::fs::remove_file(format!("{}.refuse", log.display())).unwrap();
+    let (passed, text) = run_fio(&fake_fio, &rbd, &[]);
+    assert!(passed, "{text}");
+    let (fake, ingest_log) = fake_perfkit(work.path());
+    let home = work.path().join("home");
+    let secret = format!("@{}", archive_secret(work.path()).display());
+    let post = run_playbook(
+        &bin,
+        &dir.path().join(POST_FIO),
+        &roles,
+        &[
+            results_var.clone(),
+            format!("perfkit_home={}", home.display()),
+            format!("perfkit_bin={}", fake.display()),
+            secret,
+        ],
+    );
+    assert!(post.contains("perfkit/fio.json"), "{post}");
+    assert_ingested(
+        &ingest_log,
+        &home,
+        "openstack/nova",
+        &[results.join("fio.json")],
+    );
+    real_ingest(&results.join("fio.json"), "[fio-json]");
+
+    // A real Ceph, when one is named (not in CI: see tests/fixtures/fio/rbd).
+    let Some(conf) = std::env::var_os("PERFKIT_CEPH_CONF") else {
+        eprintln!("skipping the RBD job against a real Ceph: PERFKIT_CEPH_CONF is not set");
+        return;
+    };
+    let real_rbd = path_tool("rbd", "`apt-get install ceph-common`").expect("rbd");
+    let image = format!("perfkit-fio-test-{}", std::process::id());
+    let (passed, text) = run_fio(
+        &fio,
+        &real_rbd,
+        &[
+            format!("perfkit_fio_rbd_conf={}", Path::new(&conf).display()),
+            format!("perfkit_fio_rbd_image={image}"),
+        ],
+    );
+    assert!(passed, "{text}");
+    let output: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("fio.json")).unwrap()).unwrap();
+    assert_eq!(output["global options"]["ioengine"], "rbd", "{output}");
+    assert_eq!(output["global options"]["pool"], "volumes");
+    assert_eq!(output["global options"]["rbdname"], image.as_str());
+    for (j, dir) in [(0, "write"), (1, "read")] {
+        let job = &output["jobs"][j];
+        assert_eq!(job["error"], 0, "{job}");
+        assert!(job[dir]["iops"].as_f64().unwrap() > 0.0, "{job}");
+        assert!(job[dir]["clat_ns"]["bins"].is_object(), "{job}");
+    }
+    let listed = Command::new(&real_rbd)
+        .args(["ls", "volumes"])
+        .env("CEPH_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(
+        !stdout(&listed).contains(&image),
+        "image left behind: {}",
+        stdout(&listed)
+    );
+    real_ingest(&results.join("fio.json"), "[fio-json]");
+    eprintln!(
+        "the RBD job ran against the real Ceph of {}",
+        Path::new(&conf).display()
+    );
 }

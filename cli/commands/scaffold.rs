@@ -11,7 +11,8 @@ use perfkit_ops::scaffold::ScaffoldOptions;
 /// Rally's results as build artifacts (and archives them with `perfkit
 /// ingest` when a secret provides credentials). `--with-locust` and
 /// `--with-fio` add a Locust and a fio job beside it, whose results are kept
-/// and archived the same way. Safe to run again: unchanged files stay
+/// and archived the same way; `--with-fio --rbd` runs fio on devstack's Ceph
+/// RBD instead of the node's disk. Safe to run again: unchanged files stay
 /// untouched and edited files are kept unless `--force`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -21,6 +22,7 @@ use perfkit_ops::scaffold::ScaffoldOptions;
   perfkit scaffold --project trove --repo ~/src/trove --pipelines check\n  \
   perfkit scaffold --project keystone --with-locust   # + keystone-locust: tokens under load\n  \
   perfkit scaffold --project cinder --with-fio        # + cinder-fio: the node's storage\n  \
+  perfkit scaffold --project cinder --with-fio --rbd  # + cinder-fio-rbd: fio on devstack's Ceph RBD\n  \
   perfkit scaffold --project nova \\\n      --scenarios NovaServers.boot_and_delete_server,NovaKeypair.create_and_list_keypairs")]
 pub struct ScaffoldArgs {
     /// Gerrit project, e.g. `openstack/nova` or just `nova` (default: taken
@@ -64,6 +66,14 @@ pub struct ScaffoldArgs {
     #[arg(long)]
     with_fio: bool,
 
+    /// With `--with-fio`: the fio job `<project>-fio-rbd` instead, on Ceph
+    /// RBD: devstack with Ceph (devstack-plugin-ceph's job as parent), fio's
+    /// rbd engine on a throw-away image in the pool `volumes`
+    /// (rally-jobs/fio/<project>-rbd.fio), its JSON+ output kept and
+    /// archived like the local-disk job's.
+    #[arg(long, requires = "with_fio")]
+    rbd: bool,
+
     /// Print a unified diff of what would change and write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -84,6 +94,7 @@ impl From<ScaffoldArgs> for ScaffoldOptions {
             templates: args.templates,
             with_locust: args.with_locust,
             with_fio: args.with_fio,
+            rbd: args.rbd,
             dry_run: args.dry_run,
             force: args.force,
         }

@@ -34,9 +34,27 @@ const IDENTITY_OPTIONS: [(&str, &[&str]); 5] = [
     ("ioengine", &["ioengine"]),
 ];
 
+/// Identity options that only some engines have, part of the identity
+/// only when set, so that the workloads of jobs without them keep the keys
+/// they had before these were added. `pool`: the Ceph pool the `rbd` (and
+/// `rados`) engine writes to is the storage measured, as a directory's
+/// disk is for the local engines, but unlike a directory it is stable and
+/// chosen: another pool (another device class, replication, another
+/// cluster) is another series.
+const ENGINE_IDENTITY_OPTIONS: [&str; 1] = ["pool"];
+
 /// Options that name places, not the measurement (temporary directories
-/// change every run).
-const PLACE_OPTIONS: [&str; 4] = ["name", "directory", "filename", "filename_format"];
+/// change every run). `rbdname` is the RBD image fio writes to: a job
+/// creates a throw-away image for each run and may name it after the
+/// build, as fio's local engines get a fresh file in `directory`; the pool
+/// it lives in is the identity.
+const PLACE_OPTIONS: [&str; 5] = [
+    "name",
+    "directory",
+    "filename",
+    "filename_format",
+    "rbdname",
+];
 
 const DIRECTIONS: [&str; 3] = ["read", "write", "trim"];
 
@@ -313,6 +331,11 @@ fn identity_of(options: &Map<String, Value>) -> Value {
             .unwrap_or(Value::Null);
         out.insert(name.into(), value);
     }
+    for name in ENGINE_IDENTITY_OPTIONS {
+        if let Some(value) = options.get(name) {
+            out.insert(name.into(), value.clone());
+        }
+    }
     Value::Object(out)
 }
 
@@ -320,7 +343,7 @@ fn identity_of(options: &Map<String, Value>) -> Value {
 fn describe(identity: &Value, name: &str) -> String {
     let text = |k: &str| identity.get(k).and_then(Value::as_str);
     let mut out = format!("fio {}", text("rw").unwrap_or("read"));
-    for key in ["bs", "iodepth", "numjobs", "ioengine"] {
+    for key in ["bs", "iodepth", "numjobs", "ioengine", "pool"] {
         if let Some(v) = text(key) {
             out.push_str(&format!(" {key}={v}"));
         }
@@ -523,6 +546,103 @@ mod tests {
         // Another block size: another workload.
         let bigger = run(&|v| v["jobs"][0]["job options"]["bs"] = json!("64k"));
         assert_ne!(bigger.0, key);
+    }
+
+    #[test]
+    fn the_ceph_pool_is_part_of_the_identity_and_the_image_name_is_not() {
+        let base: Value = serde_json::from_str(REAL).unwrap();
+        let run = |edit: &dyn Fn(&mut Value)| {
+            let mut v = base.clone();
+            edit(&mut v);
+            let m = parse(Path::new("x.json"), v.to_string().as_bytes(), "j").unwrap();
+            let w = &m.workloads[0];
+            (
+                w.workload_key.clone(),
+                w.config_hash.clone(),
+                w.scenario.clone(),
+            )
+        };
+        let (key, config, label) = run(&|_| {});
+        // Jobs without a pool keep the keys archived before `pool` counted.
+        assert_eq!(key, "907f060e8528082f");
+        assert_eq!(
+            label,
+            "fio randwrite bs=4k iodepth=32 ioengine=libaio (randwrite-4k-qd32)"
+        );
+        let rbd = |pool: &'static str, image: &'static str| {
+            move |v: &mut Value| {
+                let opts = v["jobs"][0]["job options"].as_object_mut().unwrap();
+                opts.remove("directory");
+                opts.remove("direct");
+                opts.insert("ioengine".into(), json!("rbd"));
+                opts.insert("clientname".into(), json!("admin"));
+                opts.insert("pool".into(), json!(pool));
+                opts.insert("rbdname".into(), json!(image));
+                opts.insert("invalidate".into(), json!("0"));
+            }
+        };
+        let volumes = run(&rbd("volumes", "perfkit-fio-1111"));
+        assert_ne!(volumes.0, key, "RBD and local-disk histories mixed");
+        assert_eq!(
+            volumes.2,
+            "fio randwrite bs=4k iodepth=32 ioengine=rbd pool=volumes (randwrite-4k-qd32)"
+        );
+        // The next build's throw-away image: the same workload and configuration.
+        let next = run(&rbd("volumes", "perfkit-fio-2222"));
+        assert_eq!(next, volumes);
+        // Another pool: another workload.
+        let other = run(&rbd("fast-ssd", "perfkit-fio-1111"));
+        assert_ne!(other.0, volumes.0);
+        // The engine alone separates them too: a pool set for libaio (where fio
+        // ignores it) still names another workload than none.
+        let libaio_pool = run(&|v| v["jobs"][0]["job options"]["pool"] = json!("volumes"));
+        assert_ne!(libaio_pool.0, key);
+        assert_ne!(libaio_pool.0, volumes.0);
+        assert_ne!(config, volumes.1);
+    }
+
+    #[test]
+    fn the_real_rbd_run_is_its_own_series() {
+        const RBD: &str = include_str!("../../tests/fixtures/fio/rbd/randwrite-seqread-rbd.json");
+        let rbd = parse(Path::new("rbd.json"), RBD.as_bytes(), "cinder-fio").unwrap();
+        let local = parse(Path::new("local.json"), REAL.as_bytes(), "cinder-fio").unwrap();
+        let labels: Vec<&str> = rbd.workloads.iter().map(|w| w.scenario.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "fio randwrite bs=4k iodepth=32 ioengine=rbd pool=volumes (randwrite-4k-qd32)",
+                "fio read bs=1M iodepth=16 ioengine=rbd pool=volumes (seqread-1m)",
+            ]
+        );
+        // The same job name and Zuul job as the local-disk randwrite run, yet
+        // another workload: their histories never mix.
+        assert_eq!(
+            rbd.workloads[0].subtask_title,
+            local.workloads[0].subtask_title
+        );
+        assert_ne!(
+            rbd.workloads[0].workload_key,
+            local.workloads[0].workload_key
+        );
+        let options: Value = serde_json::from_str(&rbd.workloads[0].args_json).unwrap();
+        assert_eq!(options["rbdname"], "fio_test");
+        assert_eq!(options["clientname"], "admin");
+        // IOPS and bandwidth once per build; latency from the json+ bins.
+        let write: Vec<&SeriesRow> = rbd
+            .series
+            .iter()
+            .filter(|r| r.workload_index == 0)
+            .collect();
+        let actions: Vec<&str> = write.iter().map(|r| r.action.as_str()).collect();
+        assert_eq!(actions, ["write latency", "write IOPS", "write bandwidth"]);
+        assert!(
+            (write[1].durations_s[0] - 2979.0).abs() < 1.0,
+            "{:?}",
+            write[1].durations_s
+        );
+        assert!(write[0].durations_s.len() > 100);
+        let median = rbd.workloads[0].duration.unwrap().median;
+        assert!(median > 1e-4 && median < 1e-2, "{median}");
     }
 
     #[test]

@@ -45,6 +45,13 @@ pub struct ScaffoldOptions {
     /// node, its JSON+ output kept and archived like Rally's.
     pub with_fio: bool,
 
+    /// With `with_fio`: the fio job `<project>-fio-rbd` instead, on Ceph
+    /// RBD: devstack with Ceph (devstack-plugin-ceph's job as parent), fio's
+    /// rbd engine on a throw-away image in the pool `volumes`
+    /// (rally-jobs/fio/<project>-rbd.fio), its JSON+ output kept and
+    /// archived like the local-disk job's.
+    pub rbd: bool,
+
     /// Print a unified diff of what would change and write nothing.
     pub dry_run: bool,
 
@@ -62,7 +69,8 @@ pub fn run(args: ScaffoldOptions) -> Result<Outcome, ScaffoldError> {
         perfkit_zuul::scaffold::repo::resolve_project(args.project.as_deref(), &repo)?;
     let variants = [
         (args.with_locust, Variant::Locust),
-        (args.with_fio, Variant::Fio),
+        (args.with_fio && !args.rbd, Variant::Fio),
+        (args.with_fio && args.rbd, Variant::FioRbd),
     ]
     .into_iter()
     .filter_map(|(wanted, variant)| wanted.then_some(variant))

@@ -54,7 +54,8 @@ pub struct ScaffoldRequest {
     pub templates_dir: Option<PathBuf>,
     /// Overwrite files the user has edited.
     pub force: bool,
-    /// Jobs to add beside the Rally job (`--with-locust`, `--with-fio`).
+    /// Jobs to add beside the Rally job (`--with-locust`, `--with-fio`,
+    /// `--with-fio --rbd`).
     pub variants: Vec<Variant>,
 }
 
@@ -254,7 +255,7 @@ fn plan_variants(
         if planned.job_name == rally_job {
             return Err(ScaffoldError::JobNameTaken {
                 name: rally_job.to_string(),
-                flag: variant.name(),
+                flag: variant.flag(),
             });
         }
         for (path, content) in &planned.files {
@@ -758,14 +759,56 @@ mod tests {
     }
 
     #[test]
+    fn both_fio_jobs_share_their_playbooks_and_each_gets_its_own_job() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("zuul.d")).unwrap();
+        let req = request(dir.path(), vec![Variant::Fio, Variant::FioRbd]);
+        let planned = plan(&req).unwrap();
+        assert_eq!(planned.variant_jobs, ["keystone-fio", "keystone-fio-rbd"]);
+        let paths: Vec<String> = planned
+            .files
+            .iter()
+            .map(|f| f.path.display().to_string())
+            .collect();
+        for (path, times) in [
+            ("playbooks/perfkit/post-fio.yaml", 1),
+            ("playbooks/perfkit/tasks/run-fio.yaml", 1),
+            ("playbooks/perfkit/run-fio.yaml", 1),
+            ("playbooks/perfkit/run-fio-rbd.yaml", 1),
+            ("rally-jobs/fio/keystone.fio", 1),
+            ("rally-jobs/fio/keystone-rbd.fio", 1),
+            ("zuul.d/perfkit-fio.yaml", 1),
+            ("zuul.d/perfkit-fio-rbd.yaml", 1),
+        ] {
+            let n = paths.iter().filter(|p| *p == path).count();
+            assert_eq!(n, times, "{path} in {paths:?}");
+        }
+        write(&planned, dir.path()).unwrap();
+        assert!(plan(&req).unwrap().is_noop());
+    }
+
+    #[test]
     fn a_variant_named_like_the_rally_job_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut req = request(dir.path(), vec![Variant::Fio]);
         req.job_name = Some("keystone-fio".into());
         let err = plan(&req).unwrap_err();
         assert!(
-            matches!(err, ScaffoldError::JobNameTaken { flag: "fio", .. }),
+            matches!(
+                err,
+                ScaffoldError::JobNameTaken {
+                    flag: "--with-fio",
+                    ..
+                }
+            ),
             "{err}"
+        );
+        let mut req = request(dir.path(), vec![Variant::FioRbd]);
+        req.job_name = Some("keystone-fio-rbd".into());
+        let err = plan(&req).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "job name `keystone-fio-rbd` is the name of the `--with-fio --rbd` job"
         );
     }
 }

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::scaffold::variants::Variant;
+
 /// A scaffold failure. Display is one line; [`ScaffoldError::hint`] is the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
@@ -35,7 +37,7 @@ pub enum ScaffoldError {
         path: PathBuf,
         line: Option<usize>,
     },
-    #[error("job name `{name}` is the name of the `--with-{flag}` job")]
+    #[error("job name `{name}` is the name of the `{flag}` job")]
     JobNameTaken { name: String, flag: &'static str },
     #[error("cannot merge perfkit's job into `{}` safely: {message}", path.display())]
     MergeCheck { path: PathBuf, message: String },
@@ -96,11 +98,12 @@ impl ScaffoldError {
             ScaffoldError::ZuulParse { .. } => Some(
                 "fix the YAML first (Zuul would refuse it too), then run `perfkit scaffold` again".into(),
             ),
-            ScaffoldError::JobConflict { job, .. } => match job.rsplit_once('-') {
-                Some((short, flag @ ("locust" | "fio"))) => Some(format!(
-                    "the `--with-{flag}` job is always named `{short}-{flag}`: rename the existing job, or leave out `--with-{flag}`"
+            ScaffoldError::JobConflict { job, .. } => match variant_of(job) {
+                Some(variant) => Some(format!(
+                    "the `{flag}` job is always named `{job}`: rename the existing job, or leave out `{flag}`",
+                    flag = variant.flag()
                 )),
-                _ => Some(format!(
+                None => Some(format!(
                     "pick another name for perfkit's job with `--job-name`, e.g. `--job-name {}-perfkit-rally`",
                     job.strip_suffix("-rally-task").unwrap_or(job)
                 )),
@@ -131,4 +134,16 @@ impl ScaffoldError {
             ),
         }
     }
+}
+
+/// The variant whose job `job` is named like (`<short>-fio-rbd` before
+/// `<short>-fio`).
+fn variant_of(job: &str) -> Option<Variant> {
+    [Variant::FioRbd, Variant::Locust, Variant::Fio]
+        .into_iter()
+        .find(|v| {
+            job.strip_suffix(v.name())
+                .and_then(|rest| rest.strip_suffix('-'))
+                .is_some_and(|short| !short.is_empty())
+        })
 }

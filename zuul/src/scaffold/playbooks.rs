@@ -2,7 +2,8 @@
 //! job's post-run, and the run and post-run playbooks of the Locust and fio
 //! variants. Every post-run imports `tasks/keep-results.yaml`: keep the
 //! results as Zuul artifacts, archive them with `perfkit ingest` where a
-//! secret allows. The playbooks are static Ansible (their `{{ }}` are
+//! secret allows. Both fio run playbooks (local disk, Ceph RBD) import
+//! `tasks/run-fio.yaml` and share the post-run `post-fio.yaml`. The playbooks are static Ansible (their `{{ }}` are
 //! Ansible's), each replaceable by a file at the same path under
 //! `--templates`; only the README is a template.
 
@@ -18,6 +19,8 @@ use crate::scaffold::variants::Variant;
 pub const KEEP_RESULTS_TASKS: &str = "playbooks/perfkit/tasks/keep-results.yaml";
 /// Where the variants' run and post-run playbooks both find the results.
 pub const RESULTS_VARS: &str = "playbooks/perfkit/vars/results.yaml";
+/// The tasks that run fio, shared by both fio run playbooks.
+pub const RUN_FIO_TASKS: &str = "playbooks/perfkit/tasks/run-fio.yaml";
 
 const POST_RALLY: &str =
     include_str!("../../../rally-jobs-template/playbooks/perfkit/post-rally-task.yaml");
@@ -30,6 +33,10 @@ const POST_LOCUST: &str =
 const RESULTS: &str =
     include_str!("../../../rally-jobs-template/playbooks/perfkit/vars/results.yaml");
 const RUN_FIO: &str = include_str!("../../../rally-jobs-template/playbooks/perfkit/run-fio.yaml");
+const RUN_FIO_RBD: &str =
+    include_str!("../../../rally-jobs-template/playbooks/perfkit/run-fio-rbd.yaml");
+const RUN_FIO_SHARED: &str =
+    include_str!("../../../rally-jobs-template/playbooks/perfkit/tasks/run-fio.yaml");
 const POST_FIO: &str = include_str!("../../../rally-jobs-template/playbooks/perfkit/post-fio.yaml");
 const README_TEMPLATE: &str =
     include_str!("../../../rally-jobs-template/playbooks/perfkit/README.rst.j2");
@@ -64,8 +71,9 @@ pub fn render_playbooks(
     ])
 }
 
-/// A variant's run and post-run playbooks and the results variables they
-/// share (the same file for every variant), as (path in the repo, content).
+/// A variant's run and post-run playbooks, the results variables they
+/// share (the same file for every variant) and, for fio, the tasks both
+/// fio run playbooks import, as (path in the repo, content).
 pub fn variant_playbooks(
     variant: Variant,
     templates_dir: Option<&Path>,
@@ -73,12 +81,17 @@ pub fn variant_playbooks(
     let (run, post) = match variant {
         Variant::Locust => (RUN_LOCUST, POST_LOCUST),
         Variant::Fio => (RUN_FIO, POST_FIO),
+        Variant::FioRbd => (RUN_FIO_RBD, POST_FIO),
     };
-    Ok(vec![
+    let mut files = vec![
         static_file(&variant.run_playbook(), run, templates_dir)?,
         static_file(&variant.post_run_playbook(), post, templates_dir)?,
         static_file(RESULTS_VARS, RESULTS, templates_dir)?,
-    ])
+    ];
+    if matches!(variant, Variant::Fio | Variant::FioRbd) {
+        files.push(static_file(RUN_FIO_TASKS, RUN_FIO_SHARED, templates_dir)?);
+    }
+    Ok(files)
 }
 
 /// `path` as shipped, or the file at the same path under `--templates DIR`.

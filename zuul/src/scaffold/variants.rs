@@ -1,10 +1,12 @@
 //! The job variants `perfkit scaffold` adds next to the Rally job:
-//! `--with-locust` (Locust against devstack's Keystone) and `--with-fio`
-//! (fio on the test node). Each brings a workload file under `rally-jobs/`,
-//! a Zuul job rendered from `rally-jobs-template/zuul/<kind>-job.yaml.j2`
-//! and a run and a post-run playbook (the post-runs share
-//! `tasks/keep-results.yaml` with the Rally job's). Merging the job into
-//! the repo's Zuul config is `scaffold`'s business.
+//! `--with-locust` (Locust against devstack's Keystone), `--with-fio` (fio
+//! on the test node's disk) and `--with-fio --rbd` (fio's rbd engine on
+//! devstack's Ceph). Each brings a workload file under `rally-jobs/`, a
+//! Zuul job rendered from `rally-jobs-template/zuul/<kind>-job.yaml.j2` and
+//! a run and a post-run playbook (the post-runs share
+//! `tasks/keep-results.yaml` with the Rally job's; both fio jobs share
+//! `tasks/run-fio.yaml` and the post-run `post-fio.yaml`). Merging the job
+//! into the repo's Zuul config is `scaffold`'s business.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,16 @@ const FIO_TEMPLATE: &str =
 const LOCUST_JOB_TEMPLATE: &str =
     include_str!("../../../rally-jobs-template/zuul/locust-job.yaml.j2");
 const FIO_JOB_TEMPLATE: &str = include_str!("../../../rally-jobs-template/zuul/fio-job.yaml.j2");
+const FIO_RBD_TEMPLATE: &str =
+    include_str!("../../../rally-jobs-template/rally-jobs/fio/PROJECT-rbd.fio.j2");
+const FIO_RBD_JOB_TEMPLATE: &str =
+    include_str!("../../../rally-jobs-template/zuul/fio-rbd-job.yaml.j2");
+
+/// The job `--with-fio --rbd` inherits: devstack-plugin-ceph's own
+/// single-node job (devstack with the Ceph plugin, on a node named
+/// `controller`). Its run playbook (devstack, then Tempest) is replaced by
+/// perfkit's, which deploys devstack the same way and runs fio instead.
+pub const CEPH_PARENT_JOB: &str = "devstack-plugin-ceph-tempest-py3";
 
 /// Nodepool label of the fio job's one node (named `controller`, as in
 /// devstack's nodesets, so that every perfkit playbook targets the same host).
@@ -32,18 +44,30 @@ const FIO_NODE_LABEL: &str = "ubuntu-noble";
 pub enum Variant {
     Locust,
     Fio,
+    /// `--with-fio --rbd`: fio's rbd engine on devstack's Ceph.
+    FioRbd,
 }
 
 impl Variant {
-    /// The tool's name as in the flag (`--with-locust`) and the file names.
+    /// The name in the job's and its files' names (`locust`, `fio`, `fio-rbd`).
     pub fn name(self) -> &'static str {
         match self {
             Variant::Locust => "locust",
             Variant::Fio => "fio",
+            Variant::FioRbd => "fio-rbd",
         }
     }
 
-    /// `<short name>-locust` or `<short name>-fio`.
+    /// The `perfkit scaffold` flags that ask for it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Variant::Locust => "--with-locust",
+            Variant::Fio => "--with-fio",
+            Variant::FioRbd => "--with-fio --rbd",
+        }
+    }
+
+    /// `<short name>-locust`, `<short name>-fio` or `<short name>-fio-rbd`.
     pub fn job_name(self, project: &ProjectName) -> String {
         format!("{}-{}", project.short_name(), self.name())
     }
@@ -53,6 +77,7 @@ impl Variant {
         match self {
             Variant::Locust => "perfkit-locust.yaml",
             Variant::Fio => "perfkit-fio.yaml",
+            Variant::FioRbd => "perfkit-fio-rbd.yaml",
         }
     }
 
@@ -61,6 +86,7 @@ impl Variant {
         match self {
             Variant::Locust => "zuul/locust-job.yaml.j2",
             Variant::Fio => "zuul/fio-job.yaml.j2",
+            Variant::FioRbd => "zuul/fio-rbd-job.yaml.j2",
         }
     }
 
@@ -69,9 +95,14 @@ impl Variant {
         format!("playbooks/perfkit/run-{}.yaml", self.name())
     }
 
-    /// The post-run playbook, relative to the project repo.
+    /// The post-run playbook, relative to the project repo: both fio jobs
+    /// keep the same `fio.json` with the same one.
     pub fn post_run_playbook(self) -> String {
-        format!("playbooks/perfkit/post-{}.yaml", self.name())
+        let tool = match self {
+            Variant::FioRbd => Variant::Fio.name(),
+            _ => self.name(),
+        };
+        format!("playbooks/perfkit/post-{tool}.yaml")
     }
 
     /// The workload file, relative to the project repo: beside the Rally
@@ -81,23 +112,26 @@ impl Variant {
         match self {
             Variant::Locust => "rally-jobs/locust/locustfile.py".to_string(),
             Variant::Fio => format!("rally-jobs/fio/{}.fio", project.short_name()),
+            Variant::FioRbd => format!("rally-jobs/fio/{}-rbd.fio", project.short_name()),
         }
     }
 
     /// Locust needs devstack's Keystone but not Rally: the Rally job's
     /// parents would install Rally and run their own post-runs on results
-    /// that are not there. fio needs nothing but a node.
+    /// that are not there. fio needs nothing but a node; fio on RBD needs
+    /// devstack's Ceph.
     fn parent(self) -> &'static str {
         match self {
             Variant::Locust => "devstack",
             Variant::Fio => "base",
+            Variant::FioRbd => CEPH_PARENT_JOB,
         }
     }
 
     /// Job timeout in seconds: devstack alone can take most of an hour.
     fn timeout_s(self) -> u32 {
         match self {
-            Variant::Locust => 7200,
+            Variant::Locust | Variant::FioRbd => 7200,
             Variant::Fio => 1800,
         }
     }
@@ -106,6 +140,7 @@ impl Variant {
         match self {
             Variant::Locust => ("rally-jobs/locust/locustfile.py.j2", LOCUSTFILE_TEMPLATE),
             Variant::Fio => ("rally-jobs/fio/PROJECT.fio.j2", FIO_TEMPLATE),
+            Variant::FioRbd => ("rally-jobs/fio/PROJECT-rbd.fio.j2", FIO_RBD_TEMPLATE),
         }
     }
 
@@ -113,6 +148,7 @@ impl Variant {
         match self {
             Variant::Locust => LOCUST_JOB_TEMPLATE,
             Variant::Fio => FIO_JOB_TEMPLATE,
+            Variant::FioRbd => FIO_RBD_JOB_TEMPLATE,
         }
     }
 }
@@ -174,6 +210,11 @@ pub fn plan_variant(
         Variant::Fio => vec![format!(
             "{job_name} measures the test node's storage, not the change: it may belong in a \
              periodic pipeline rather than check and gate"
+        )],
+        Variant::FioRbd => vec![format!(
+            "{job_name} measures devstack's one-OSD Ceph on the test node (pool `volumes`, \
+             perfkit_fio_rbd_pool), not the change: it may belong in a periodic pipeline \
+             rather than check and gate"
         )],
     };
     Ok(VariantPlan {
@@ -291,6 +332,85 @@ mod tests {
         ] {
             assert!(text.contains(option), "{option} missing:\n{text}");
         }
+    }
+
+    #[test]
+    fn the_fio_rbd_job_runs_on_devstacks_ceph_and_shares_the_fio_playbooks() {
+        let p = plan(Variant::FioRbd, "openstack/cinder");
+        assert_eq!(p.job_name, "cinder-fio-rbd");
+        assert_eq!(Variant::FioRbd.flag(), "--with-fio --rbd");
+        assert_eq!(Variant::FioRbd.zuul_dir_file(), "perfkit-fio-rbd.yaml");
+        let job = job_body(&p.job_text);
+        assert_eq!(
+            job["parent"].as_str(),
+            Some("devstack-plugin-ceph-tempest-py3")
+        );
+        // The parent's nodeset (one `controller`) and roles are inherited.
+        assert!(job["nodeset"].is_null(), "{}", p.job_text);
+        assert_eq!(job["timeout"].as_u64(), Some(7200));
+        assert_eq!(
+            job["run"].as_str(),
+            Some("playbooks/perfkit/run-fio-rbd.yaml")
+        );
+        assert_eq!(
+            job["post-run"].as_str(),
+            Some("playbooks/perfkit/post-fio.yaml")
+        );
+        let vars = &job["vars"];
+        assert_eq!(vars["devstack_services"]["tempest"].as_bool(), Some(false));
+        assert_eq!(
+            vars["perfkit_fio_jobfile"].as_str(),
+            Some("rally-jobs/fio/cinder-rbd.fio")
+        );
+        assert_eq!(vars["perfkit_fio_size"].as_str(), Some("1G"));
+        assert_eq!(vars["perfkit_fio_runtime"].as_u64(), Some(60));
+        assert_eq!(vars["perfkit_fio_rbd_pool"].as_str(), Some("volumes"));
+        assert_eq!(vars["perfkit_fio_rbd_client"].as_str(), Some("admin"));
+
+        let paths: Vec<String> = p
+            .files
+            .iter()
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "rally-jobs/fio/cinder-rbd.fio",
+                "playbooks/perfkit/run-fio-rbd.yaml",
+                "playbooks/perfkit/post-fio.yaml",
+                "playbooks/perfkit/vars/results.yaml",
+                "playbooks/perfkit/tasks/run-fio.yaml"
+            ]
+        );
+        // The same post-run and fio tasks as the local-disk job, byte for byte.
+        let local = plan(Variant::Fio, "openstack/cinder");
+        for shared in [2, 3, 4] {
+            assert_eq!(p.files[shared], local.files[shared]);
+        }
+        let run = &p.files[1].1;
+        for needle in [
+            "ansible.builtin.import_tasks: tasks/run-fio.yaml",
+            "    - orchestrate-devstack\n",
+            "      always:\n",
+            "              - rm\n",
+        ] {
+            assert!(run.contains(needle), "{needle} missing:\n{run}");
+        }
+        let text = &p.files[0].1;
+        for option in [
+            "ioengine=rbd\n",
+            "clientname=${PERFKIT_FIO_RBD_CLIENT}\n",
+            "pool=${PERFKIT_FIO_RBD_POOL}\n",
+            "rbdname=${PERFKIT_FIO_RBD_IMAGE}\n",
+            "invalidate=0\n",
+            "runtime=${PERFKIT_FIO_RUNTIME}\n",
+            "[randwrite-4k-qd32]\nrw=randwrite\nbs=4k\niodepth=32\n",
+            "stonewall\nrw=read\nbs=1M\n",
+        ] {
+            assert!(text.contains(option), "{option} missing:\n{text}");
+        }
+        assert!(!text.contains("directory="), "{text}");
+        assert!(p.notes[0].contains("Ceph"), "{:?}", p.notes);
     }
 
     #[test]
