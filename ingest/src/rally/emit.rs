@@ -205,7 +205,13 @@ const NO_ENTRY: u32 = u32::MAX;
 
 impl PathIndex {
     pub fn reset(&mut self) {
-        self.by_hash.clear();
+        // Clearing a map costs its capacity: after a workload of many
+        // paths, a fresh one spares each small workload after it that cost.
+        if self.by_hash.capacity() > 1024 {
+            self.by_hash = HashMap::default();
+        } else {
+            self.by_hash.clear();
+        }
         self.entries.clear();
         self.text.clear();
         self.iteration = 0;
