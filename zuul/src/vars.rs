@@ -12,12 +12,12 @@
 //! 2–4 KB, with long `items` lists tens of KB), and at most [`MAX_VALUES`]
 //! values once YAML aliases are expanded (a real dump has a few hundred to
 //! a few thousand). Aliases can multiply: `b: [*a, *a, …]`, `c: [*b, *b,
-//! …]`, … makes a few KB stand for 10^8 values (a "billion laughs"), which
-//! would take minutes and gigabytes to build. The values are counted on a
-//! first pass that builds nothing and stops at the limit, so such a file
-//! is refused in milliseconds. (yaml_serde's own guard, 100 alias
-//! expansions per event of the file, still allows ~10^8 values from a
-//! 12 KB file; its nesting limit of 128 levels holds too.)
+//! …]`, … makes a few KB stand for 10^8 values (a "billion laughs"): such
+//! a 9 KB file took perfkit 15 s and 6 GB before it was stopped, within
+//! yaml_serde's own guard (100 alias expansions per event of the file;
+//! its nesting limit of 128 levels holds too). The values are now counted
+//! on a first pass that builds nothing and stops at the limit, so such a
+//! file is refused in milliseconds.
 
 use std::cell::Cell;
 use std::fmt;
@@ -129,9 +129,23 @@ enum Problem {
 
 fn too_many_bytes(size: u64) -> String {
     format!(
-        "the file has {size} bytes, more than {} KiB (perfkit's limit; a `zuul` variables dump has a few KB)",
-        MAX_BYTES >> 10
+        "the file has {} bytes, more than {} MiB (perfkit's limit; a `zuul` variables dump has a few KB)",
+        thousands(size),
+        MAX_BYTES >> 20
     )
+}
+
+/// `12345` as `12,345`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The YAML document of `text`, if it is within [`MAX_BYTES`] and
@@ -150,7 +164,8 @@ fn load(text: &str) -> Result<Value, Problem> {
         return Err(
             if over_budget || text.contains("repetition limit exceeded") {
                 Problem::TooLarge(format!(
-                    "the YAML holds more than {MAX_VALUES} values once its aliases (`*name`, repeating what an anchor `&name` holds) are expanded (perfkit's limit; a `zuul` variables dump has a few thousand)"
+                    "the YAML holds more than {} values once its aliases (`*name`, repeating what an anchor `&name` holds) are expanded (perfkit's limit; a `zuul` variables dump has a few thousand)",
+                    thousands(MAX_VALUES as u64)
                 ))
             } else {
                 Problem::Invalid(text)
@@ -543,7 +558,7 @@ mod tests {
             assert!(text.len() < 12_000, "{}", text.len());
             let err = parse(&text).unwrap_err();
             assert!(
-                err.contains("more than 100000 values once its aliases"),
+                err.contains("more than 100,000 values once its aliases"),
                 "{err}"
             );
             let dir = tempfile::tempdir().unwrap();
@@ -568,8 +583,8 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let err = read(&path).unwrap_err();
         assert!(matches!(err, VarsError::TooLarge { .. }), "{err}");
-        assert!(err.to_string().contains("more than 1024 KiB"), "{err}");
-        assert!(parse(&text).unwrap_err().contains("more than 1024 KiB"));
+        assert!(err.to_string().contains("bytes, more than 1 MiB"), "{err}");
+        assert!(parse(&text).unwrap_err().contains("more than 1 MiB"));
     }
 
     #[test]
