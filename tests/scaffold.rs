@@ -996,10 +996,14 @@ fn scaffold_variants(dir: &Path, args: &[&str], layout: &str, config: &str, stri
     let jobs = listed_jobs(dir);
     let rally_job = jobs["check"]
         .iter()
-        .find(|j| j.contains("rally"))
+        .find(|j| j.ends_with("-rally-task") || j.ends_with("-perfkit-rally"))
         .unwrap_or_else(|| panic!("no Rally job listed: {jobs:?}\n{out}"))
         .clone();
-    let short = rally_job.split('-').next().unwrap().to_string();
+    let short = rally_job
+        .strip_suffix("-rally-task")
+        .or_else(|| rally_job.strip_suffix("-perfkit-rally"))
+        .unwrap_or_else(|| panic!("{rally_job}: not a perfkit Rally job name"))
+        .to_string();
     for file in [
         LOCUSTFILE,
         RUN_LOCUST,
@@ -1047,10 +1051,14 @@ fn scaffold_rbd_variant(dir: &Path, args: &[&str], layout: &str, config: &str, s
     let jobs = listed_jobs(dir);
     let rally_job = jobs["check"]
         .iter()
-        .find(|j| j.contains("rally"))
+        .find(|j| j.ends_with("-rally-task") || j.ends_with("-perfkit-rally"))
         .unwrap()
         .clone();
-    let short = rally_job.split('-').next().unwrap().to_string();
+    let short = rally_job
+        .strip_suffix("-rally-task")
+        .or_else(|| rally_job.strip_suffix("-perfkit-rally"))
+        .unwrap_or_else(|| panic!("{rally_job}: not a perfkit Rally job name"))
+        .to_string();
     let rbd_job = format!("{short}-fio-rbd");
     for pipeline in ["check", "gate"] {
         for job in [&rally_job, &format!("{short}-fio"), &rbd_job] {
@@ -1079,6 +1087,7 @@ fn scaffold_rbd_variant(dir: &Path, args: &[&str], layout: &str, config: &str, s
 
 #[test]
 fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
+    // zuul.d/, .zuul.d/, .zuul.yaml, zuul.yaml (shadowing a .zuul.yaml), none.
     let neutron = neutron_checkout();
     scaffold_variants(
         neutron.path(),
@@ -1098,6 +1107,26 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         "zuul.d/perfkit-rally.yaml",
         true,
     );
+
+    let rally = repo(
+        Some("git@github.com:openstack/rally-openstack.git"),
+        &[("openstack/rally-openstack/.zuul.d", ".zuul.d")],
+    );
+    scaffold_variants(
+        rally.path(),
+        &[],
+        ".zuul.d/ (rally-openstack, --with-locust --with-fio)",
+        ".zuul.d/perfkit-rally.yaml",
+        true,
+    );
+    scaffold_rbd_variant(
+        rally.path(),
+        &[],
+        ".zuul.d/ (rally-openstack, then --with-fio --rbd)",
+        ".zuul.d/perfkit-rally.yaml",
+        true,
+    );
+    assert!(!rally.path().join("zuul.d").exists());
 
     let nova = repo(None, &[("openstack/nova/.zuul.yaml", ".zuul.yaml")]);
     scaffold_variants(
