@@ -1,6 +1,6 @@
 //! `perfkit review`: its arguments and help.
 
-use perfkit_ops::review::{Notify as OpsNotify, ReviewOptions};
+use perfkit_ops::review::{Notify as OpsNotify, PlainHttp, ReviewOptions};
 
 /// Whom Gerrit emails about the message (ReviewInput `notify`).
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -102,6 +102,11 @@ pub struct ReviewArgs {
     /// Post even when nothing regressed and nothing is inconclusive
     #[arg(long)]
     always: bool,
+    /// Accept a plain `http://` Gerrit on another machine (refused by
+    /// default: the password would cross the network unencrypted); for a
+    /// connection protected otherwise, such as a local TLS proxy
+    #[arg(long)]
+    allow_plain_http: bool,
 }
 
 impl From<ReviewArgs> for ReviewOptions {
@@ -118,6 +123,11 @@ impl From<ReviewArgs> for ReviewOptions {
             notify: args.notify.into(),
             vote: args.vote,
             always: args.always,
+            plain_http: if args.allow_plain_http {
+                PlainHttp::Allow
+            } else {
+                PlainHttp::Refuse
+            },
         }
     }
 }

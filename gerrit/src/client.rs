@@ -137,8 +137,19 @@ pub struct Gerrit {
     confirm_budget: Duration,
 }
 
-/// `--gerrit` checked: an http(s) URL without credentials, query or fragment.
-pub fn base_url(raw: &str) -> anyhow::Result<DisplaySafeUrl> {
+/// Whether `--gerrit` may be plain `http://` on another host than this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainHttp {
+    /// Refused: the account's password would cross the network in clear.
+    Refuse,
+    /// The operator said so (`--allow-plain-http`), e.g. behind a TLS proxy.
+    Allow,
+}
+
+/// `--gerrit` checked: an http(s) URL without credentials, query or
+/// fragment; plain `http://` only on the loopback interface, where the
+/// password never leaves the machine, or when `plain_http` allows it.
+pub fn base_url(raw: &str, plain_http: PlainHttp) -> anyhow::Result<DisplaySafeUrl> {
     let hint = "pass the server's web address, e.g. `--gerrit https://review.opendev.org`";
     let url = DisplaySafeUrl::http_arg("--gerrit", raw).map_err(|e| match e {
         UrlArgError::Credentials { .. } => Problem::new(e.to_string(), WHERE),
@@ -147,7 +158,27 @@ pub fn base_url(raw: &str) -> anyhow::Result<DisplaySafeUrl> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Problem::new("`--gerrit` must not have a query or fragment", hint).into());
     }
+    if url.scheme() == "http" && !is_loopback(&url) && plain_http == PlainHttp::Refuse {
+        return Err(Problem::new(
+            format!(
+                "`--gerrit {url}` is plain http: the Gerrit password would cross the network unencrypted"
+            ),
+            "use the server's https:// address; if the connection is protected otherwise (a local TLS proxy, a VPN), pass --allow-plain-http",
+        )
+        .into());
+    }
     Ok(url)
+}
+
+fn is_loopback(url: &DisplaySafeUrl) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One request's outcome: Gerrit's answer, or why there is none and
@@ -156,9 +187,7 @@ type Attempt = Result<String, Failed<anyhow::Error>>;
 
 impl Gerrit {
     pub fn new(base: DisplaySafeUrl, credentials: Credentials) -> anyhow::Result<Gerrit> {
-        if base.scheme() == "http"
-            && !matches!(base.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
-        {
+        if base.scheme() == "http" && !is_loopback(&base) {
             tracing::warn!(
                 "{base} is plain http: the Gerrit password crosses the network unencrypted"
             );
@@ -548,7 +577,7 @@ mod tests {
 
     #[test]
     fn project_slashes_are_encoded_in_the_change_id() {
-        let base = base_url("https://review.example.org/gerrit/").unwrap();
+        let base = base_url("https://review.example.org/gerrit/", PlainHttp::Refuse).unwrap();
         let change = ChangeRef {
             project: "openstack/nova".into(),
             number: 912345,
@@ -557,7 +586,7 @@ mod tests {
             change_endpoint(&base, &change, &["revisions", "3", "review"]).as_str(),
             "https://review.example.org/gerrit/a/changes/openstack%2Fnova~912345/revisions/3/review"
         );
-        let bare = base_url("https://review.example.org").unwrap();
+        let bare = base_url("https://review.example.org", PlainHttp::Refuse).unwrap();
         assert_eq!(
             change_endpoint(&bare, &change, &["messages"]).as_str(),
             "https://review.example.org/a/changes/openstack%2Fnova~912345/messages"
@@ -586,7 +615,7 @@ mod tests {
 
     fn client(base: &str, password: &str) -> Gerrit {
         let credentials = Credentials::new("bot".into(), password.into(), "a test".into());
-        Gerrit::new(base_url(base).unwrap(), credentials).unwrap()
+        Gerrit::new(base_url(base, PlainHttp::Refuse).unwrap(), credentials).unwrap()
     }
 
     #[test]
@@ -640,14 +669,36 @@ mod tests {
 
     #[test]
     fn urls_with_credentials_are_refused_without_echoing_them() {
-        let err = base_url("https://bot:hunter2@review.example.org")
+        let err = base_url("https://bot:hunter2@review.example.org", PlainHttp::Refuse)
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("credentials") && !err.contains("hunter2"),
             "{err}"
         );
-        assert!(base_url("ftp://review.example.org").is_err());
-        assert!(base_url("https://review.example.org/?x=1").is_err());
+        assert!(base_url("ftp://review.example.org", PlainHttp::Refuse).is_err());
+        assert!(base_url("https://review.example.org/?x=1", PlainHttp::Refuse).is_err());
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_this_machine_unless_allowed() {
+        let err = base_url("http://review.example.org", PlainHttp::Refuse).unwrap_err();
+        let problem = err
+            .downcast_ref::<Problem>()
+            .expect("a Problem with a hint");
+        assert!(problem.to_string().contains("plain http"), "{problem}");
+        let hint = problem.hint().unwrap_or_default();
+        assert!(hint.contains("--allow-plain-http"), "{hint}");
+        assert!(base_url("http://review.example.org", PlainHttp::Allow).is_ok());
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+            "http://127.0.0.2",
+        ] {
+            assert!(base_url(local, PlainHttp::Refuse).is_ok(), "{local}");
+        }
+        // A name that only starts like the loopback one is another host.
+        assert!(base_url("http://localhost.example.org", PlainHttp::Refuse).is_err());
     }
 }

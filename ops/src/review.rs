@@ -15,6 +15,7 @@ use perfkit_site::urls::project_dir;
 use serde::Serialize;
 
 use crate::read::{load_projects, open_existing, project_names};
+pub use perfkit_gerrit::client::PlainHttp;
 use perfkit_gerrit::message::{MESSAGE_LIMIT, Marker};
 use perfkit_gerrit::{ChangeRef, Gerrit, Posted};
 use perfkit_schema::shown;
@@ -72,6 +73,8 @@ pub struct ReviewOptions {
     pub vote: Option<String>,
     /// Post even when nothing regressed and nothing is inconclusive
     pub always: bool,
+    /// Whether a plain `http://` Gerrit off this machine is accepted
+    pub plain_http: PlainHttp,
 }
 
 /// The body of Set Review (ReviewInput).
@@ -85,7 +88,7 @@ struct ReviewInput<'a> {
 }
 
 pub async fn run(args: ReviewOptions) -> anyhow::Result<Outcome> {
-    let base = perfkit_gerrit::client::base_url(&args.gerrit)?;
+    let base = perfkit_gerrit::client::base_url(&args.gerrit, args.plain_http)?;
     if let Some(label) = &args.vote {
         check_label(label)?;
     }
