@@ -49,6 +49,10 @@ pub enum IngestError {
         version: String,
         supported: String,
     },
+    /// The file was rewritten, truncated or replaced while it was parsed,
+    /// so what was parsed and what was hashed may differ.
+    #[error("cannot ingest `{}`: the file changed while it was read ({what})", path.display())]
+    Changed { path: PathBuf, what: String },
     #[error("invalid build metadata: {0}")]
     Metadata(String),
     #[error(transparent)]
@@ -75,6 +79,7 @@ impl IngestError {
             IngestError::NotRally { .. } => "pass the output of `rally task report <uuid> --json` or `rally task results <uuid>`, Locust's `--csv PREFIX` files (the prefix, its directory or its `_stats.csv`) or `--json` output, or `fio --output-format=json` (or `json+`) output".into(),
             IngestError::Invalid { hint, .. } => hint.clone(),
             IngestError::UnsupportedVersion { .. } => "re-export it with `rally task report <uuid> --json` from Rally 3.0 or newer, or report the version to perfkit".into(),
+            IngestError::Changed { .. } => "ingest the file once the job that writes it has finished (or from a copy)".into(),
             IngestError::Metadata(_) => "see `perfkit ingest --help` for the build flags".into(),
             IngestError::Archive(e) => return e.hint(),
             IngestError::Conflict { .. } => "pass `--replace` to archive this file in its place, or a different `--build`".into(),

@@ -413,8 +413,16 @@ fn parse_file(
         path: path.to_path_buf(),
         source,
     })?;
+    let stamp = FileStamp::of(&file).map_err(|source| IngestError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Only a regular file whose size did not move since it was measured
+    // is mapped; anything else (a pipe, a device, a file being written)
+    // is read, so the bytes parsed are the bytes hashed.
+    let mappable = stamp.regular && stamp.len == size;
     progress.start("parsing", None);
-    let (sha256, parsed) = match map_file(&file, size, false) {
+    let (sha256, parsed) = match map_file(&file, size, false).filter(|_| mappable) {
         Some(map) if json_inplace::is_indented(&map) => {
             parse_indented(path, &file, Arc::new(map), job, build_id)
         }
@@ -435,6 +443,9 @@ fn parse_file(
         None => parse_unmapped(path, size, job, build_id),
     };
     progress.finish();
+    if mappable {
+        stamp.check_unchanged(path, &file)?;
+    }
     let (run, mut samples, collector) = parsed?.map_err(|e| e.into_ingest_error(path))?;
     let sha256 = sha256?;
     // The last rows go to the encoder now; it works on them while this
@@ -454,6 +465,64 @@ fn hasher_panicked() -> IngestError {
         table: "builds",
         message: "the hashing thread panicked".into(),
     })
+}
+
+/// What identifies a file's contents without reading them: a mapped file
+/// rewritten, truncated or replaced during the parse is caught by
+/// comparing these before and after (a truncation can also end the
+/// process with SIGBUS, the price of every mapped reader).
+struct FileStamp {
+    regular: bool,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    device: u64,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(file: &File) -> std::io::Result<FileStamp> {
+        Ok(FileStamp::from_metadata(&file.metadata()?))
+    }
+
+    fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            regular: meta.is_file(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            device: meta.dev(),
+            inode: meta.ino(),
+        }
+    }
+
+    /// The open file still has the size and modification time it had,
+    /// and the path still names it (the hashing thread may read by path).
+    fn check_unchanged(&self, path: &Path, file: &File) -> Result<(), IngestError> {
+        let changed = |what: &str| IngestError::Changed {
+            path: path.to_path_buf(),
+            what: what.into(),
+        };
+        let now = FileStamp::of(file).map_err(|source| IngestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if now.len != self.len {
+            return Err(changed(&format!("{} bytes, then {}", self.len, now.len)));
+        }
+        if now.modified != self.modified {
+            return Err(changed("its modification time moved"));
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                let named = FileStamp::from_metadata(&meta);
+                if (named.device, named.inode) != (self.device, self.inode) {
+                    return Err(changed("the path now names another file"));
+                }
+                Ok(())
+            }
+            Err(_) => Err(changed("the path no longer names a file")),
+        }
+    }
 }
 
 /// A read-only private mapping of the whole file, its page table filled
@@ -675,6 +744,79 @@ fn now_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_rewritten_truncated_or_replaced_during_the_parse_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, b"[1, 2, 3]").unwrap();
+        let file = File::open(&path).unwrap();
+        let stamp = FileStamp::of(&file).unwrap();
+        assert!(stamp.regular);
+        stamp.check_unchanged(&path, &file).expect("nothing moved");
+
+        // Truncated in place: same file, other size.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(4)
+            .unwrap();
+        let err = stamp.check_unchanged(&path, &file).unwrap_err();
+        assert!(
+            matches!(&err, IngestError::Changed { what, .. } if what == "9 bytes, then 4"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("report.json"), "{err}");
+
+        // Rewritten with the same size: the modification time moves.
+        let file = File::open(&path).unwrap();
+        let stamp = FileStamp::of(&file).unwrap();
+        let later = stamp.modified.unwrap() + std::time::Duration::from_secs(5);
+        let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        writer.set_modified(later).unwrap();
+        let err = stamp.check_unchanged(&path, &file).unwrap_err();
+        assert!(
+            matches!(&err, IngestError::Changed { what, .. } if what.contains("modification time")),
+            "{err}"
+        );
+
+        // Replaced by another file under the same name (a rename over it).
+        let file = File::open(&path).unwrap();
+        let stamp = FileStamp::of(&file).unwrap();
+        let other = dir.path().join("other.json");
+        std::fs::write(&other, b"[9]").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let err = stamp.check_unchanged(&path, &file).unwrap_err();
+        assert!(
+            matches!(&err, IngestError::Changed { what, .. } if what.contains("another file")),
+            "{err}"
+        );
+        assert!(err.hint().is_some());
+    }
+
+    #[test]
+    fn a_pipe_is_read_not_mapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("report.fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Opening a FIFO for reading blocks until a writer comes: open it
+        // read-write so the test needs none.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .unwrap();
+        let stamp = FileStamp::of(&file).unwrap();
+        assert!(
+            !stamp.regular,
+            "a FIFO is not a regular file, so it is never mapped"
+        );
+    }
 
     #[test]
     fn run_ids() {
