@@ -161,12 +161,25 @@ fn the_baseline_is_the_same_job_and_branch_before_the_patchset() {
         ..spec(51, 9.0)
     }));
     builds.push(build(check(7, 1, 52, 9.0))); // another change's check build
-    builds.push(build(Spec {
+    let mut merged = build(Spec {
         change: 8,
         patchset: 1,
         pipeline: "gate",
         ..spec(53, 1.0)
-    }));
+    });
+    merged.record.meta.zuul_result = Some("SUCCESS".into());
+    merged.record.meta.zuul_buildset_result = Some("SUCCESS".into());
+    builds.push(merged);
+    // A later gate build whose change failed to merge: never a baseline.
+    let mut failed = build(Spec {
+        change: 9,
+        patchset: 1,
+        pipeline: "gate",
+        ..spec(54, 9.0)
+    });
+    failed.record.meta.zuul_result = Some("SUCCESS".into());
+    failed.record.meta.zuul_buildset_result = Some("MERGE_FAILURE".into());
+    builds.push(failed);
     builds.push(build(spec(500, 9.0))); // after the patchset ran
     builds.push(build(check(42, 1, 100, 1.0)));
     let c = compare(&builds, 42, 1).unwrap();

@@ -556,6 +556,7 @@ pub fn encode_builds(builds: &[BuildRecord]) -> Result<Bytes, ArchiveError> {
         timestamps(b.iter().map(|r| Some(r.ingested_at_us))),
         text(|r| Some(&r.perfkit_version)),
         text(|r| r.meta.zuul_result.as_deref()),
+        text(|r| r.meta.zuul_buildset_result.as_deref()),
     ];
     let batch =
         RecordBatch::try_new(builds_schema(), columns).map_err(|e| ArchiveError::Encode {
@@ -612,6 +613,10 @@ pub fn decode_builds(
                     // Absent from files written before the column existed.
                     zuul_result: match batch.column_by_name("zuul_result") {
                         Some(_) => opt("zuul_result")?,
+                        None => None,
+                    },
+                    zuul_buildset_result: match batch.column_by_name("zuul_buildset_result") {
+                        Some(_) => opt("zuul_buildset_result")?,
                         None => None,
                     },
                 },

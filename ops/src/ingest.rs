@@ -111,6 +111,7 @@ fn request_from(args: &IngestOptions) -> anyhow::Result<(IngestRequest, Option<S
         node_provider: v.node_provider,
         node_label: v.node_label,
         zuul_result: v.zuul_result,
+        zuul_buildset_result: v.zuul_buildset_result,
     };
     let build = meta.zuul_build.clone();
     Ok((

@@ -182,6 +182,11 @@ pub struct BuildMeta {
     /// Zuul's result for the build (`SUCCESS`, `FAILURE`, `NODE_FAILURE`…),
     /// known once it finished: from the builds API, not from a running job.
     pub zuul_result: Option<String>,
+    /// Zuul's result for the whole buildset (the queue item): in a gate
+    /// pipeline `SUCCESS` means every job passed and Zuul saw the change
+    /// merge (a change that failed to merge is `MERGE_FAILURE`). From the
+    /// builds API's buildset, so only `perfkit collect` knows it.
+    pub zuul_buildset_result: Option<String>,
 }
 
 /// One row of the `builds` table.
@@ -248,22 +253,28 @@ impl ArchivedBuild {
     }
 
     /// Whether this build measured the branch rather than a proposed
-    /// change: no change (periodic, post, tag builds) or a gate pipeline,
-    /// whose builds test the change merged onto the branch tip. A build
-    /// archived without results (Zuul's `NODE_FAILURE`…) measured nothing
-    /// and takes no place in a baseline or trend.
+    /// change: no change (periodic, post, tag builds), or a gate build of
+    /// a change that then merged. A gate build tests the change on the
+    /// branch tip, but one that failed or was dequeued measured a change
+    /// the branch never got, so it counts only when Zuul reported both the
+    /// build and its buildset `SUCCESS` (known to `perfkit collect`; an
+    /// in-job ingest cannot know it and keeps its gate builds out). A
+    /// build archived without results (Zuul's `NODE_FAILURE`…) measured
+    /// nothing and takes no place in a baseline or trend.
     pub fn is_branch_build(&self) -> bool {
         self.record.has_results() && self.is_on_branch()
     }
 
     fn is_on_branch(&self) -> bool {
+        let meta = &self.record.meta;
+        let succeeded = |result: &Option<String>| result.as_deref() == Some("SUCCESS");
         self.record.key.change == 0
-            || self
-                .record
-                .meta
+            || (meta
                 .pipeline
                 .as_deref()
                 .is_some_and(|p| p.starts_with("gate"))
+                && succeeded(&meta.zuul_result)
+                && succeeded(&meta.zuul_buildset_result))
     }
 }
 
@@ -310,5 +321,33 @@ mod tests {
         assert!(!periodic(NO_RESULTS_FORMAT).is_branch_build());
         // A crashed task still ran Rally: it stays in the history.
         assert!(periodic("rally-v2").is_branch_build());
+    }
+
+    #[test]
+    fn a_gate_build_is_a_branch_build_only_once_its_change_merged() {
+        let gate = |result: Option<&str>, buildset: Option<&str>| {
+            let mut build = periodic("rally-v2");
+            build.record.key.change = 912345;
+            build.record.key.patchset = 3;
+            let meta = &mut build.record.meta;
+            meta.pipeline = Some("gate".into());
+            meta.zuul_result = result.map(str::to_string);
+            meta.zuul_buildset_result = buildset.map(str::to_string);
+            build
+        };
+        assert!(gate(Some("SUCCESS"), Some("SUCCESS")).is_branch_build());
+        // Another job of the item failed, so the change did not merge.
+        assert!(!gate(Some("SUCCESS"), Some("FAILURE")).is_branch_build());
+        // Every job passed but Gerrit refused the merge.
+        assert!(!gate(Some("SUCCESS"), Some("MERGE_FAILURE")).is_branch_build());
+        assert!(!gate(Some("SUCCESS"), Some("DEQUEUED")).is_branch_build());
+        assert!(!gate(Some("FAILURE"), Some("SUCCESS")).is_branch_build());
+        // Archived in the job, before anything was known: left out.
+        assert!(!gate(None, None).is_branch_build());
+        assert!(!gate(Some("SUCCESS"), None).is_branch_build());
+        // A check build is never one, whatever its results.
+        let mut check = gate(Some("SUCCESS"), Some("SUCCESS"));
+        check.record.meta.pipeline = Some("check".into());
+        assert!(!check.is_branch_build());
     }
 }

@@ -176,6 +176,9 @@ pub fn builds_schema() -> SchemaRef {
         utf8("perfkit_version", false),
         // Added after v1 shipped: files written before lack it (read as null).
         utf8("zuul_result", true),
+        // Added for baseline trust: null in older files (a gate build then
+        // stays out of baselines).
+        utf8("zuul_buildset_result", true),
     ]))
 }
 

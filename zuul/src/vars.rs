@@ -417,6 +417,7 @@ pub fn interpret(facts: ZuulFacts) -> Result<ZuulBuild, String> {
         node_provider: known(facts.node_provider),
         node_label: known(facts.node_label),
         zuul_result: known(facts.result),
+        zuul_buildset_result: None,
     };
     Ok(ZuulBuild { project, meta })
 }
