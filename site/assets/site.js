@@ -163,6 +163,7 @@
 
   window.perfkitSeriesPage = function (id) {
     try {
+      if (typeof uPlot !== 'undefined') drawRun(id);
       var series = seriesData(id);
       if (!series || typeof uPlot === 'undefined') return;
       var xs = series.b.map(function (b) { var info = buildInfo(b); return info ? info.t / 1000 : null; });
@@ -196,7 +197,6 @@
           { opts: { label: 'throughput', stroke: '#0a6b2d', width: 2, value: function (u, v) { return fmtRate(v); } }, values: series.tput, fmt: fmtRate }
         ], 'throughput', 'Throughput in ' + (series.rate || 'iterations/s'));
       }
-      drawRun(id);
     } finally {
       window.perfkitReady = true;
     }
