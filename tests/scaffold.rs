@@ -1288,7 +1288,13 @@ fn a_variant_added_later_only_adds() {
         .collect();
     assert_eq!(
         added,
-        [POST_LOCUST, RUN_LOCUST, RESULTS_VARS, LOCUSTFILE],
+        [
+            POST_LOCUST,
+            RUN_LOCUST,
+            PREPARE_LOCUST,
+            RESULTS_VARS,
+            LOCUSTFILE
+        ],
         "{out}"
     );
     assert!(
