@@ -368,7 +368,9 @@ pub fn body(c: &Comparison, link: Option<&str>, previous: Option<&Marker>, limit
             c.change,
             c.patchset,
             markdown_escape(&provenance(c)),
-            upgrade_line(c).map_or(String::new(), |l| format!("\n{}\n", markdown_escape(&l)))
+            upgrade_line(c)
+                .map(|l| format!("\n{}\n", markdown_escape(&l)))
+                .unwrap_or_default()
         ),
         regressions: of(Status::Regression)
             .map(|s| table_row(s, &names))
