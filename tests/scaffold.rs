@@ -625,8 +625,10 @@ fn help_shows_examples() {
         "--with-locust",
         "--with-fio",
         "--rbd",
+        "--upgrade",
         "Examples:",
         "perfkit scaffold --project keystone --with-locust",
+        "perfkit scaffold --project keystone --with-locust --upgrade",
         "perfkit scaffold --project cinder --with-fio --rbd",
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
@@ -961,6 +963,9 @@ const POST_FIO: &str = "playbooks/perfkit/post-fio.yaml";
 const RUN_FIO_TASKS: &str = "playbooks/perfkit/tasks/run-fio.yaml";
 const RUN_FIO_RBD: &str = "playbooks/perfkit/run-fio-rbd.yaml";
 const RESULTS_VARS: &str = "playbooks/perfkit/vars/results.yaml";
+const PREPARE_LOCUST: &str = "playbooks/perfkit/tasks/prepare-locust.yaml";
+const RUN_LOCUST_UPGRADE: &str = "playbooks/perfkit/run-locust-upgrade.yaml";
+const THROUGH_UPGRADE: &str = "playbooks/perfkit/files/locust-through-upgrade.py";
 
 /// The jobs each pipeline lists, over every project stanza of the config
 /// Zuul would read.
@@ -1008,6 +1013,7 @@ fn scaffold_variants(dir: &Path, args: &[&str], layout: &str, config: &str, stri
         LOCUSTFILE,
         RUN_LOCUST,
         POST_LOCUST,
+        PREPARE_LOCUST,
         RUN_FIO,
         POST_FIO,
         RUN_FIO_TASKS,
@@ -1085,6 +1091,51 @@ fn scaffold_rbd_variant(dir: &Path, args: &[&str], layout: &str, config: &str, s
     );
 }
 
+/// Then `--with-locust --upgrade` on the same repo: the grenade job is
+/// added beside the others (only its run playbook, the script it runs and,
+/// in a directory layout, its own config file are new: the locustfile,
+/// Locust's preparation tasks and the post-run are the plain job's), Zuul
+/// and Ansible accept it all and a second run changes nothing.
+fn scaffold_upgrade_variant(dir: &Path, args: &[&str], layout: &str, config: &str, strict: bool) {
+    let mut all = args.to_vec();
+    all.extend(["--with-locust", "--upgrade"]);
+    let before = tree(dir);
+    let out = scaffold_layout(dir, &all, layout, config, strict);
+    let after = tree(dir);
+    let jobs = listed_jobs(dir);
+    let rally_job = jobs["check"]
+        .iter()
+        .find(|j| j.contains("rally"))
+        .unwrap()
+        .clone();
+    let short = rally_job.split('-').next().unwrap().to_string();
+    let upgrade_job = format!("{short}-locust-upgrade");
+    for pipeline in ["check", "gate"] {
+        for job in [&rally_job, &format!("{short}-locust"), &upgrade_job] {
+            assert_eq!(
+                jobs[pipeline].iter().filter(|j| *j == job).count(),
+                1,
+                "{layout}: {job} not listed once in {pipeline}: {jobs:?}"
+            );
+        }
+    }
+    let added: Vec<&String> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    let mut want = vec![THROUGH_UPGRADE.to_string(), RUN_LOCUST_UPGRADE.to_string()];
+    if let Some(dir_root) = config.strip_suffix("perfkit-rally.yaml") {
+        want.push(format!("{dir_root}perfkit-locust-upgrade.yaml"));
+    }
+    want.sort();
+    assert_eq!(added, want.iter().collect::<Vec<_>>(), "{layout}:\n{out}");
+    for shared in [LOCUSTFILE, PREPARE_LOCUST, POST_LOCUST] {
+        assert_eq!(before.get(shared), after.get(shared), "{layout}: {shared}");
+    }
+    assert!(
+        out.contains(&format!("jobs {rally_job}, {upgrade_job} in check, gate")),
+        "{out}"
+    );
+    assert!(out.contains("single-node grenade"), "{out}");
+}
+
 #[test]
 fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
     // zuul.d/, .zuul.d/, .zuul.yaml, zuul.yaml (shadowing a .zuul.yaml), none.
@@ -1104,6 +1155,13 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         neutron.path(),
         &[],
         "zuul.d/ (neutron, then --with-fio --rbd)",
+        "zuul.d/perfkit-rally.yaml",
+        true,
+    );
+    scaffold_upgrade_variant(
+        neutron.path(),
+        &[],
+        "zuul.d/ (neutron, then --with-locust --upgrade)",
         "zuul.d/perfkit-rally.yaml",
         true,
     );
@@ -1143,6 +1201,13 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         ".zuul.yaml",
         true,
     );
+    scaffold_upgrade_variant(
+        nova.path(),
+        &["--project", "nova"],
+        ".zuul.yaml (nova, then --with-locust --upgrade)",
+        ".zuul.yaml",
+        true,
+    );
 
     let mistral = shadowed_zuul_yaml_checkout();
     scaffold_variants(
@@ -1169,6 +1234,18 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         "zuul.yaml",
         false,
     );
+    scaffold_upgrade_variant(
+        mistral.path(),
+        &[
+            "--project",
+            "mistral",
+            "--job-name",
+            "mistral-perfkit-rally",
+        ],
+        "zuul.yaml (mistral, then --with-locust --upgrade)",
+        "zuul.yaml",
+        false,
+    );
 
     let keystone = repo(
         Some("https://opendev.org/openstack/keystone"),
@@ -1188,6 +1265,13 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         ".zuul.yaml",
         true,
     );
+    scaffold_upgrade_variant(
+        keystone.path(),
+        &[],
+        "none (keystone, then --with-locust --upgrade)",
+        ".zuul.yaml",
+        true,
+    );
     let text = std::fs::read_to_string(keystone.path().join(".zuul.yaml")).unwrap();
     for line in [
         "    name: keystone-locust\n    parent: devstack\n",
@@ -1201,6 +1285,9 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
         "      devstack_services:\n        tempest: false\n",
         "      perfkit_fio_jobfile: rally-jobs/fio/keystone-rbd.fio\n",
         "      perfkit_fio_rbd_pool: volumes\n      perfkit_fio_rbd_client: admin\n",
+        "    name: keystone-locust-upgrade\n    parent: grenade\n",
+        "    run: playbooks/perfkit/run-locust-upgrade.yaml\n    post-run: playbooks/perfkit/post-locust.yaml\n",
+        "      - zuul: openstack/grenade\n",
     ] {
         assert!(text.contains(line), "{line:?} missing:\n{text}");
     }
@@ -1230,7 +1317,13 @@ fn a_variant_added_later_only_adds() {
         .collect();
     assert_eq!(
         added,
-        [POST_LOCUST, RUN_LOCUST, RESULTS_VARS, LOCUSTFILE],
+        [
+            POST_LOCUST,
+            RUN_LOCUST,
+            PREPARE_LOCUST,
+            RESULTS_VARS,
+            LOCUSTFILE
+        ],
         "{out}"
     );
     assert!(

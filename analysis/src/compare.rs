@@ -21,7 +21,7 @@ use crate::regress::verdict::{
     Counts, Direction, SeriesData, SeriesInput, Thresholds, Verdict, VerdictKind,
     verdicts_for_build_with,
 };
-use perfkit_schema::records::{ArchivedBuild, SeriesRow};
+use perfkit_schema::records::{ArchivedBuild, Phase, SeriesRow};
 
 /// Most recent branch builds in a baseline: about a month of a daily
 /// periodic job, long enough for a stable noise estimate, short enough that
@@ -123,6 +123,43 @@ pub struct Comparison {
     pub same_provider: bool,
     /// Worst first (regressions, then inconclusive…), then by label.
     pub series: Vec<SeriesVerdict>,
+    /// Locust runs through an upgrade among the builds: their requests in
+    /// the upgrade's window, all request types together.
+    pub upgrade: Option<UpgradeTally>,
+}
+
+/// Requests in the upgrade windows of a patchset's Locust runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UpgradeTally {
+    /// Builds that ran through an upgrade.
+    pub builds: usize,
+    pub requests: u64,
+    pub failures: u64,
+}
+
+impl UpgradeTally {
+    /// Sums the `Aggregated` rows during the upgrade (Locust's total over
+    /// every request type); `None` when no build ran through one.
+    pub fn of<'a>(builds: impl IntoIterator<Item = &'a ArchivedBuild>) -> Option<UpgradeTally> {
+        let during = format!("Aggregated{}", Phase::During.action_suffix());
+        let mut tally = UpgradeTally {
+            builds: 0,
+            requests: 0,
+            failures: 0,
+        };
+        for build in builds {
+            if let Some(row) = build
+                .series
+                .iter()
+                .find(|r| r.phase == Some(Phase::During) && r.action == during)
+            {
+                tally.builds += 1;
+                tally.requests += row.samples;
+                tally.failures += row.failed;
+            }
+        }
+        (tally.builds > 0).then_some(tally)
+    }
 }
 
 impl Comparison {
@@ -213,6 +250,7 @@ impl<'a> Comparer<'a> {
             baseline: baseline.iter().map(|b| BuildRef::of(b)).collect(),
             same_provider,
             series,
+            upgrade: UpgradeTally::of(new.iter().copied()),
         })
     }
 }

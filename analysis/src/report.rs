@@ -49,6 +49,23 @@ pub fn summary(c: &Comparison) -> String {
     }
 }
 
+/// The one line a run through an upgrade adds: "N requests during the
+/// upgrade, M failed" (the figure a rolling upgrade is judged by).
+pub fn upgrade_line(c: &Comparison) -> Option<String> {
+    let t = c.upgrade?;
+    let during = if t.builds == 1 {
+        "during the upgrade".to_string()
+    } else {
+        format!("during the upgrades of {} builds", t.builds)
+    };
+    Some(format!(
+        "{} request{} {during}, {} failed",
+        t.requests,
+        if t.requests == 1 { "" } else { "s" },
+        t.failures
+    ))
+}
+
 /// Builds and baseline in one line.
 pub fn provenance(c: &Comparison) -> String {
     let mut jobs: Vec<&str> = c.builds.iter().filter_map(|b| b.job.as_deref()).collect();
@@ -122,6 +139,10 @@ pub fn text(c: &Comparison) -> String {
         summary(c),
         provenance(c)
     );
+    if let Some(line) = upgrade_line(c) {
+        out.push_str(&line);
+        out.push('\n');
+    }
     if c.series.is_empty() {
         return out;
     }
@@ -213,6 +234,9 @@ pub fn markdown(c: &Comparison, link: Option<&str>) -> String {
         c.patchset,
         markdown_escape(&provenance(c))
     );
+    if let Some(line) = upgrade_line(c) {
+        let _ = writeln!(out, "\n{}", markdown_escape(&line));
+    }
     if !c.series.is_empty() {
         out.push_str("\n| status | series | metric | baseline ±noise | new | change | q |\n");
         out.push_str("|---|---|---|---|---|---|---|\n");

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Float64Array, Float64Builder, ListArray, ListBuilder,
-    StringArray, UInt8Array, UInt32Array, UInt64Array,
+    StringArray, TimestampMicrosecondArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
-use perfkit_schema::records::{SECONDS, SeriesRow};
+use perfkit_schema::records::{Phase, SECONDS, SeriesRow, UpgradeWindow};
 use perfkit_schema::tables::series_schema;
 use perfkit_schema::{ArchiveKey, BuildId, SampleRow, Summary, Table, WorkloadRecord};
 
@@ -240,6 +240,14 @@ pub fn encode_series_rows(rows: &[(&str, &SeriesRow)]) -> Result<Bytes, ArchiveE
             rows.iter().map(|(_, r)| Some(r.higher_is_better)),
         )),
         text(|r| &r.rate_unit),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|(_, r)| r.phase.map(Phase::as_str)),
+        )),
+        timestamps(rows.iter().map(|(_, r)| r.window.map(|w| w.start_us))),
+        timestamps(rows.iter().map(|(_, r)| r.window.map(|w| w.end_us))),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|(_, r)| r.per_second_json.as_deref()),
+        )),
     ];
     let batch =
         RecordBatch::try_new(series_schema(), columns).map_err(|e| ArchiveError::Encode {
@@ -289,6 +297,11 @@ pub fn decode_series_rows(
         let unit = col.optional_string("unit")?;
         let higher: Option<BooleanArray> = col.optional_column("higher_is_better")?;
         let rate_unit = col.optional_string("rate_unit")?;
+        // Columns added with Locust runs through an upgrade.
+        let phase = col.optional_string("phase")?;
+        let window_start = col.ts("window_start")?;
+        let window_end = col.ts("window_end")?;
+        let per_second = col.optional_string("per_second_json")?;
         for row in 0..batch.num_rows() {
             let text_or = |a: &Option<StringArray>, default: &str| match a {
                 Some(a) if !a.is_null(row) => a.value(row).to_string(),
@@ -313,11 +326,33 @@ pub fn decode_series_rows(
                     .as_ref()
                     .is_some_and(|a| !a.is_null(row) && a.value(row)),
                 rate_unit: text_or(&rate_unit, if depth == 0 { RALLY_RATE_UNIT } else { "" }),
+                phase: phase
+                    .as_ref()
+                    .filter(|a| !a.is_null(row))
+                    .and_then(|a| Phase::parse(a.value(row))),
+                window: match (&window_start, &window_end) {
+                    (Some(s), Some(e)) if !s.is_null(row) && !e.is_null(row) => {
+                        Some(UpgradeWindow {
+                            start_us: s.value(row),
+                            end_us: e.value(row),
+                        })
+                    }
+                    _ => None,
+                },
+                per_second_json: per_second
+                    .as_ref()
+                    .filter(|a| !a.is_null(row))
+                    .map(|a| a.value(row).to_string()),
             };
             out.push((build_id.value(row).to_string(), series));
         }
     }
     Ok(out)
+}
+
+/// A UTC µs timestamp column, as the schema declares it.
+fn timestamps(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
+    Arc::new(TimestampMicrosecondArray::from_iter(values).with_timezone("UTC"))
 }
 
 fn floats(list: &ListArray, row: usize) -> Vec<f64> {

@@ -12,7 +12,8 @@ use perfkit_ops::scaffold::ScaffoldOptions;
 /// ingest` when a secret provides credentials). `--with-locust` and
 /// `--with-fio` add a Locust and a fio job beside it, whose results are kept
 /// and archived the same way; `--with-fio --rbd` runs fio on devstack's Ceph
-/// RBD instead of the node's disk. Safe to run again: unchanged files stay
+/// RBD instead of the node's disk; `--with-locust --upgrade` runs Locust
+/// through grenade's upgrade instead. Safe to run again: unchanged files stay
 /// untouched and edited files are kept unless `--force`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -21,6 +22,7 @@ use perfkit_ops::scaffold::ScaffoldOptions;
   perfkit scaffold --project openstack/cinder --job-name cinder-perfkit-rally\n  \
   perfkit scaffold --project trove --repo ~/src/trove --pipelines check\n  \
   perfkit scaffold --project keystone --with-locust   # + keystone-locust: tokens under load\n  \
+  perfkit scaffold --project keystone --with-locust --upgrade  # + keystone-locust-upgrade: through grenade\n  \
   perfkit scaffold --project cinder --with-fio        # + cinder-fio: the node's storage\n  \
   perfkit scaffold --project cinder --with-fio --rbd  # + cinder-fio-rbd: fio on devstack's Ceph RBD\n  \
   perfkit scaffold --project nova \\\n      --scenarios NovaServers.boot_and_delete_server,NovaKeypair.create_and_list_keypairs")]
@@ -74,6 +76,15 @@ pub struct ScaffoldArgs {
     #[arg(long, requires = "with_fio")]
     rbd: bool,
 
+    /// With `--with-locust`: the Locust job `<project>-locust-upgrade`
+    /// instead, on grenade (single-node: the old services stop, the new ones
+    /// start): Locust runs from when the old release's Keystone answers
+    /// until after the new code serves; the upgrade's window comes from
+    /// grenade's summary log, and requests, failures and latency before,
+    /// during and after it are archived.
+    #[arg(long, requires = "with_locust")]
+    upgrade: bool,
+
     /// Print a unified diff of what would change and write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -95,6 +106,7 @@ impl From<ScaffoldArgs> for ScaffoldOptions {
             with_locust: args.with_locust,
             with_fio: args.with_fio,
             rbd: args.rbd,
+            upgrade: args.upgrade,
             dry_run: args.dry_run,
             force: args.force,
         }

@@ -13,7 +13,7 @@ use std::fmt::Write;
 use perfkit_analysis::Metric;
 use perfkit_analysis::compare::{Comparison, SeriesVerdict, Status};
 use perfkit_analysis::report::{
-    autolink, cells, markdown_escape, metric_name, provenance, summary,
+    autolink, cells, markdown_escape, metric_name, provenance, summary, upgrade_line,
 };
 use perfkit_schema::identity::sha256_hex;
 
@@ -362,12 +362,15 @@ pub fn body(c: &Comparison, link: Option<&str>, previous: Option<&Marker>, limit
     let parts = Parts {
         update: previous.map(|p| update(p, &marker, c, &names)),
         head: format!(
-            "**perfkit**: {} — {} change {} patchset {}\n\n{}\n",
+            "**perfkit**: {} — {} change {} patchset {}\n\n{}\n{}",
             markdown_escape(&summary(c)),
             markdown_escape(&c.project),
             c.change,
             c.patchset,
-            markdown_escape(&provenance(c))
+            markdown_escape(&provenance(c)),
+            upgrade_line(c)
+                .map(|l| format!("\n{}\n", markdown_escape(&l)))
+                .unwrap_or_default()
         ),
         regressions: of(Status::Regression)
             .map(|s| table_row(s, &names))
@@ -584,7 +587,30 @@ mod tests {
             baseline: vec![build],
             same_provider: false,
             series,
+            upgrade: None,
         }
+    }
+
+    #[test]
+    fn a_run_through_an_upgrade_is_one_line_of_the_message() {
+        let mut c = comparison(vec![series(1, Status::NoChange)]);
+        let plain = body(&c, None, None, MESSAGE_LIMIT);
+        assert!(!plain.contains("upgrade"), "{plain}");
+        c.upgrade = Some(perfkit_analysis::compare::UpgradeTally {
+            builds: 1,
+            requests: 2527,
+            failures: 10,
+        });
+        let text = body(&c, None, None, MESSAGE_LIMIT);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("during the upgrade"))
+            .collect();
+        assert_eq!(
+            lines,
+            ["2527 requests during the upgrade, 10 failed"],
+            "{text}"
+        );
     }
 
     #[test]

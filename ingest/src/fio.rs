@@ -245,6 +245,7 @@ pub fn parse(path: &Path, bytes: &[u8], job: &str) -> Result<Measured, IngestErr
                 unit: unit.into(),
                 higher_is_better: higher,
                 rate_unit: String::new(),
+                ..SeriesRow::default()
             };
             measured.series.push(row(
                 format!("{direction} latency"),

@@ -45,6 +45,7 @@ pub fn detect(path: &Path) -> Result<Input, IngestError> {
             history: None,
             failures: None,
             exceptions: None,
+            window: None,
         }));
     }
     if fio::json_start(&head).is_some() {

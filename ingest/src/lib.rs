@@ -14,6 +14,7 @@ mod json_filter;
 pub mod json_inplace;
 pub mod limits;
 mod locust;
+mod locust_phases;
 mod measured;
 pub mod pipeline;
 pub mod quantiles;

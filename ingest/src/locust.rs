@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::IngestError;
 use crate::limits::{MAX_LOCUST_REQUESTS, over};
+use crate::locust_phases::{HistoryPoint, PhaseStats, per_second_json, read_window, split};
 use crate::measured::{Measured, summary, workload_key};
 use crate::quantiles;
 
@@ -34,6 +35,8 @@ pub struct CsvSet {
     pub history: Option<PathBuf>,
     pub failures: Option<PathBuf>,
     pub exceptions: Option<PathBuf>,
+    /// `PREFIX_upgrade_window.json`: the run went through an upgrade.
+    pub window: Option<PathBuf>,
 }
 
 impl CsvSet {
@@ -41,10 +44,15 @@ impl CsvSet {
     pub fn files(&self) -> Vec<&Path> {
         let mut out = vec![self.stats.as_path()];
         out.extend(
-            [&self.history, &self.failures, &self.exceptions]
-                .into_iter()
-                .flatten()
-                .map(PathBuf::as_path),
+            [
+                &self.history,
+                &self.failures,
+                &self.exceptions,
+                &self.window,
+            ]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path),
         );
         out
     }
@@ -114,6 +122,7 @@ pub fn find_csv_set(path: &Path) -> Result<Option<CsvSet>, IngestError> {
         history: sibling("_stats_history.csv"),
         failures: sibling("_failures.csv"),
         exceptions: sibling("_exceptions.csv"),
+        window: sibling("_upgrade_window.json"),
         stats,
     }))
 }
@@ -308,6 +317,10 @@ struct RequestStats {
     mean_ms: Option<f64>,
     requests_per_s: Option<f64>,
     details: Map<String, Value>,
+    /// The stats history's rows of this request (CSV sets only).
+    history: Vec<HistoryPoint>,
+    /// Before, during and after an upgrade window, when the run has one.
+    phases: Option<[PhaseStats; 3]>,
 }
 
 /// Parses a `--csv` set.
@@ -362,6 +375,8 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
             mean_ms: num("Average Response Time")?,
             requests_per_s: num("Requests/s")?,
             details,
+            history: Vec::new(),
+            phases: None,
         });
     }
     if !requests
@@ -403,8 +418,10 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
     let mut times = Vec::new();
     let mut max_users = None::<u64>;
     if let Some(h) = &history {
+        let history_percentiles = h.percentile_columns();
         for (line, row) in &h.rows {
-            if let Some(t) = h.number(*line, row, "Timestamp")? {
+            let t = h.number(*line, row, "Timestamp")?;
+            if let Some(t) = t {
                 times.push(t);
             }
             let users = h.count(*line, row, "User Count")?;
@@ -412,6 +429,22 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
             let (method, name) = (h.text(row, "Type"), h.text(row, "Name"));
             if let Some(&i) = find(method, name) {
                 let r = &mut requests[i];
+                let num = |c: &str| h.number(*line, row, c);
+                let mut percentiles = Vec::new();
+                for (p, column) in &history_percentiles {
+                    if let Some(v) = num(column)? {
+                        percentiles.push((*p, v / 1000.0));
+                    }
+                }
+                r.history.push(HistoryPoint {
+                    t: t.unwrap_or(f64::NAN),
+                    users,
+                    total_requests: h.count(*line, row, "Total Request Count")?,
+                    total_failures: h.count(*line, row, "Total Failure Count")?,
+                    requests_per_s: num("Requests/s")?,
+                    failures_per_s: num("Failures/s")?,
+                    percentiles,
+                });
                 let mut point = Map::new();
                 for (column, text) in h.cells(row) {
                     if let Some(v) = num_or_text(text) {
@@ -462,17 +495,23 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
                 .insert("exceptions".into(), Value::Array(exceptions));
         }
     }
+    let window = set.window.as_deref().map(read_window).transpose()?;
+    if let Some(window) = window {
+        for r in &mut requests {
+            r.history.retain(|p| p.t.is_finite());
+            r.phases = Some(split(&r.history, r.requests, r.failures, window));
+        }
+    }
     let to_us = |t: f64| (t * 1e6) as i64;
     let started = times.iter().copied().reduce(f64::min).map(to_us);
     let finished = times.iter().copied().reduce(f64::max).map(to_us);
-    Ok(assemble(
-        "locust-csv",
-        requests,
-        max_users,
-        job,
-        started,
-        finished,
-    ))
+    let mut measured = assemble("locust-csv", requests, max_users, job, started, finished);
+    if let Some(window) = window {
+        for row in &mut measured.series {
+            row.window = Some(window);
+        }
+    }
+    Ok(measured)
 }
 
 fn history_of(details: &mut Map<String, Value>) -> &mut Vec<Value> {
@@ -621,6 +660,8 @@ pub fn parse_json(path: &Path, value: &Value, job: &str) -> Result<Measured, Ing
             requests_per_s: duration.map(|d| n as f64 / d),
             points,
             details,
+            history: Vec::new(),
+            phases: None,
         });
     }
     // The CSV's `Aggregated` row, made the same way from the merged histograms.
@@ -645,6 +686,8 @@ pub fn parse_json(path: &Path, value: &Value, job: &str) -> Result<Measured, Ing
         requests_per_s: span.map(|d| total_requests as f64 / d),
         points,
         details: Map::new(),
+        history: Vec::new(),
+        phases: None,
     });
     let to_us = |t: f64| (t * 1e6) as i64;
     let started = first.is_finite().then(|| to_us(first));
@@ -694,23 +737,41 @@ fn assemble(
             .requests_per_s
             .filter(|rate| *rate > 0.0)
             .map(|rate| r.requests as f64 / rate);
-        measured.series.push(SeriesRow {
+        let whole = SeriesRow {
             workload_key: key.clone(),
             workload_index: index as u32,
             config_hash: config.clone(),
             scenario: "locust".into(),
-            subtask_title: String::new(),
             action: label.clone(),
-            depth: 0,
             samples: r.requests,
             failed: r.failures.min(r.requests),
             durations_s: r.points,
             load_duration_s,
             pass_sla: true,
             unit: SECONDS.into(),
-            higher_is_better: false,
             rate_unit: RATE_UNIT.into(),
-        });
+            per_second_json: (!r.history.is_empty()).then(|| per_second_json(&r.history)),
+            ..SeriesRow::default()
+        };
+        // A run through an upgrade: the same request once per phase, so
+        // that "during the upgrade" has its own failure rate and latency.
+        let phase_rows: Vec<SeriesRow> = r
+            .phases
+            .iter()
+            .flatten()
+            .map(|p| SeriesRow {
+                action: format!("{label}{}", p.phase.action_suffix()),
+                samples: p.requests,
+                failed: p.failures.min(p.requests),
+                durations_s: p.points.clone(),
+                load_duration_s: (p.duration_s > 0.0).then_some(p.duration_s),
+                phase: Some(p.phase),
+                per_second_json: None,
+                ..whole.clone()
+            })
+            .collect();
+        measured.series.push(whole);
+        measured.series.extend(phase_rows);
         measured.workloads.push(WorkloadRecord {
             workload_index: index as u32,
             workload_key: key,

@@ -52,6 +52,12 @@ pub struct ScaffoldOptions {
     /// archived like the local-disk job's.
     pub rbd: bool,
 
+    /// With `with_locust`: the Locust job `<project>-locust-upgrade`
+    /// instead, on grenade: Locust runs while grenade upgrades the node, and
+    /// the upgrade's window is recorded (failures and latency before,
+    /// during and after it are archived).
+    pub upgrade: bool,
+
     /// Print a unified diff of what would change and write nothing.
     pub dry_run: bool,
 
@@ -68,7 +74,8 @@ pub fn run(args: ScaffoldOptions) -> Result<Outcome, ScaffoldError> {
     let (project, project_note) =
         perfkit_zuul::scaffold::repo::resolve_project(args.project.as_deref(), &repo)?;
     let variants = [
-        (args.with_locust, Variant::Locust),
+        (args.with_locust && !args.upgrade, Variant::Locust),
+        (args.with_locust && args.upgrade, Variant::LocustUpgrade),
         (args.with_fio && !args.rbd, Variant::Fio),
         (args.with_fio && args.rbd, Variant::FioRbd),
     ]

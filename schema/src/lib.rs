@@ -15,7 +15,9 @@ pub mod tables;
 
 pub use key::{ArchiveKey, Table};
 pub use names::{BuildId, NameError, ProjectName};
-pub use records::{ArchivedBuild, BuildRecord, SampleRow, SeriesRow, WorkloadRecord};
+pub use records::{
+    ArchivedBuild, BuildRecord, Phase, SampleRow, SeriesRow, UpgradeWindow, WorkloadRecord,
+};
 pub use shown::shown;
 pub use stats::Summary;
 pub use tables::SCHEMA_VERSION;

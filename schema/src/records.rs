@@ -115,6 +115,55 @@ pub struct SeriesRow {
     /// What the throughput counts per second (`iterations/s`, `requests/s`);
     /// empty where it has none.
     pub rate_unit: String,
+    /// For a Locust run through an upgrade: the phase whose requests alone
+    /// this row counts (its action names it too); `None` for whole runs.
+    pub phase: Option<Phase>,
+    /// For a Locust run through an upgrade: the window, on every row.
+    pub window: Option<UpgradeWindow>,
+    /// For a whole-run Locust row with a stats history: its per-second
+    /// chart, JSON `{"t": [Unix s], "users", "requests_per_s",
+    /// "failures_per_s", "p50_ms", "p95_ms": [number or null]}` (one entry
+    /// per history row; percentiles are Locust's rolling ones), else `None`.
+    pub per_second_json: Option<String>,
+}
+
+/// When an upgrade ran, Unix µs: from the upgrade's start marker to its end
+/// marker (or to when Locust stopped, if the end never came).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpgradeWindow {
+    pub start_us: i64,
+    pub end_us: i64,
+}
+
+/// A part of a run through an upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    Before,
+    During,
+    After,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 3] = [Phase::Before, Phase::During, Phase::After];
+
+    /// The `series.phase` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Before => "before",
+            Phase::During => "during",
+            Phase::After => "after",
+        }
+    }
+
+    /// Reads a `series.phase` value; other text is no phase.
+    pub fn parse(text: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// The suffix a phase row's action carries: `GET /x (during the upgrade)`.
+    pub fn action_suffix(self) -> String {
+        format!(" ({} the upgrade)", self.as_str())
+    }
 }
 
 /// `SeriesRow::unit` of durations.
@@ -138,6 +187,9 @@ impl Default for SeriesRow {
             unit: SECONDS.to_string(),
             higher_is_better: false,
             rate_unit: String::new(),
+            phase: None,
+            window: None,
+            per_second_json: None,
         }
     }
 }

@@ -131,6 +131,12 @@ pub fn series_schema() -> SchemaRef {
         utf8("unit", true),
         Field::new("higher_is_better", DataType::Boolean, true),
         utf8("rate_unit", true),
+        // Added with Locust runs through an upgrade: null for every other
+        // row and in older files.
+        utf8("phase", true),
+        Field::new("window_start", ts(), true),
+        Field::new("window_end", ts(), true),
+        utf8("per_second_json", true),
     ]))
 }
 

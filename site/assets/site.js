@@ -163,6 +163,7 @@
 
   window.perfkitSeriesPage = function (id) {
     try {
+      if (typeof uPlot !== 'undefined') drawRun(id);
       var series = seriesData(id);
       if (!series || typeof uPlot === 'undefined') return;
       var xs = series.b.map(function (b) { var info = buildInfo(b); return info ? info.t / 1000 : null; });
@@ -200,6 +201,43 @@
       window.perfkitReady = true;
     }
   };
+
+  // The newest run second by second, the upgrade window shaded.
+  function drawRun(id) {
+    var el = document.getElementById('chart-run');
+    var run = window.perfkitData && window.perfkitData.run && window.perfkitData.run[id];
+    if (!el || !run || !Array.isArray(run.t)) return;
+    var line = document.getElementById('run-line');
+    if (line && typeof run.line === 'string') line.textContent = run.line;
+    var win = Array.isArray(run.window) ? run.window : null;
+    var band = {
+      hooks: {
+        draw: [function (u) {
+          if (!win) return;
+          var x0 = u.valToPos(win[0], 'x', true), x1 = u.valToPos(win[1], 'x', true);
+          var ctx = u.ctx;
+          ctx.save();
+          ctx.fillStyle = 'rgba(164,0,28,0.12)';
+          ctx.fillRect(x0, u.bbox.top, Math.max(1, x1 - x0), u.bbox.height);
+          ctx.restore();
+        }]
+      }
+    };
+    var num = function (v) { return v === null || v === undefined ? '–' : Number(Number(v).toPrecision(3)); };
+    var opts = {
+      title: win ? 'Per second, upgrade window shaded' : 'Per second',
+      width: Math.max(320, el.clientWidth || 800), height: 260,
+      scales: { x: { time: true }, ms: {} },
+      series: [{},
+        { label: 'requests/s', stroke: '#0a6b2d', width: 1.5, value: function (u, v) { return num(v); } },
+        { label: 'failures/s', stroke: '#a4001c', width: 1.5, value: function (u, v) { return num(v); } },
+        { label: 'median ms', stroke: '#0b57d0', width: 1, scale: 'ms', value: function (u, v) { return num(v); } },
+        { label: 'p95 ms', stroke: '#b35c00', width: 1, scale: 'ms', value: function (u, v) { return num(v); } }],
+      axes: [{}, { label: 'per second' }, { side: 1, scale: 'ms', label: 'ms', grid: { show: false } }],
+      plugins: [band]
+    };
+    new uPlot(opts, [run.t, run.requests_per_s, run.failures_per_s, run.p50_ms, run.p95_ms], el);
+  }
 
   Array.prototype.forEach.call(document.querySelectorAll('table.sortable'), makeSortable);
   Array.prototype.forEach.call(document.querySelectorAll('input[data-filter]'), makeFilter);

@@ -44,6 +44,17 @@ fn safe_json(json: &str) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
+/// `data/<id>-run.js`: the per-second chart of a series' newest run.
+pub fn run(id: &str, value: &Value) -> String {
+    let json = serde_json::to_string(value).expect("JSON values always serialize");
+    let id = serde_json::to_string(id).expect("strings always serialize");
+    format!(
+        "{DATA}.run={DATA}.run||{{}};{DATA}.run[{}]={};\n",
+        safe_json(&id),
+        safe_json(&json)
+    )
+}
+
 /// `data/builds-<chunk>.js`: who ran each branch build, columnar.
 pub fn builds_chunk(chunk: usize, builds: &[BuildRef]) -> String {
     let start = chunk * BUILDS_PER_CHUNK;

@@ -11,6 +11,7 @@ mod data;
 mod feed;
 pub mod incremental;
 mod pages;
+mod run_chart;
 mod sparkline;
 pub mod urls;
 pub mod writer;
@@ -325,7 +326,27 @@ fn project_site(
         let mut scripts = chunks.clone();
         scripts.push(format!("../data/{id}.js"));
         scripts.extend((0..chunk_count).map(|c| format!("../data/{id}-{c}.js")));
+        // The newest run second by second: new when a new build has one,
+        // else (only new builds are at hand) the one written before.
+        let run_path = format!("{dir}/data/{id}-run.js");
+        let has_run = match run_chart::newest_run(&input.builds, &trend.key) {
+            Some(run) => {
+                pages
+                    .writer
+                    .write(&run_path, data::run(id, &run).as_bytes())?;
+                true
+            }
+            None if previous.is_some() && pages.writer.exists(&run_path) => {
+                pages.writer.keep(&run_path);
+                true
+            }
+            None => false,
+        };
+        if has_run {
+            scripts.push(format!("../data/{id}-run.js"));
+        }
         let mut context = pages::series_page(&trends, trend, scripts);
+        context["has_run"] = json!(has_run);
         context["title"] = json!(format!("{} › {}", trend.label.scenario, trend.label.action));
         context["project"] = json!(name);
         pages.page(

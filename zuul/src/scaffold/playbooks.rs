@@ -1,6 +1,7 @@
 //! The playbooks perfkit adds to a project (and their README): the Rally
 //! job's post-run, and the run and post-run playbooks of the Locust and fio
-//! variants. Every post-run imports `tasks/keep-results.yaml`: keep the
+//! variants. Both Locust run playbooks (plain, through an upgrade) import
+//! `tasks/prepare-locust.yaml` and share the post-run `post-locust.yaml`. Every post-run imports `tasks/keep-results.yaml`: keep the
 //! results as Zuul artifacts, archive them with `perfkit ingest` where a
 //! secret allows. Both fio run playbooks (local disk, Ceph RBD) import
 //! `tasks/run-fio.yaml` and share the post-run `post-fio.yaml`. The playbooks are static Ansible (their `{{ }}` are
@@ -19,6 +20,10 @@ use crate::scaffold::variants::Variant;
 pub const KEEP_RESULTS_TASKS: &str = "playbooks/perfkit/tasks/keep-results.yaml";
 /// Where the variants' run and post-run playbooks both find the results.
 pub const RESULTS_VARS: &str = "playbooks/perfkit/vars/results.yaml";
+/// The tasks that prepare Locust, shared by both Locust run playbooks.
+pub const PREPARE_LOCUST_TASKS: &str = "playbooks/perfkit/tasks/prepare-locust.yaml";
+/// The script that runs Locust through an upgrade and records its window.
+pub const LOCUST_THROUGH_UPGRADE: &str = "playbooks/perfkit/files/locust-through-upgrade.py";
 /// The tasks that run fio, shared by both fio run playbooks.
 pub const RUN_FIO_TASKS: &str = "playbooks/perfkit/tasks/run-fio.yaml";
 
@@ -28,6 +33,12 @@ const KEEP_RESULTS: &str =
     include_str!("../../../rally-jobs-template/playbooks/perfkit/tasks/keep-results.yaml");
 const RUN_LOCUST: &str =
     include_str!("../../../rally-jobs-template/playbooks/perfkit/run-locust.yaml");
+const RUN_LOCUST_UPGRADE: &str =
+    include_str!("../../../rally-jobs-template/playbooks/perfkit/run-locust-upgrade.yaml");
+const PREPARE_LOCUST: &str =
+    include_str!("../../../rally-jobs-template/playbooks/perfkit/tasks/prepare-locust.yaml");
+const THROUGH_UPGRADE: &str =
+    include_str!("../../../rally-jobs-template/playbooks/perfkit/files/locust-through-upgrade.py");
 const POST_LOCUST: &str =
     include_str!("../../../rally-jobs-template/playbooks/perfkit/post-locust.yaml");
 const RESULTS: &str =
@@ -80,6 +91,7 @@ pub fn variant_playbooks(
 ) -> Result<Vec<(PathBuf, String)>, ScaffoldError> {
     let (run, post) = match variant {
         Variant::Locust => (RUN_LOCUST, POST_LOCUST),
+        Variant::LocustUpgrade => (RUN_LOCUST_UPGRADE, POST_LOCUST),
         Variant::Fio => (RUN_FIO, POST_FIO),
         Variant::FioRbd => (RUN_FIO_RBD, POST_FIO),
     };
@@ -90,6 +102,20 @@ pub fn variant_playbooks(
     ];
     if matches!(variant, Variant::Fio | Variant::FioRbd) {
         files.push(static_file(RUN_FIO_TASKS, RUN_FIO_SHARED, templates_dir)?);
+    }
+    if matches!(variant, Variant::Locust | Variant::LocustUpgrade) {
+        files.push(static_file(
+            PREPARE_LOCUST_TASKS,
+            PREPARE_LOCUST,
+            templates_dir,
+        )?);
+    }
+    if variant == Variant::LocustUpgrade {
+        files.push(static_file(
+            LOCUST_THROUGH_UPGRADE,
+            THROUGH_UPGRADE,
+            templates_dir,
+        )?);
     }
     Ok(files)
 }

@@ -23,6 +23,8 @@ const FIO_TEMPLATE: &str =
     include_str!("../../../rally-jobs-template/rally-jobs/fio/PROJECT.fio.j2");
 const LOCUST_JOB_TEMPLATE: &str =
     include_str!("../../../rally-jobs-template/zuul/locust-job.yaml.j2");
+const LOCUST_UPGRADE_JOB_TEMPLATE: &str =
+    include_str!("../../../rally-jobs-template/zuul/locust-upgrade-job.yaml.j2");
 const FIO_JOB_TEMPLATE: &str = include_str!("../../../rally-jobs-template/zuul/fio-job.yaml.j2");
 const FIO_RBD_TEMPLATE: &str =
     include_str!("../../../rally-jobs-template/rally-jobs/fio/PROJECT-rbd.fio.j2");
@@ -35,6 +37,11 @@ const FIO_RBD_JOB_TEMPLATE: &str =
 /// perfkit's, which deploys devstack the same way and runs fio instead.
 pub const CEPH_PARENT_JOB: &str = "devstack-plugin-ceph-tempest-py3";
 
+/// The job `--with-locust --upgrade` inherits: grenade's single-node
+/// upgrade job. Its run playbook is replaced by perfkit's, which does what
+/// grenade's does with Locust running through the upgrade.
+pub const GRENADE_PARENT_JOB: &str = "grenade";
+
 /// Nodepool label of the fio job's one node (named `controller`, as in
 /// devstack's nodesets, so that every perfkit playbook targets the same host).
 const FIO_NODE_LABEL: &str = "ubuntu-noble";
@@ -43,6 +50,8 @@ const FIO_NODE_LABEL: &str = "ubuntu-noble";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     Locust,
+    /// `--with-locust --upgrade`: Locust through grenade's upgrade.
+    LocustUpgrade,
     Fio,
     /// `--with-fio --rbd`: fio's rbd engine on devstack's Ceph.
     FioRbd,
@@ -53,6 +62,7 @@ impl Variant {
     pub fn name(self) -> &'static str {
         match self {
             Variant::Locust => "locust",
+            Variant::LocustUpgrade => "locust-upgrade",
             Variant::Fio => "fio",
             Variant::FioRbd => "fio-rbd",
         }
@@ -62,6 +72,7 @@ impl Variant {
     pub fn flag(self) -> &'static str {
         match self {
             Variant::Locust => "--with-locust",
+            Variant::LocustUpgrade => "--with-locust --upgrade",
             Variant::Fio => "--with-fio",
             Variant::FioRbd => "--with-fio --rbd",
         }
@@ -76,6 +87,7 @@ impl Variant {
     pub fn zuul_dir_file(self) -> &'static str {
         match self {
             Variant::Locust => "perfkit-locust.yaml",
+            Variant::LocustUpgrade => "perfkit-locust-upgrade.yaml",
             Variant::Fio => "perfkit-fio.yaml",
             Variant::FioRbd => "perfkit-fio-rbd.yaml",
         }
@@ -85,6 +97,7 @@ impl Variant {
     pub fn job_template_name(self) -> &'static str {
         match self {
             Variant::Locust => "zuul/locust-job.yaml.j2",
+            Variant::LocustUpgrade => "zuul/locust-upgrade-job.yaml.j2",
             Variant::Fio => "zuul/fio-job.yaml.j2",
             Variant::FioRbd => "zuul/fio-rbd-job.yaml.j2",
         }
@@ -96,10 +109,12 @@ impl Variant {
     }
 
     /// The post-run playbook, relative to the project repo: both fio jobs
-    /// keep the same `fio.json` with the same one.
+    /// keep the same `fio.json` with the same one, both Locust jobs their
+    /// CSV set with the same one.
     pub fn post_run_playbook(self) -> String {
         let tool = match self {
             Variant::FioRbd => Variant::Fio.name(),
+            Variant::LocustUpgrade => Variant::Locust.name(),
             _ => self.name(),
         };
         format!("playbooks/perfkit/post-{tool}.yaml")
@@ -110,7 +125,9 @@ impl Variant {
     /// already read from.
     pub fn workload_path(self, project: &ProjectName) -> String {
         match self {
-            Variant::Locust => "rally-jobs/locust/locustfile.py".to_string(),
+            Variant::Locust | Variant::LocustUpgrade => {
+                "rally-jobs/locust/locustfile.py".to_string()
+            }
             Variant::Fio => format!("rally-jobs/fio/{}.fio", project.short_name()),
             Variant::FioRbd => format!("rally-jobs/fio/{}-rbd.fio", project.short_name()),
         }
@@ -123,14 +140,17 @@ impl Variant {
     fn parent(self) -> &'static str {
         match self {
             Variant::Locust => "devstack",
+            Variant::LocustUpgrade => GRENADE_PARENT_JOB,
             Variant::Fio => "base",
             Variant::FioRbd => CEPH_PARENT_JOB,
         }
     }
 
-    /// Job timeout in seconds: devstack alone can take most of an hour.
+    /// Job timeout in seconds: devstack alone can take most of an hour;
+    /// grenade deploys once and upgrades.
     fn timeout_s(self) -> u32 {
         match self {
+            Variant::LocustUpgrade => 10800,
             Variant::Locust | Variant::FioRbd => 7200,
             Variant::Fio => 1800,
         }
@@ -138,7 +158,9 @@ impl Variant {
 
     fn workload_template(self) -> (&'static str, &'static str) {
         match self {
-            Variant::Locust => ("rally-jobs/locust/locustfile.py.j2", LOCUSTFILE_TEMPLATE),
+            Variant::Locust | Variant::LocustUpgrade => {
+                ("rally-jobs/locust/locustfile.py.j2", LOCUSTFILE_TEMPLATE)
+            }
             Variant::Fio => ("rally-jobs/fio/PROJECT.fio.j2", FIO_TEMPLATE),
             Variant::FioRbd => ("rally-jobs/fio/PROJECT-rbd.fio.j2", FIO_RBD_TEMPLATE),
         }
@@ -147,6 +169,7 @@ impl Variant {
     fn job_template(self) -> &'static str {
         match self {
             Variant::Locust => LOCUST_JOB_TEMPLATE,
+            Variant::LocustUpgrade => LOCUST_UPGRADE_JOB_TEMPLATE,
             Variant::Fio => FIO_JOB_TEMPLATE,
             Variant::FioRbd => FIO_RBD_JOB_TEMPLATE,
         }
@@ -201,22 +224,31 @@ pub fn plan_variant(
     )?;
     let mut files = vec![(PathBuf::from(&workload), workload_text)];
     files.extend(variant_playbooks(variant, templates_dir)?);
-    let notes = match variant {
-        Variant::Locust if short != "keystone" => vec![format!(
+    let mut notes = Vec::new();
+    if matches!(variant, Variant::Locust | Variant::LocustUpgrade) && short != "keystone" {
+        notes.push(format!(
             "{workload} exercises Keystone's token API (every devstack has Keystone); add \
              {short}'s own requests to it, and {short}'s devstack plugin to {job_name}'s vars"
-        )],
-        Variant::Locust => vec![],
-        Variant::Fio => vec![format!(
+        ));
+    }
+    notes.extend(match variant {
+        Variant::Locust => None,
+        Variant::LocustUpgrade => Some(format!(
+            "{job_name} runs single-node grenade: the old services stop and the new ones start on \
+             one node, so requests fail while Keystone is down; a multi-node grenade job or \
+             OpenStack-Ansible's upgrade job (containers behind a load balancer) gives the \
+             rolling version (see playbooks/perfkit/README.rst)"
+        )),
+        Variant::Fio => Some(format!(
             "{job_name} measures the test node's storage, not the change: it may belong in a \
              periodic pipeline rather than check and gate"
-        )],
-        Variant::FioRbd => vec![format!(
+        )),
+        Variant::FioRbd => Some(format!(
             "{job_name} measures devstack's one-OSD Ceph on the test node (pool `volumes`, \
              perfkit_fio_rbd_pool), not the change: it may belong in a periodic pipeline \
              rather than check and gate"
-        )],
-    };
+        )),
+    });
     Ok(VariantPlan {
         variant,
         job_name,
@@ -281,7 +313,8 @@ mod tests {
                 "rally-jobs/locust/locustfile.py",
                 "playbooks/perfkit/run-locust.yaml",
                 "playbooks/perfkit/post-locust.yaml",
-                "playbooks/perfkit/vars/results.yaml"
+                "playbooks/perfkit/vars/results.yaml",
+                "playbooks/perfkit/tasks/prepare-locust.yaml"
             ]
         );
         let locustfile = &p.files[0].1;
@@ -411,6 +444,71 @@ mod tests {
         }
         assert!(!text.contains("directory="), "{text}");
         assert!(p.notes[0].contains("Ceph"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn the_upgrade_job_runs_locust_through_grenade_and_shares_the_locust_files() {
+        let p = plan(Variant::LocustUpgrade, "openstack/keystone");
+        assert_eq!(p.job_name, "keystone-locust-upgrade");
+        assert_eq!(Variant::LocustUpgrade.flag(), "--with-locust --upgrade");
+        let job = job_body(&p.job_text);
+        assert_eq!(job["parent"].as_str(), Some("grenade"));
+        assert_eq!(job["timeout"].as_u64(), Some(10800));
+        assert_eq!(
+            job["run"].as_str(),
+            Some("playbooks/perfkit/run-locust-upgrade.yaml")
+        );
+        assert_eq!(
+            job["post-run"].as_str(),
+            Some("playbooks/perfkit/post-locust.yaml")
+        );
+        assert_eq!(job["roles"][1]["zuul"].as_str(), Some("openstack/grenade"));
+        let vars = &job["vars"];
+        assert_eq!(vars["perfkit_locust_issue_weight"].as_u64(), Some(30));
+        assert_eq!(vars["perfkit_locust_validate_weight"].as_u64(), Some(70));
+        assert!(vars["perfkit_locust_run_time"].is_null(), "{}", p.job_text);
+        assert_eq!(
+            vars["perfkit_upgrade_log"].as_str(),
+            Some("/opt/stack/logs/grenade.sh.log.summary")
+        );
+        assert!(
+            vars["perfkit_upgrade_start_marker"]
+                .as_str()
+                .unwrap()
+                .contains("Shutting down all services on base devstack")
+        );
+        let paths: Vec<String> = p
+            .files
+            .iter()
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "rally-jobs/locust/locustfile.py",
+                "playbooks/perfkit/run-locust-upgrade.yaml",
+                "playbooks/perfkit/post-locust.yaml",
+                "playbooks/perfkit/vars/results.yaml",
+                "playbooks/perfkit/tasks/prepare-locust.yaml",
+                "playbooks/perfkit/files/locust-through-upgrade.py"
+            ]
+        );
+        // The locustfile, post-run and Locust preparation of the plain job,
+        // byte for byte.
+        let plain = plan(Variant::Locust, "openstack/keystone");
+        for (shared, in_plain) in [(0, 0), (2, 2), (3, 3), (4, 4)] {
+            assert_eq!(p.files[shared], plain.files[in_plain]);
+        }
+        let run = &p.files[1].1;
+        for needle in [
+            "ansible.builtin.import_tasks: tasks/prepare-locust.yaml",
+            "src: files/locust-through-upgrade.py",
+            "name: run-grenade",
+            "      always:\n",
+        ] {
+            assert!(run.contains(needle), "{needle} missing:\n{run}");
+        }
+        assert!(p.notes[0].contains("single-node grenade"), "{:?}", p.notes);
     }
 
     #[test]
