@@ -176,6 +176,13 @@ pub fn builds_schema() -> SchemaRef {
         utf8("perfkit_version", false),
         // Added after v1 shipped: files written before lack it (read as null).
         utf8("zuul_result", true),
+        // Added with suspects (null / empty in older files: unknown).
+        utf8("commit", true),
+        Field::new(
+            "required_commits",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        ),
     ]))
 }
 
