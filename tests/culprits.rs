@@ -320,10 +320,11 @@ fn each_suspect_change_is_told_once_per_series() {
             } else {
                 &wide_series
             };
-            let got: Vec<&String> = series.iter().collect();
+            let mut got = series.clone();
+            got.sort();
             assert_eq!(
                 got,
-                want.iter().collect::<Vec<_>>(),
+                want.iter().cloned().collect::<Vec<_>>(),
                 "{id}: one message per series"
             );
         }

@@ -8,9 +8,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::gerrit::{BOT_ID, Gerrit, OWNER_ID, PASSWORD, USER};
 use common::{demo_archive, fixture, perfkit, run};
