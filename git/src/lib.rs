@@ -191,7 +191,7 @@ fn describe(repo: &Repository, oid: Oid) -> Result<Commit, String> {
                     .then(|| v.trim().to_string())
             })
             .filter(|v| !v.is_empty())
-            .last()
+            .next_back()
     };
     let reviewed_on = trailer("Reviewed-on").filter(|u| is_http_url(u));
     let author = commit.author();

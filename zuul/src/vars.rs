@@ -417,7 +417,7 @@ pub fn interpret(facts: ZuulFacts) -> Result<ZuulBuild, String> {
             .and_then(|r| r.strip_prefix("refs/tags/"))
             .map(str::to_string)
     });
-    let meta = BuildMeta {
+    let mut meta = BuildMeta {
         change,
         patchset,
         git_ref,
@@ -437,7 +437,6 @@ pub fn interpret(facts: ZuulFacts) -> Result<ZuulBuild, String> {
         commit: None,
         required_commits: Default::default(),
     };
-    let mut meta = meta;
     for (name, sha) in facts.commits {
         let sha = sha.trim().to_ascii_lowercase();
         let Ok(name) = ProjectName::try_from(name.as_str()) else {
