@@ -7,7 +7,7 @@ mod commands;
 
 use std::process::ExitCode;
 
-use commands::{collect, compare, demo, ingest, ls, review, scaffold, site};
+use commands::{collect, compare, demo, ingest, ls, review, scaffold, site, suspects};
 use perfkit_ops::{Outcome, env, report_error};
 
 /// Exit code for any error (bad input, unreachable archive, usage).
@@ -28,7 +28,8 @@ use clap::{Parser, Subcommand};
   perfkit ls --project openstack/nova\n  \
   perfkit compare --project openstack/nova --change 912345 --patchset 3\n  \
   perfkit review --gerrit https://review.opendev.org --project openstack/nova --change 912345 --patchset 3\n  \
-  perfkit site --out public")]
+  perfkit site --out public --repo openstack/nova=/srv/git/nova\n  \
+  perfkit suspects --project openstack/nova --repo openstack/nova=/srv/git/nova")]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -47,6 +48,7 @@ enum Command {
     Compare(compare::CompareArgs),
     Review(review::ReviewArgs),
     Site(site::SiteArgs),
+    Suspects(suspects::SuspectsArgs),
     Demo(demo::DemoArgs),
 }
 
@@ -72,7 +74,8 @@ fn main() -> ExitCode {
             Command::Ls(args) => perfkit_ops::ls::run(args.into()).await,
             Command::Scaffold(args) => perfkit_ops::scaffold::run(args.into()).map_err(Into::into),
             Command::Compare(args) => perfkit_ops::compare::run(args.into()).await,
-            Command::Review(args) => perfkit_ops::review::run(args.into()).await,
+            Command::Review(args) => review::run(args).await,
+            Command::Suspects(args) => perfkit_ops::suspects::run(args.into()).await,
             Command::Site(args) => perfkit_ops::site::run(args.into()).await,
             Command::Demo(args) => perfkit_ops::demo::run(args.into()).await,
         }

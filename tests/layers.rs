@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["http"],
     &["archive"],
     &["analysis"],
-    &["ingest", "site", "zuul", "gerrit"],
+    &["ingest", "site", "zuul", "gerrit", "git"],
     &["ops"],
     &["."],
 ];

@@ -682,6 +682,31 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
         "perfkit_archive:\n  url: s3://perf/openstack\n  env:\n    AWS_ACCESS_KEY_ID: AKIDEXAMPLE\n    AWS_SECRET_ACCESS_KEY: s3cr3t-value\n",
     )
     .unwrap();
+    // The project under test checked out where Zuul puts it below the
+    // user's home: the post-run records its commit.
+    let checkout = work.path().join("src/opendev.org/openstack/nova");
+    std::fs::create_dir_all(&checkout).unwrap();
+    git(&checkout, &["init", "-q"]);
+    git(
+        &checkout,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.org",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "tested",
+        ],
+    );
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&checkout)
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_string();
     let python = bin.join("python");
     let playbook = dir.path().join(PLAYBOOK);
     for kind in ["change", "periodic", "post", "tag"] {
@@ -699,6 +724,8 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
             format!("perfkit_home={}", work.path().join("home").display()),
             "-e".into(),
             format!("perfkit_bin={}", fake.display()),
+            "-e".into(),
+            format!("ansible_user_dir={}", work.path().display()),
         ];
         let mut args: Vec<&str> = common.iter().map(String::as_str).collect();
         args.push(playbook.to_str().unwrap());
@@ -717,6 +744,10 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
             );
         }
         assert!(!log.exists(), "{kind}: perfkit ran without a secret");
+        assert!(
+            text.contains("perfkit_commits"),
+            "{kind}: no commits artifact:\n{text}"
+        );
 
         // With the secret: one ingest call, credentials in env only.
         let with_secret = format!("@{}", secret.display());
@@ -747,6 +778,12 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
         let vars: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&zuul_vars).unwrap()).unwrap();
         assert_eq!(vars["zuul"]["project"]["name"], "openstack/nova", "{kind}");
+        // Only the checked-out project (rally-openstack is not on this node).
+        assert_eq!(
+            vars["perfkit_commits"],
+            serde_json::json!({"openstack/nova": head}),
+            "{kind}"
+        );
         assert_eq!(
             vars["zuul"].get("change").is_some(),
             kind == "change",

@@ -77,6 +77,11 @@ pub struct BuildRef {
     pub log_url: Option<String>,
     pub change_url: Option<String>,
     pub time_us: i64,
+    /// The commits this build can end a suspect range with, project →
+    /// sha: those of a periodic or post build (no change). A gate build
+    /// tested a speculative merge, so its recorded commit is not one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub commits: BTreeMap<String, String>,
 }
 
 impl BuildRef {
@@ -93,8 +98,22 @@ impl BuildRef {
             log_url: r.meta.log_url.clone(),
             change_url: r.meta.change_url.clone(),
             time_us: build.time_us(),
+            commits: range_ends(build),
         }
     }
+}
+
+/// The commits of `build` usable as suspect range ends (see `BuildRef::commits`).
+fn range_ends(build: &ArchivedBuild) -> BTreeMap<String, String> {
+    let r = &build.record;
+    if r.key.change != 0 || !build.is_branch_build() {
+        return BTreeMap::new();
+    }
+    let mut out = r.meta.required_commits.clone();
+    if let Some(sha) = &r.meta.commit {
+        out.insert(r.key.project.to_string(), sha.clone());
+    }
+    out
 }
 
 /// One series' outcome with the numbers behind it.

@@ -5,6 +5,7 @@
 //! and the segments they are applied to.
 
 pub mod compare;
+pub mod culprits;
 pub mod format;
 pub mod regress;
 pub mod report;

@@ -412,3 +412,43 @@ fn higher_is_better_series_regress_when_they_fall() {
     assert_eq!(v.status, Status::Regression, "{v:?}");
     assert_eq!(v.verdict.as_ref().unwrap().n_new, 1);
 }
+
+/// Only periodic and post builds end suspect ranges: a gate build's
+/// commit (a speculative merge) is kept in the archive but not used.
+#[test]
+fn gate_builds_end_no_suspect_range() {
+    use crate::compare::BuildRef;
+    use crate::culprits::range_of;
+    let sha = |n: i64| format!("{n:040x}");
+    let mut builds: Vec<ArchivedBuild> = (0..20)
+        .map(|h| {
+            let mut b = build(spec(h, if h < 10 { 1.0 } else { 1.5 }));
+            b.record.meta.commit = Some(sha(h));
+            b
+        })
+        .collect();
+    // The first build after the step is a gate build with its own commit.
+    let mut gate = build(Spec {
+        change: 4242,
+        patchset: 1,
+        pipeline: "gate",
+        ..spec(10, 1.5)
+    });
+    gate.record.meta.commit = Some(sha(99));
+    builds.remove(10);
+    builds.insert(10, gate);
+    let t = trends(&builds);
+    let refs: &[BuildRef] = &t.builds;
+    let s = &t.series[0];
+    let at = s
+        .annotations
+        .iter()
+        .find(|a| a.change.kind == ChangeKind::Regression);
+    let point = at.map_or(10, |a| a.point);
+    assert_eq!(point, 10, "{:?}", s.annotations);
+    assert!(refs[s.points[point].build].commits.is_empty());
+    assert_eq!(
+        range_of(refs, &s.points, point, "openstack/nova"),
+        Some((sha(9), sha(11)))
+    );
+}

@@ -511,6 +511,17 @@ pub fn encode_build(build: &BuildRecord) -> Result<Bytes, ArchiveError> {
 pub fn encode_builds(builds: &[BuildRecord]) -> Result<Bytes, ArchiveError> {
     let b = builds;
     let text = |f: fn(&BuildRecord) -> Option<&str>| strings(b.iter().map(f));
+    // `project=sha` items, sorted by project.
+    let required: Vec<Vec<String>> = b
+        .iter()
+        .map(|r| {
+            r.meta
+                .required_commits
+                .iter()
+                .map(|(p, sha)| format!("{p}={sha}"))
+                .collect()
+        })
+        .collect();
     let columns: Vec<ArrayRef> = vec![
         text(|r| Some(r.key.build.as_str())),
         text(|r| Some(r.key.project.as_str())),
@@ -557,6 +568,8 @@ pub fn encode_builds(builds: &[BuildRecord]) -> Result<Bytes, ArchiveError> {
         text(|r| Some(&r.perfkit_version)),
         text(|r| r.meta.zuul_result.as_deref()),
         text(|r| r.meta.zuul_buildset_result.as_deref()),
+        text(|r| r.meta.commit.as_deref()),
+        string_lists(required.iter().map(Vec::as_slice)),
     ];
     let batch =
         RecordBatch::try_new(builds_schema(), columns).map_err(|e| ArchiveError::Encode {
@@ -584,6 +597,10 @@ pub fn decode_builds(
         let change = col.u64("gerrit_change")?;
         let patchset = col.u32("gerrit_patchset")?;
         let statuses = col.list("task_statuses")?;
+        let required = match batch.column_by_name("required_commits") {
+            Some(_) => Some(col.list("required_commits")?),
+            None => None,
+        };
         for row in 0..batch.num_rows() {
             let text = |a: &StringArray| (!a.is_null(row)).then(|| a.value(row).to_string());
             let opt = |name: &str| col.string(name).map(|a| text(&a));
@@ -618,6 +635,18 @@ pub fn decode_builds(
                     zuul_buildset_result: match batch.column_by_name("zuul_buildset_result") {
                         Some(_) => opt("zuul_buildset_result")?,
                         None => None,
+                    },
+                    commit: match batch.column_by_name("commit") {
+                        Some(_) => opt("commit")?,
+                        None => None,
+                    },
+                    required_commits: match &required {
+                        Some(list) if !list.is_null(row) => list_values(list, row)
+                            .iter()
+                            .filter_map(|item| item.split_once('='))
+                            .map(|(p, sha)| (p.to_string(), sha.to_string()))
+                            .collect(),
+                        _ => Default::default(),
                     },
                 },
                 source_format: opt("source_format")?.unwrap_or_default(),

@@ -39,6 +39,10 @@ pub struct IngestArgs {
     /// Commit a post or tag build ran on
     #[arg(long)]
     newrev: Option<String>,
+    /// Commit of the project under test the build checked out (40 hex
+    /// digits); wins over the one recorded in `--zuul-vars`
+    #[arg(long, value_name = "SHA")]
+    commit: Option<String>,
     /// Zuul pipeline, e.g. `check`, `gate`, `periodic`
     #[arg(long)]
     pipeline: Option<String>,
@@ -85,6 +89,7 @@ impl From<IngestArgs> for IngestOptions {
             patchset: args.patchset,
             git_ref: args.git_ref,
             newrev: args.newrev,
+            commit: args.commit,
             pipeline: args.pipeline,
             branch: args.branch,
             job: args.job,

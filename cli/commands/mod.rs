@@ -9,3 +9,4 @@ pub mod ls;
 pub mod review;
 pub mod scaffold;
 pub mod site;
+pub mod suspects;

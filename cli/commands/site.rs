@@ -12,7 +12,7 @@ use perfkit_ops::site::SiteOptions;
 /// site: leave it out when publishing) and rewrites only changed files.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  perfkit site --out public\n  perfkit site --archive s3://perf-archive/openstack --out public --base-url https://perf.example.org/\n  perfkit site --out public --project openstack/nova --project openstack/neutron"
+    after_help = "Examples:\n  perfkit site --out public\n  perfkit site --archive s3://perf-archive/openstack --out public --base-url https://perf.example.org/\n  perfkit site --out public --project openstack/nova --project openstack/neutron\n  perfkit site --out public --repo openstack/nova=/srv/git/nova --repo openstack/devstack=/srv/git/devstack"
 )]
 pub struct SiteArgs {
     /// Archive to read [default: $PERFKIT_ARCHIVE, else ./perfkit-archive]
@@ -27,6 +27,18 @@ pub struct SiteArgs {
     /// URL the site is served from, for absolute links in Atom feeds
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// A local clone of a project (repeatable), kept fetched by you: change
+    /// points name the commits between the builds before and after them
+    /// (the site never fetches)
+    #[arg(long = "repo", value_name = "PROJECT=PATH")]
+    repos: Vec<String>,
+    /// Link of a suspect commit; `{project}` and `{sha}` are replaced
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://opendev.org/{project}/commit/{sha}"
+    )]
+    commit_url: String,
 }
 
 impl From<SiteArgs> for SiteOptions {
@@ -36,6 +48,8 @@ impl From<SiteArgs> for SiteOptions {
             out: args.out,
             projects: args.projects,
             base_url: args.base_url,
+            repos: args.repos,
+            commit_url: Some(args.commit_url),
         }
     }
 }

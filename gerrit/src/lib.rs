@@ -8,5 +8,6 @@
 pub mod client;
 pub mod credentials;
 pub mod message;
+pub mod suspect;
 
 pub use client::{ChangeRef, Gerrit, Posted};

@@ -578,6 +578,7 @@ mod tests {
             log_url: None,
             change_url: None,
             time_us: 0,
+            commits: Default::default(),
         };
         Comparison {
             project: "openstack/nova".into(),

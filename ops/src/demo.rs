@@ -192,12 +192,58 @@ const EXAMPLES: &[Example] = &[
     fio_run!("13"),
 ];
 
+/// The demo project's history builds and the commits they tested: a
+/// small git repository written beside the site's state, the same commit
+/// ids on every run. Build n tested commit n; the server got 10 ms slower
+/// with commit 11, and commits 4a and 4b landed between builds 3 and 4.
+fn demo_repo(out: &std::path::Path) -> anyhow::Result<(PathBuf, Vec<String>)> {
+    let path = out.join(perfkit_site::STATE_DIR).join("demo-repo");
+    if path.exists() {
+        std::fs::remove_dir_all(&path)?;
+    }
+    std::fs::create_dir_all(&path)?;
+    let repo = perfkit_git::HistoryWriter::init(&path)?;
+    let author = ("Demo Developer", "dev@example.org");
+    let mut tested = Vec::new();
+    let mut delay_ms = 20;
+    for n in 1..=20u32 {
+        let time_s = 1_767_225_600 + i64::from(n) * 86_400;
+        let commit = |subject: &str, number: u32, delay: u32| {
+            let message = format!(
+                "{subject}\n\nChange-Id: I{:040x}\nReviewed-on: https://review.opendev.org/c/perfkit/demo/+/{number}\n",
+                u128::from(number) * 0x9e37_79b9_7f4a_7c15
+            );
+            repo.commit(
+                "server.conf",
+                &format!("delay_ms = {delay}\nrevision = {number}\n"),
+                &message,
+                author,
+                time_s - 3600 + i64::from(number % 7) * 60,
+            )
+        };
+        if n == 4 {
+            commit("Document the server's delay setting", 800_040, delay_ms)?;
+            commit("Log each request's path", 800_041, delay_ms)?;
+        }
+        if n == 11 {
+            delay_ms = 30;
+        }
+        let subject = match n {
+            11 => "Validate every request against the policy file".to_string(),
+            _ => format!("Tidy request handling, part {n}"),
+        };
+        tested.push(commit(&subject, 800_000 + n, delay_ms)?);
+    }
+    Ok((path, tested))
+}
+
 pub async fn run(args: DemoOptions) -> anyhow::Result<Outcome> {
     let url = archive_url(args.archive);
     let archive = Archive::open(&url)?;
+    let (repo, commits) = demo_repo(&args.out)?;
     let scratch = std::env::temp_dir().join(format!("perfkit-demo-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
-    let result = ingest_examples(&archive, &scratch).await;
+    let result = ingest_examples(&archive, &scratch, &commits).await;
     let _ = std::fs::remove_dir_all(&scratch);
     let failures = result?;
     println!();
@@ -206,6 +252,8 @@ pub async fn run(args: DemoOptions) -> anyhow::Result<Outcome> {
         out: args.out,
         projects: Vec::new(),
         base_url: None,
+        repos: vec![format!("perfkit/demo={}", repo.display())],
+        commit_url: None,
     };
     crate::site::run(site).await?;
     println!();
@@ -224,7 +272,11 @@ pub async fn run(args: DemoOptions) -> anyhow::Result<Outcome> {
     })
 }
 
-async fn ingest_examples(archive: &Archive, scratch: &std::path::Path) -> anyhow::Result<usize> {
+async fn ingest_examples(
+    archive: &Archive,
+    scratch: &std::path::Path,
+    commits: &[String],
+) -> anyhow::Result<usize> {
     let project = ProjectName::try_from("perfkit/demo").map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut failures = 0;
     for example in EXAMPLES {
@@ -248,6 +300,7 @@ async fn ingest_examples(archive: &Archive, scratch: &std::path::Path) -> anyhow
             git_ref: (!check).then(|| "refs/heads/master".to_string()),
             job: Some(example.job.to_string()),
             tenant: Some("demo".to_string()),
+            commit: history_build(example.file).and_then(|n| commits.get(n - 1).cloned()),
             ..BuildMeta::default()
         };
         let request = IngestRequest {
@@ -261,4 +314,12 @@ async fn ingest_examples(archive: &Archive, scratch: &std::path::Path) -> anyhow
         .await;
     }
     Ok(failures)
+}
+
+/// `n` of the history's `build-<n>` files.
+fn history_build(file: &str) -> Option<usize> {
+    file.strip_prefix("rally/history/build-")?
+        .strip_suffix(".report.json")?
+        .parse()
+        .ok()
 }

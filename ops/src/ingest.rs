@@ -30,6 +30,9 @@ pub struct IngestOptions {
     pub git_ref: Option<String>,
     /// Commit a post or tag build ran on
     pub newrev: Option<String>,
+    /// The commit of the project under test the build checked out (full
+    /// hex sha); wins over the one `--zuul-vars` recorded
+    pub commit: Option<String>,
     /// Zuul pipeline, e.g. `check`, `gate`, `periodic`
     pub pipeline: Option<String>,
     /// Target branch
@@ -64,6 +67,18 @@ pub fn archive_url(flag: Option<String>) -> String {
             .filter(|v| !v.is_empty())
     })
     .unwrap_or_else(|| DEFAULT_ARCHIVE.to_string())
+}
+
+/// `--commit`: a full hex commit id, lower-cased.
+fn commit_flag(sha: &str) -> anyhow::Result<String> {
+    let lower = sha.trim().to_ascii_lowercase();
+    if !perfkit_schema::records::is_commit_sha(&lower) {
+        anyhow::bail!(
+            "--commit `{}` is not a full commit id\nhint: pass the 40 hex digits `git rev-parse HEAD` prints in the checkout the build tested",
+            shown(sha)
+        );
+    }
+    Ok(lower)
 }
 
 fn request_from(args: &IngestOptions) -> anyhow::Result<(IngestRequest, Option<String>)> {
@@ -112,6 +127,11 @@ fn request_from(args: &IngestOptions) -> anyhow::Result<(IngestRequest, Option<S
         node_label: v.node_label,
         zuul_result: v.zuul_result,
         zuul_buildset_result: v.zuul_buildset_result,
+        commit: match &args.commit {
+            Some(sha) => Some(commit_flag(sha)?),
+            None => v.commit,
+        },
+        required_commits: v.required_commits,
     };
     let build = meta.zuul_build.clone();
     Ok((

@@ -15,6 +15,7 @@ mod read;
 pub mod review;
 pub mod scaffold;
 pub mod site;
+pub mod suspects;
 
 use std::error::Error;
 
@@ -68,6 +69,9 @@ fn hint_of(e: &(dyn Error + 'static)) -> Option<String> {
         return e.hint();
     }
     if let Some(e) = e.downcast_ref::<perfkit_site::SiteError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<perfkit_git::RepoError>() {
         return e.hint();
     }
     None

@@ -22,11 +22,35 @@ pub struct SiteOptions {
     pub projects: Vec<String>,
     /// URL the site is served from, for absolute links in Atom feeds
     pub base_url: Option<String>,
+    /// Local clones, `PROJECT=PATH`, that suspects are read from
+    pub repos: Vec<String>,
+    /// Link of a suspect commit, `{project}` and `{sha}` replaced
+    pub commit_url: Option<String>,
+}
+
+/// `--repo PROJECT=PATH` arguments as repositories, each checked.
+pub fn open_repos(args: &[String]) -> anyhow::Result<Option<perfkit_site::Commits>> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    let pairs = args
+        .iter()
+        .map(|a| {
+            perfkit_git::parse_repo_arg(a).map_err(|e| {
+                anyhow::anyhow!(
+                    "--repo: {e}\nhint: give `--repo PROJECT=PATH`, e.g. `--repo openstack/nova=/srv/git/nova`"
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let repos = perfkit_git::Repos::open(pairs)?;
+    Ok(Some(perfkit_site::Commits(std::sync::Arc::new(repos))))
 }
 
 pub async fn run(args: SiteOptions) -> anyhow::Result<Outcome> {
     let projects = project_names(&args.projects)?;
     let archive = open_existing(args.archive)?;
+    let commits = open_repos(&args.repos)?;
     if let Some(base) = &args.base_url
         && perfkit_site::urls::http_url(base).is_none()
     {
@@ -43,6 +67,8 @@ pub async fn run(args: SiteOptions) -> anyhow::Result<Outcome> {
     let options = perfkit_site::SiteOptions {
         base_url: args.base_url,
         archive: archive.display_url().to_string(),
+        commits,
+        commit_url: args.commit_url,
     };
     let scope = (!projects.is_empty()).then_some(projects.as_slice());
     let report = tokio::task::block_in_place(|| {

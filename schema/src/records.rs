@@ -239,6 +239,34 @@ pub struct BuildMeta {
     /// merge (a change that failed to merge is `MERGE_FAILURE`). From the
     /// builds API's buildset, so only `perfkit collect` knows it.
     pub zuul_buildset_result: Option<String>,
+    /// The commit of the project under test the build checked out (full
+    /// hex SHA-1); `None` when unknown (builds archived before it was
+    /// recorded). A gate build's commit is a speculative merge.
+    pub commit: Option<String>,
+    /// The commits of the job's other required projects (devstack,
+    /// rally-openstack…), project name → hex SHA, sorted by project.
+    pub required_commits: std::collections::BTreeMap<String, String>,
+}
+
+impl BuildMeta {
+    /// The commit of `project` this build checked out: its own project's
+    /// `commit`, else a required project's.
+    pub fn commit_of(&self, own: &str, project: &str) -> Option<&str> {
+        if own == project {
+            self.commit.as_deref()
+        } else {
+            self.required_commits.get(project).map(String::as_str)
+        }
+    }
+}
+
+/// Whether `sha` is a full hex commit id (40 hex digits for SHA-1, 64 for
+/// SHA-256), lower-cased by the caller.
+pub fn is_commit_sha(sha: &str) -> bool {
+    matches!(sha.len(), 40 | 64)
+        && sha
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// One row of the `builds` table.

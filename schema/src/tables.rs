@@ -185,6 +185,13 @@ pub fn builds_schema() -> SchemaRef {
         // Added for baseline trust: null in older files (a gate build then
         // stays out of baselines).
         utf8("zuul_buildset_result", true),
+        // Added with suspects (null / empty in older files: unknown).
+        utf8("commit", true),
+        Field::new(
+            "required_commits",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        ),
     ]))
 }
 

@@ -5,8 +5,9 @@
 use perfkit_analysis::Metric;
 use perfkit_analysis::SeriesLabel;
 use perfkit_analysis::compare::BuildRef;
+use perfkit_analysis::culprits::Suspects;
 use perfkit_analysis::regress::changepoint::ChangeKind;
-use perfkit_analysis::trend::ProjectTrends;
+use perfkit_analysis::trend::{ProjectTrends, SeriesTrend};
 use perfkit_schema::identity::sha256_hex;
 use serde::{Deserialize, Serialize};
 
@@ -29,10 +30,24 @@ pub struct Alert {
     pub p_value: Option<f64>,
     /// The first build after the change.
     pub build: BuildRef,
+    /// The commits between the last build before the change and this one,
+    /// per project with a repository (`--repo`).
+    #[serde(default)]
+    pub suspects: Vec<Suspects>,
+    /// Branch builds from the change on (it is confirmed with at least
+    /// the minimum segment, 5).
+    #[serde(default)]
+    pub builds_after: usize,
 }
 
 /// Every regression change point of a project, newest first (ties by id).
-pub fn alerts(project: &str, project_dir: &str, trends: &ProjectTrends) -> Vec<Alert> {
+/// `suspects` names the commits of a series' change at a point.
+pub fn alerts(
+    project: &str,
+    project_dir: &str,
+    trends: &ProjectTrends,
+    suspects: &dyn Fn(&SeriesTrend, usize) -> Vec<Suspects>,
+) -> Vec<Alert> {
     let mut out = Vec::new();
     for s in &trends.series {
         let duration_at = |point: usize| {
@@ -70,6 +85,8 @@ pub fn alerts(project: &str, project_dir: &str, trends: &ProjectTrends) -> Vec<A
                 magnitude_pct: a.change.magnitude_pct,
                 p_value: a.change.p_value,
                 build: build.clone(),
+                suspects: suspects(s, a.point),
+                builds_after: s.points.len() - a.point,
             });
         }
     }

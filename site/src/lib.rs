@@ -8,7 +8,7 @@
 //! changed (`writer`).
 
 mod data;
-mod feed;
+pub mod feed;
 pub mod incremental;
 mod pages;
 mod run_chart;
@@ -18,12 +18,14 @@ pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use minijinja::Environment;
 use perfkit_analysis::compare::{Comparer, Status};
+use perfkit_analysis::culprits::{self, CommitLog, Suspects};
 use perfkit_analysis::regress::changepoint::ChangePointMemo;
 use perfkit_analysis::regress::verdict::Thresholds;
-use perfkit_analysis::trend::{ProjectTrends, TrendState, TrendStatus};
+use perfkit_analysis::trend::{ProjectTrends, SeriesTrend, TrendState, TrendStatus};
 use perfkit_analysis::{format, report};
 use perfkit_schema::{ArchivedBuild, ProjectName};
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,7 @@ use serde_json::{Value as Json, json};
 
 use crate::feed::{Alert, FEED_ENTRIES, alerts};
 use crate::incremental::{ProjectState, SiteFacts};
+use crate::pages::CommitLinks;
 use crate::writer::{SiteWriter, WriteStats};
 
 /// Why the site could not be written.
@@ -85,6 +88,20 @@ pub struct SiteOptions {
     pub base_url: Option<String>,
     /// The archive's display URL (no credentials), shown in the footer.
     pub archive: String,
+    /// Where the commits of change points are read (suspects); none: no suspects.
+    pub commits: Option<Commits>,
+    /// Link of a commit, `{project}` and `{sha}` replaced.
+    pub commit_url: Option<String>,
+}
+
+/// The repositories suspects are read from (`perfkit_git::Repos`).
+#[derive(Clone)]
+pub struct Commits(pub Arc<dyn CommitLog + Send + Sync>);
+
+impl std::fmt::Debug for Commits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.projects()).finish()
+    }
 }
 
 /// One project's builds.
@@ -148,6 +165,7 @@ fn environment() -> Environment<'static> {
         ("change.html", include_str!("../templates/change.html")),
         ("changes.html", include_str!("../templates/changes.html")),
         ("alerts.html", include_str!("../templates/alerts.html")),
+        ("suspects.html", include_str!("../templates/suspects.html")),
         (
             "alerts.atom.xml",
             include_str!("../templates/alerts.atom.xml"),
@@ -307,6 +325,22 @@ fn project_site(
         .map(|c| format!("../data/builds-{c}.js"))
         .collect();
     let chunk_count = data::chunk_count(trends.builds.len());
+    let log = pages.options.commits.clone();
+    let suspects_of = |s: &SeriesTrend, point: usize| -> Vec<Suspects> {
+        let Some(Commits(log)) = &log else {
+            return Vec::new();
+        };
+        culprits::suspects(
+            log.as_ref(),
+            name,
+            &s.key.branch,
+            &trends.builds,
+            &s.points,
+            point,
+        )
+    };
+    let commit_url = pages.options.commit_url.clone();
+    let links = CommitLinks(commit_url.as_deref());
     for trend in &trends.series {
         let id = &trend.id;
         pages.writer.write(
@@ -345,7 +379,8 @@ fn project_site(
         if has_run {
             scripts.push(format!("../data/{id}-run.js"));
         }
-        let mut context = pages::series_page(&trends, trend, scripts);
+        let mut context =
+            pages::series_page(&trends, trend, scripts, &|p| suspects_of(trend, p), links);
         context["has_run"] = json!(has_run);
         context["title"] = json!(format!("{} › {}", trend.label.scenario, trend.label.action));
         context["project"] = json!(name);
@@ -377,8 +412,11 @@ fn project_site(
         json!({"title": format!("Changes of {name}"), "project": name, "changes": change_rows}),
     )?;
 
-    let found = alerts(name, &dir, &trends);
-    let rows: Vec<Json> = found.iter().map(|a| pages::alert_row(a, "../")).collect();
+    let found = alerts(name, &dir, &trends, &suspects_of);
+    let rows: Vec<Json> = found
+        .iter()
+        .map(|a| pages::alert_row(a, "../", links))
+        .collect();
     pages.page(
         "project.html",
         &format!("{dir}/index.html"),
@@ -422,7 +460,7 @@ fn project_site(
         latest_us,
         alert_rows: found
             .iter()
-            .map(|a| json!({"row": pages::alert_row(a, ""), "alert": a}))
+            .map(|a| json!({"row": pages::alert_row(a, "", links), "alert": a}))
             .collect(),
     })
 }
@@ -524,7 +562,7 @@ fn feed_page(pages: &mut Pages, dir: &str, title: &str, alerts: &[Alert]) -> Res
                 a.label.short(),
                 a.project
             );
-            let summary = format!(
+            let mut summary = format!(
                 "From the build of {} on, the branch's {} moved from {} to {} (p {}).",
                 format::timestamp(a.build.time_us),
                 report::metric_name(a.metric, &a.label),
@@ -532,6 +570,21 @@ fn feed_page(pages: &mut Pages, dir: &str, title: &str, alerts: &[Alert]) -> Res
                 pages::value(a.metric, a.after, &a.label),
                 format::probability(a.p_value)
             );
+            for s in &a.suspects {
+                summary.push_str(&format!(" Suspects in {}.", s.describe()));
+                for c in &s.commits {
+                    let change = c
+                        .change
+                        .map(|n| format!(", change {n}"))
+                        .unwrap_or_default();
+                    summary.push_str(&format!(
+                        " {} {} ({}{change});",
+                        c.sha.get(..12).unwrap_or(&c.sha),
+                        c.subject,
+                        c.author
+                    ));
+                }
+            }
             json!({
                 "id": a.id,
                 "headline": xml_text(&headline),
@@ -619,6 +672,7 @@ mod tests {
             "changes.html",
             "alerts.html",
             "alerts.atom.xml",
+            "suspects.html",
         ] {
             env.get_template(name).unwrap();
         }

@@ -10,6 +10,7 @@ use serde_json::{Value as Json, json};
 use crate::feed::Alert;
 use crate::sparkline::sparkline;
 use crate::urls::http_url;
+use perfkit_analysis::culprits::Suspects;
 use perfkit_analysis::format::{measure, percent, probability, rate_in, share, timestamp};
 use perfkit_analysis::report::{self, metric_name};
 
@@ -100,8 +101,61 @@ pub fn overview_row(trend: &SeriesTrend) -> Json {
     })
 }
 
-/// The context of a series page (without the common keys).
-pub fn series_page(trends: &ProjectTrends, trend: &SeriesTrend, data: Vec<String>) -> Json {
+/// Where a commit is shown on the web: `template` with `{project}` and
+/// `{sha}` replaced (e.g. `https://opendev.org/{project}/commit/{sha}`).
+#[derive(Debug, Clone, Copy)]
+pub struct CommitLinks<'a>(pub Option<&'a str>);
+
+impl CommitLinks<'_> {
+    fn link(&self, project: &str, sha: &str) -> Json {
+        let url = self
+            .0
+            .map(|t| t.replace("{project}", project).replace("{sha}", sha));
+        link(url.as_deref())
+    }
+}
+
+/// Suspect ranges as the templates list them (`suspects.html`).
+pub fn suspects_view(list: &[Suspects], links: CommitLinks) -> Json {
+    let ranges: Vec<Json> = list
+        .iter()
+        .map(|s| {
+            let commits: Vec<Json> = s
+                .commits
+                .iter()
+                .map(|c| {
+                    json!({
+                        "sha": c.sha.get(..12).unwrap_or(&c.sha),
+                        "subject": c.subject,
+                        "author": c.author,
+                        "time": timestamp(c.time_us),
+                        "commit_link": links.link(&s.project, &c.sha),
+                        "change": c.change,
+                        "change_link": link(c.reviewed_on.as_deref()),
+                    })
+                })
+                .collect();
+            json!({
+                "project": s.project,
+                "summary": s.describe(),
+                "culprit": s.is_culprit(),
+                "commits": commits,
+                "more": s.width.saturating_sub(s.commits.len()),
+            })
+        })
+        .collect();
+    json!(ranges)
+}
+
+/// The context of a series page (without the common keys); `suspects`
+/// names the commits of the change at a point.
+pub fn series_page(
+    trends: &ProjectTrends,
+    trend: &SeriesTrend,
+    data: Vec<String>,
+    suspects: &dyn Fn(usize) -> Vec<Suspects>,
+    links: CommitLinks,
+) -> Json {
     let build = |i: usize| &trends.builds[trend.points[i].build];
     let annotations: Vec<Json> = trend
         .annotations
@@ -120,6 +174,7 @@ pub fn series_page(trends: &ProjectTrends, trend: &SeriesTrend, data: Vec<String
                 "p": probability(a.change.p_value),
                 "log": link(b.log_url.as_deref()),
                 "url": link(b.change_url.as_deref()),
+                "suspects": suspects_view(&suspects(a.point), links),
             })
         })
         .collect();
@@ -218,7 +273,7 @@ pub fn change_page(c: &Comparison, has_page: &dyn Fn(&str) -> bool) -> Json {
 
 /// One alert as the alerts page shows it; `root` leads from the page to
 /// the site root.
-pub fn alert_row(a: &Alert, root: &str) -> Json {
+pub fn alert_row(a: &Alert, root: &str, links: CommitLinks) -> Json {
     json!({
         "time": timestamp(a.build.time_us),
         "time_us": a.build.time_us,
@@ -232,5 +287,6 @@ pub fn alert_row(a: &Alert, root: &str) -> Json {
         "p": probability(a.p_value),
         "log": link(a.build.log_url.as_deref()),
         "url": link(a.build.change_url.as_deref()),
+        "suspects": suspects_view(&a.suspects, links),
     })
 }

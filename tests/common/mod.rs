@@ -4,6 +4,7 @@
 //! [`serve_dir`].
 #![allow(dead_code)]
 
+pub mod gerrit;
 mod serve;
 
 use std::path::{Path, PathBuf};

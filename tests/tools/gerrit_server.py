@@ -229,7 +229,11 @@ class Gerrit:
         if revision in ("edit", "0"):
             raise Failure(409, "cannot post review on a change edit")
         ps = self.revision_number(change, revision)
-        if change["status"] in CLOSED:
+        # Gerrit takes messages on a merged change (post-submit comments);
+        # votes there are out of scope for this server, as are abandoned changes.
+        if change["status"] in CLOSED and (
+            change["status"] != "MERGED" or review.get("labels")
+        ):
             raise Failure(409, f"change is {change['status'].lower()}")
         account = self.accounts[user]
         if not account.get("can_review", True):

@@ -123,6 +123,9 @@ pub struct ApiBuild {
     pub newrev: Option<String>,
     pub ref_url: Option<String>,
     pub artifacts: Vec<Artifact>,
+    /// The commits the post-run recorded (its `perfkit_commits` artifact's
+    /// metadata), (project, sha).
+    pub commits: Vec<(String, String)>,
 }
 
 impl ApiBuild {
@@ -176,6 +179,7 @@ impl ApiBuild {
             git_ref: text(item.get("ref")),
             newrev: text(item.get("newrev")),
             ref_url: text(item.get("ref_url")),
+            commits: commits_artifact(value.get("artifacts")),
             artifacts,
         })
     }
@@ -201,6 +205,7 @@ impl ApiBuild {
             result: self.result.clone(),
             node_provider: None,
             node_label: None,
+            commits: self.commits.clone(),
         }
     }
 
@@ -436,6 +441,28 @@ pub fn parse_since(text: &str, now_us: i64) -> Result<i64, String> {
     })
 }
 
+/// The post-run's record of the commits it checked out: the metadata of
+/// its artifact of type `perfkit_commits` (`{"commits": {project: sha}}`),
+/// so the collector needs no download for it.
+fn commits_artifact(artifacts: Option<&Value>) -> Vec<(String, String)> {
+    let Some(list) = artifacts.and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|a| a.get("metadata"))
+        .filter(|m| m.get("type").and_then(Value::as_str) == Some(COMMITS_ARTIFACT))
+        .filter_map(|m| m.get("commits").and_then(Value::as_object))
+        .flat_map(|commits| {
+            commits
+                .iter()
+                .filter_map(|(p, sha)| Some((p.clone(), sha.as_str()?.to_string())))
+        })
+        .collect()
+}
+
+/// The artifact type of the post-run's commit record.
+pub const COMMITS_ARTIFACT: &str = "perfkit_commits";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,6 +489,28 @@ mod tests {
         assert_eq!(b.artifacts[0].kind.as_deref(), Some("rally_report_json"));
         assert_eq!(b.time_us(), parse_utc_us("2026-01-02T03:04:05"));
         assert!(b.succeeded());
+    }
+
+    #[test]
+    fn the_post_runs_commits_come_from_artifact_metadata() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let v: Value = serde_json::json!({
+            "uuid": "abc", "job_name": "j", "result": "SUCCESS", "pipeline": "periodic",
+            "artifacts": [
+                {"name": "perfkit commits", "url": "perfkit/",
+                 "metadata": {"type": "perfkit_commits",
+                              "commits": {"openstack/nova": sha, "openstack/devstack": sha}}},
+                {"name": "other", "url": "x", "metadata": {"commits": {"openstack/x": sha}}}
+            ],
+            "ref": {"project": "openstack/nova", "branch": "master", "ref": "refs/heads/master"}
+        });
+        let b = ApiBuild::from_json(&v).unwrap();
+        let meta = crate::vars::interpret(b.facts("openstack")).unwrap().meta;
+        assert_eq!(meta.commit.as_deref(), Some(sha));
+        assert_eq!(
+            meta.required_commits,
+            [("openstack/devstack".to_string(), sha.to_string())].into()
+        );
     }
 
     #[test]

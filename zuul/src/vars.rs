@@ -25,7 +25,7 @@ use std::io::Read;
 use std::path::Path;
 
 use perfkit_schema::ProjectName;
-use perfkit_schema::records::BuildMeta;
+use perfkit_schema::records::{BuildMeta, is_commit_sha};
 use serde::de::{self, DeserializeSeed, Visitor};
 use yaml_serde::Value;
 
@@ -318,7 +318,35 @@ fn interpret_value(doc: &Value) -> Result<ZuulBuild, String> {
         result: None,
         node_provider: nodepool.and_then(|n| scalar(n.get("provider"))),
         node_label: nodepool.and_then(|n| scalar(n.get("label"))),
+        commits: checked_out(doc, zuul),
     })
+}
+
+/// The commits the job checked out, project name → sha: what the
+/// post-run recorded (`perfkit_commits`, `git rev-parse HEAD` in each
+/// project's `src_dir`), else Zuul's own `zuul.projects.*.commit` where a
+/// Zuul version provides it.
+fn checked_out(doc: &Value, zuul: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    if let Some(Value::Mapping(projects)) = zuul.get("projects") {
+        for project in projects.values() {
+            if let (Some(name), Some(sha)) = (
+                project.get("name").and_then(Value::as_str),
+                scalar(project.get("commit")),
+            ) {
+                found.push((name.to_string(), sha));
+            }
+        }
+    }
+    if let Some(Value::Mapping(recorded)) = doc.get("perfkit_commits") {
+        for (name, sha) in recorded {
+            if let (Some(name), Some(sha)) = (name.as_str(), scalar(Some(sha))) {
+                found.retain(|(n, _)| n != name);
+                found.push((name.to_string(), sha));
+            }
+        }
+    }
+    found
 }
 
 /// A build's Zuul facts as text, as Zuul hands them out: the job's `zuul`
@@ -348,6 +376,10 @@ pub struct ZuulFacts {
     pub result: Option<String>,
     pub node_provider: Option<String>,
     pub node_label: Option<String>,
+    /// Commits checked out, (project name, sha): the project under test's
+    /// and its required projects'. Names and shas not of the right form
+    /// are dropped with a warning.
+    pub commits: Vec<(String, String)>,
 }
 
 /// The all-zero sha Zuul uses for "no revision" (a created or deleted ref).
@@ -400,7 +432,7 @@ pub fn interpret(facts: ZuulFacts) -> Result<ZuulBuild, String> {
             .and_then(|r| r.strip_prefix("refs/tags/"))
             .map(str::to_string)
     });
-    let meta = BuildMeta {
+    let mut meta = BuildMeta {
         change,
         patchset,
         git_ref,
@@ -418,7 +450,25 @@ pub fn interpret(facts: ZuulFacts) -> Result<ZuulBuild, String> {
         node_label: known(facts.node_label),
         zuul_result: known(facts.result),
         zuul_buildset_result: None,
+        commit: None,
+        required_commits: Default::default(),
     };
+    for (name, sha) in facts.commits {
+        let sha = sha.trim().to_ascii_lowercase();
+        let Ok(name) = ProjectName::try_from(name.as_str()) else {
+            tracing::warn!("ignoring the commit of {name:?}: not a project name");
+            continue;
+        };
+        if !is_commit_sha(&sha) {
+            tracing::warn!("ignoring the commit {sha:?} of {name}: not a hex commit id");
+            continue;
+        }
+        if project.as_ref() == Some(&name) {
+            meta.commit = Some(sha);
+        } else {
+            meta.required_commits.insert(name.to_string(), sha);
+        }
+    }
     Ok(ZuulBuild { project, meta })
 }
 
@@ -501,6 +551,29 @@ mod tests {
         let b = parse(r#"{"build": "abc", "project": {"name": "openstack/cinder"}, "change": 7, "patchset": 2}"#).unwrap();
         assert_eq!(b.project.unwrap().as_str(), "openstack/cinder");
         assert_eq!((b.meta.change, b.meta.patchset), (Some(7), Some(2)));
+    }
+
+    #[test]
+    fn checked_out_commits_come_from_the_post_run_or_zuul() {
+        let nova = "a".repeat(40);
+        let devstack = "b".repeat(40);
+        let text = format!(
+            "zuul:\n  build: 5f2c\n  project: {{name: openstack/nova}}\n  projects:\n    opendev.org/openstack/nova: {{name: openstack/nova, commit: '{}'}}\n    opendev.org/openstack/devstack: {{name: openstack/devstack, commit: '{devstack}'}}\nperfkit_commits:\n  openstack/nova: '{}'\n  openstack/rally: not-a-sha\n",
+            "c".repeat(40),
+            nova.to_uppercase()
+        );
+        let b = parse(&text).unwrap();
+        // The post-run's record wins over Zuul's; case is normalised.
+        assert_eq!(b.meta.commit.as_deref(), Some(nova.as_str()));
+        assert_eq!(
+            b.meta.required_commits,
+            [("openstack/devstack".to_string(), devstack)].into()
+        );
+        let none = parse("zuul:\n  build: 5f2c\n  project: {name: openstack/nova}\n").unwrap();
+        assert_eq!(
+            (none.meta.commit, none.meta.required_commits.len()),
+            (None, 0)
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::state_bytes::{StateReader, StateWriter};
 use crate::{SeriesKey, SeriesLabel, in_time_order, merged_rows};
 use perfkit_schema::records::{ArchivedBuild, SeriesRow};
 
-const MAGIC: &[u8] = b"perfkit trend state 2\n";
+const MAGIC: &[u8] = b"perfkit trend state 3\n";
 
 /// Every series' points over a project's branch builds.
 #[derive(Debug, Clone, PartialEq)]
@@ -310,6 +310,6 @@ mod tests {
         let mut state = TrendState::of(&all[5..]);
         assert!(!state.append(&all[..1]));
         assert_eq!(state, TrendState::of(&all[5..]));
-        assert!(TrendState::from_bytes(b"perfkit trend state 2\n").is_none());
+        assert!(TrendState::from_bytes(b"perfkit trend state 3\n").is_none());
     }
 }
