@@ -176,6 +176,9 @@ pub fn builds_schema() -> SchemaRef {
         utf8("perfkit_version", false),
         // Added after v1 shipped: files written before lack it (read as null).
         utf8("zuul_result", true),
+        // Added later still: why `perfkit collect` gave up on a build
+        // (`source_format = "failed"`); null otherwise and in older files.
+        utf8("failure", true),
     ]))
 }
 
