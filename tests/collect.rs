@@ -344,7 +344,7 @@ fn backfill() -> (Vec<Value>, Vec<Expected>) {
             zuul_build(n, JOB, Item::Check(900050, 1), Some("SUCCESS")),
             Report::Missing,
         ),
-        None,
+        Some((900050, 1)),
     );
     let n = n + 1;
     add(
@@ -352,7 +352,7 @@ fn backfill() -> (Vec<Value>, Vec<Expected>) {
             zuul_build(n, JOB, Item::Check(900051, 2), Some("SUCCESS")),
             Report::Corrupt,
         ),
-        None,
+        Some((900051, 2)),
     );
     let n = n + 1;
     add(
@@ -476,8 +476,9 @@ fn api_requests(requests: &[Value]) -> Vec<&Value> {
 /// A backfill of 56 builds over three pages (check with change/patchset,
 /// gate, periodic, post, tag, a second job; a NODE_FAILURE, a failed
 /// devstack, a 404 log, a corrupt report), then runs that find everything
-/// archived: no report is downloaded again, `--since` stops paging early,
-/// `--limit` asks for just that many. `ls` and `site` read the result.
+/// archived (the 404 and the corrupt report as failed for good): no report
+/// is downloaded again, `--since` stops paging early, `--limit` asks for
+/// just that many. `ls` and `site` read the result.
 #[test]
 fn backfill_then_reruns_download_nothing() {
     let work = tempfile::tempdir().unwrap();
@@ -506,15 +507,9 @@ fn backfill_then_reruns_download_nothing() {
             "summary: 56 builds of {JOB}, {CEPH_JOB} from {endpoint} (3 pages): 54 new (52 archived, 2 without Rally results), 0 skipped (already archived), 2 failed"
         )
     );
-    // The failures name the build and what is wrong, and are listed at the end.
-    // Without --since, builds whose logs expired would fail every run: said once.
-    assert!(
-        err.contains("hint: log servers delete old logs")
-            && err.contains(
-                "`--since` (e.g. `--since 2d` from cron) limits the run to recent builds"
-            ),
-        "{err}"
-    );
+    // The failures name the build and what is wrong, and are listed at the
+    // end. They are recorded, so expired logs do not fail every run.
+    assert!(!err.contains("hint: log servers delete old logs"), "{err}");
     let missing = format!("openstack/nova change 900050 patchset 1 build {}", uuid(1));
     let corrupt = format!("openstack/nova change 900051 patchset 2 build {}", uuid(2));
     assert!(
@@ -536,7 +531,7 @@ fn backfill_then_reruns_download_nothing() {
     // Sorted, so that cron mails diff well (uuid 1 sorts before uuid 2).
     assert!(
         out.ends_with(&format!(
-            "failed (tried again next run):\n  {missing}\n  {corrupt}\n"
+            "failed for good (recorded, not fetched again; `--retry-failed` tries them again):\n  {missing}\n  {corrupt}\n"
         )),
         "{out}"
     );
@@ -555,7 +550,7 @@ fn backfill_then_reruns_download_nothing() {
         .filter_map(|(n, key)| key.map(|(c, p)| builds_key(*n, c, p)))
         .collect();
     assert_eq!(builds_keys(&archive), want);
-    assert_eq!(want.len(), 54);
+    assert_eq!(want.len(), 56);
 
     // Paging: three pages of at most 20, pinned to the newest build id.
     let requests = zuul.take_requests();
@@ -571,29 +566,22 @@ fn backfill_then_reruns_download_nothing() {
     assert_eq!(pages[1]["query"]["idx_max"], json!(["56"]));
     assert!(pages.iter().all(|r| r["status"] == 200));
 
-    // Again: one existence check per build, downloads only for the two
-    // that failed (tried again), none for the 54 in the archive.
+    // Again: one existence check per build, no download at all (the two
+    // that failed for good are recorded), exit 0.
     let (code, out, err) = collect(
         &zuul,
         &archive,
         &[&jobs[..], &["--page-size", "20"]].concat(),
     );
     eprintln!("--- second run stdout:\n{out}");
-    assert_eq!(code, 2, "{err}");
+    assert_eq!(code, 0, "{err}");
     assert_eq!(
         summary(&out),
         format!(
-            "summary: 56 builds of {JOB}, {CEPH_JOB} from {endpoint} (3 pages): 0 new (0 archived, 0 without Rally results), 54 skipped (already archived), 2 failed"
+            "summary: 56 builds of {JOB}, {CEPH_JOB} from {endpoint} (3 pages): 0 new (0 archived, 0 without Rally results), 56 skipped (already archived), 0 failed"
         )
     );
-    let gets = report_gets(&zuul.take_requests());
-    assert!(!gets.is_empty());
-    for get in &gets {
-        assert!(
-            get.contains("/900050/") || get.contains("/900051/"),
-            "{get} downloaded again"
-        );
-    }
+    assert_eq!(report_gets(&zuul.take_requests()), Vec::<String>::new());
     assert_eq!(builds_keys(&archive), want);
 
     // --since after the failures: everything skipped, exit 0, no log
@@ -640,7 +628,7 @@ fn backfill_then_reruns_download_nothing() {
     // ls shows the builds without results for what they were.
     let (code, out, err) = run(perfkit().arg("ls").arg("--archive").arg(&archive));
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.lines().count(), 55, "{out}");
+    assert_eq!(out.lines().count(), 57, "{out}");
     let node_failure = out.lines().find(|l| l.contains(&uuid(3))).unwrap();
     assert!(node_failure.ends_with("- (NODE_FAILURE)"), "{node_failure}");
     let (code, out, _) = run(perfkit()
@@ -655,6 +643,28 @@ fn backfill_then_reruns_download_nothing() {
         .unwrap();
     assert_eq!(failure["zuul_result"], "FAILURE");
     assert_eq!(failure["source_format"], "none");
+    // The builds that failed for good say why.
+    let rows: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = |n: usize| rows.iter().find(|v| v["build"] == uuid(n)).unwrap();
+    assert_eq!(row(1)["source_format"], "failed");
+    assert!(
+        row(1)["failure"].as_str().unwrap().contains("(404)"),
+        "{}",
+        row(1)
+    );
+    assert_eq!(row(2)["source_format"], "failed");
+    assert!(
+        row(2)["failure"]
+            .as_str()
+            .unwrap()
+            .contains("cannot ingest"),
+        "{}",
+        row(2)
+    );
+    assert_eq!(row(5)["failure"], Value::Null);
 
     // The site builds from an archive holding builds without results.
     let site = work.path().join("site");
@@ -874,10 +884,10 @@ fn retries_on_503_and_429_then_succeeds() {
     );
 }
 
-/// A log server that stalls past `--timeout` or sends gzip fails that
-/// build alone, with the reason; the others are archived.
+/// A log server that stalls past `--timeout` fails that build alone, with
+/// the reason (the next run tries it again); a gzip-served one is archived.
 #[test]
-fn slow_and_compressed_logs_fail_their_build_alone() {
+fn slow_logs_fail_their_build_alone() {
     let work = tempfile::tempdir().unwrap();
     let mut builds = three_builds();
     builds[1] = with_report(
@@ -887,11 +897,7 @@ fn slow_and_compressed_logs_fail_their_build_alone() {
     let Some(zuul) = Zuul::start(work.path(), &builds) else {
         return;
     };
-    let slow = format!(
-        "/logs/periodic/opendev.org/openstack/nova/master/{JOB}/{}/",
-        &uuid(3)[..7]
-    );
-    zuul.control(json!({"delay_ms": 3000, "delay_prefix": slow}));
+    zuul.control(json!({"delay_ms": 3000, "delay_prefix": log_dir(3)}));
     let (code, out, err) = collect(
         &zuul,
         &work.path().join("a"),
@@ -900,7 +906,7 @@ fn slow_and_compressed_logs_fail_their_build_alone() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(
         summary(&out).ends_with(
-            "1 new (1 archived, 0 without Rally results), 0 skipped (already archived), 2 failed"
+            "2 new (2 archived, 0 without Rally results), 0 skipped (already archived), 1 failed"
         ),
         "{out}"
     );
@@ -908,12 +914,460 @@ fn slow_and_compressed_logs_fail_their_build_alone() {
         err.contains(&format!("build {}: cannot download", uuid(3))) && err.contains("timed out"),
         "{err}"
     );
+    assert!(out.contains("failed (tried again next run):"), "{out}");
+    assert!(!err.contains("hint: log servers delete old logs"), "{err}");
+}
+
+/// The log directory (URL path) of periodic build `n` of [`JOB`].
+fn log_dir(n: usize) -> String {
+    format!(
+        "/logs/periodic/opendev.org/openstack/nova/master/{JOB}/{}/",
+        &uuid(n)[..7]
+    )
+}
+
+/// Declares the report as `perfkit/report.json.gz`, served as `spec` says.
+fn gz_artifact(mut build: Value, spec: Value) -> Value {
+    build["artifacts"] = json!([{"name": "Rally JSON report", "url": "perfkit/report.json.gz",
+                                 "metadata": {"type": "rally_report_json"}}]);
+    build["files"]["perfkit/report.json.gz"] = spec;
+    build
+}
+
+/// OpenDev's Swift log storage serves the files it keeps compressed with
+/// `Content-Encoding: gzip` whatever the client asks, and a job may keep
+/// its report as `*.gz` (served with or without that header): each is
+/// decompressed as it streams and archived as the plain file would be
+/// (same file name, size and digest as the in-job ingest records).
+#[test]
+fn gzip_served_logs_and_gz_reports_are_archived() {
+    let work = tempfile::tempdir().unwrap();
+    let file = rally("history/build-01.report.json");
+    let mut known_path = with_report(
+        zuul_build(4, JOB, Item::Periodic, Some("SUCCESS")),
+        Report::RallyOpenstack(&file),
+    );
+    known_path["files"]["results/report.json"]["gzip"] = json!(true);
+    let builds = vec![
+        with_report(
+            zuul_build(1, JOB, Item::Periodic, Some("SUCCESS")),
+            Report::Gzipped(&file),
+        ),
+        gz_artifact(
+            zuul_build(2, JOB, Item::Periodic, Some("SUCCESS")),
+            json!({"path": file, "gzfile": true}),
+        ),
+        gz_artifact(
+            zuul_build(3, JOB, Item::Periodic, Some("SUCCESS")),
+            json!({"path": file, "gzip": true}),
+        ),
+        known_path,
+    ];
+    let Some(zuul) = Zuul::start(work.path(), &builds) else {
+        return;
+    };
+    let archive = work.path().join("archive");
+    let (code, out, err) = collect(&zuul, &archive, &["--job", JOB]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(summary(&out).contains("4 new (4 archived"), "{out}");
+    let requests = zuul.take_requests();
+    let logs: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().starts_with("/logs/"))
+        .collect();
     assert!(
-        err.contains(&format!("build {}: ", uuid(2))) && err.contains("came gzip-compressed"),
+        logs.iter().all(|r| r["accept_encoding"] == "gzip"),
+        "{logs:?}"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rows = rt.block_on(builds_rows(&archive));
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        assert_eq!(row.source_file, "report.json", "{row:?}");
+        assert_eq!(row.source_bytes, size, "{row:?}");
+        assert_eq!(row.source_sha256, rows[0].source_sha256);
+        assert!(row.has_results());
+    }
+}
+
+/// The cap counts decompressed bytes: a zip bomb (64 MiB of zeros in a
+/// gzip body of ~64 KiB) and a plain file over the cap are both refused
+/// early and recorded as failed for good; the build under the cap is
+/// archived.
+#[test]
+fn the_download_cap_counts_decompressed_bytes() {
+    let work = tempfile::tempdir().unwrap();
+    let mut bomb = with_report(
+        zuul_build(1, JOB, Item::Periodic, Some("SUCCESS")),
+        Report::Artifact("unused"),
+    );
+    bomb["files"]["perfkit/report.json"] = json!({"zeros": 64 << 20, "gzip": true});
+    let mut big = with_report(
+        zuul_build(2, JOB, Item::Periodic, Some("SUCCESS")),
+        Report::Artifact("unused"),
+    );
+    big["files"]["perfkit/report.json"] = json!({"zeros": 2 << 20});
+    let fine = with_report(
+        zuul_build(3, JOB, Item::Periodic, Some("SUCCESS")),
+        Report::Gzipped(&rally("history/build-03.report.json")),
+    );
+    let Some(zuul) = Zuul::start(work.path(), &[bomb, big, fine]) else {
+        return;
+    };
+    let archive = work.path().join("archive");
+    let started = Instant::now();
+    let (code, out, err) = collect(&zuul, &archive, &["--job", JOB, "--max-download", "1MiB"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        summary(&out).ends_with(
+            "1 new (1 archived, 0 without Rally results), 0 skipped (already archived), 2 failed"
+        ),
+        "{out}"
+    );
+    for n in [1, 2] {
+        assert!(
+            err.lines().any(
+                |l| l.contains(&format!("build {}: cannot download", uuid(n)))
+                    && l.contains(
+                        "larger than 1 MiB once decoded (the download cap, `--max-download`)"
+                    )
+            ),
+            "{err}"
+        );
+    }
+    let (code, out, _) = run(perfkit()
+        .args(["ls", "--json"])
+        .arg("--archive")
+        .arg(&archive));
+    assert_eq!(code, 0);
+    let failed = out
+        .lines()
+        .filter(|l| l.contains("\"source_format\":\"failed\""))
+        .count();
+    assert_eq!(failed, 2, "{out}");
+}
+
+/// A server that drips the body (16 bytes every 100 ms) never lets the
+/// read timeout fire; the deadline ends the download, retries included.
+/// That build alone fails, is not recorded, and the next run archives it.
+#[test]
+fn a_slow_drip_download_ends_at_the_deadline() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(zuul) = Zuul::start(work.path(), &three_builds()) else {
+        return;
+    };
+    zuul.control(json!({"drip_ms": 100, "drip_prefix": log_dir(2)}));
+    let archive = work.path().join("archive");
+    let mut cmd = perfkit();
+    cmd.args([
+        "collect",
+        "--zuul",
+        &zuul.base,
+        "--tenant",
+        "openstack",
+        "--job",
+        JOB,
+    ])
+    .args([
+        "--timeout",
+        "5",
+        "--deadline",
+        "2",
+        "--retries",
+        "3",
+        "--archive",
+    ])
+    .arg(&archive);
+    let started = Instant::now();
+    let (code, out, err) = run_within(&mut cmd, Duration::from_secs(30));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(summary(&out).contains("2 new (2 archived"), "{out}");
+    assert!(
+        err.contains(&format!("build {}: cannot download", uuid(2)))
+            && err.contains("not done within 2 s (the deadline of one download, `--deadline`)"),
         "{err}"
     );
-    // The results are there, so expired logs are not why: no hint about them.
-    assert!(!err.contains("hint: log servers delete old logs"), "{err}");
+    zuul.control(json!({"drip_ms": 0}));
+    let (code, out, err) = collect(&zuul, &archive, &["--job", JOB]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        summary(&out).contains("1 new (1 archived") && summary(&out).contains("2 skipped"),
+        "{out}"
+    );
+}
+
+/// Four builds: a declared report answering `missing` (404 or 410), one
+/// cut short, and a good one (`fixed`: every report good).
+fn trouble_builds(fixed: bool) -> Vec<Value> {
+    let file = rally("history/build-04.report.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut builds: Vec<Value> = (1..=4)
+        .map(|n| {
+            with_report(
+                zuul_build(n, JOB, Item::Check(900400 + n as u64, 1), Some("SUCCESS")),
+                Report::Artifact(&file),
+            )
+        })
+        .collect();
+    if !fixed {
+        builds[0]["files"]["perfkit/report.json"] = json!({"status": 404});
+        builds[1]["files"]["perfkit/report.json"] = json!({"status": 410});
+        builds[2]["files"]["perfkit/report.json"] = json!({"text": &text[..text.len() / 2]});
+    }
+    builds
+}
+
+/// Builds whose results are gone (404, 410) or cut short fail once, are
+/// recorded as failed for good, and cost no download on later runs;
+/// `--retry-failed` fetches them again (here from a log server that has
+/// them back) and archives them in place of the record.
+#[test]
+fn builds_that_failed_for_good_are_recorded_and_retried_on_request() {
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("archive");
+    let (broken_dir, fixed_dir) = (work.path().join("broken"), work.path().join("fixed"));
+    std::fs::create_dir_all(&broken_dir).unwrap();
+    std::fs::create_dir_all(&fixed_dir).unwrap();
+    let Some(broken) = Zuul::start(&broken_dir, &trouble_builds(false)) else {
+        return;
+    };
+    let (code, out, err) = collect(&broken, &archive, &["--job", JOB]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        summary(&out).ends_with(
+            "1 new (1 archived, 0 without Rally results), 0 skipped (already archived), 3 failed"
+        ),
+        "{out}"
+    );
+    for n in 1..=3 {
+        assert!(
+            out.contains(&format!(
+                "\n  openstack/nova change {} patchset 1 build {}",
+                900400 + n,
+                uuid(n)
+            )),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains(
+            "failed for good (recorded, not fetched again; `--retry-failed` tries them again):"
+        ),
+        "{out}"
+    );
+    assert!(
+        err.contains("its Rally results artifact is gone") && err.contains("cannot ingest"),
+        "{err}"
+    );
+    broken.take_requests();
+
+    let (code, out, err) = collect(&broken, &archive, &["--job", JOB]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        summary(&out).ends_with(
+            "0 new (0 archived, 0 without Rally results), 4 skipped (already archived), 0 failed"
+        ),
+        "{out}"
+    );
+    assert_eq!(report_gets(&broken.take_requests()), Vec::<String>::new());
+    drop(broken);
+
+    let Some(fixed) = Zuul::start(&fixed_dir, &trouble_builds(true)) else {
+        return;
+    };
+    let (code, out, _) = collect(&fixed, &archive, &["--job", JOB]);
+    assert_eq!(code, 0);
+    assert!(summary(&out).contains("4 skipped"), "{out}");
+    assert_eq!(report_gets(&fixed.take_requests()), Vec::<String>::new());
+
+    let (code, out, err) = collect(&fixed, &archive, &["--job", JOB, "--retry-failed"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        summary(&out).ends_with(
+            "3 new (3 archived, 0 without Rally results), 1 skipped (already archived), 0 failed"
+        ),
+        "{out}"
+    );
+    let gets = report_gets(&fixed.take_requests());
+    assert_eq!(gets.len(), 3, "{gets:?}");
+    assert!(!gets.iter().any(|g| g.contains("/900404/")), "{gets:?}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rows = rt.block_on(builds_rows(&archive));
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows.iter().all(|r| r.has_results() && r.failure.is_none()),
+        "{rows:?}"
+    );
+
+    // Nothing is recorded as failed any more: a retry run downloads nothing.
+    let (code, out, _) = collect(&fixed, &archive, &["--job", JOB, "--retry-failed"]);
+    assert_eq!(code, 0);
+    assert!(summary(&out).contains("4 skipped"), "{out}");
+    assert_eq!(report_gets(&fixed.take_requests()), Vec::<String>::new());
+}
+
+/// Builds that never ran (SKIPPED; some NODE_FAILUREs) have no start or
+/// end time, some not even an event time. With `--since` they count as
+/// old as the build listed before them, so a history full of them does not
+/// keep the listing paging to its start: here 2 pages, not 11.
+#[test]
+fn builds_without_times_do_not_keep_since_paging() {
+    let work = tempfile::tempdir().unwrap();
+    let file = rally("history/build-05.report.json");
+    let mut builds = Vec::new();
+    for n in 1..=100 {
+        if n % 4 == 0 {
+            builds.push(with_report(
+                zuul_build(n, JOB, Item::Periodic, Some("SUCCESS")),
+                Report::Artifact(&file),
+            ));
+        } else {
+            let mut skipped = never_ran(zuul_build(n, JOB, Item::Periodic, Some("SKIPPED")));
+            skipped["end_time"] = Value::Null;
+            if n % 2 == 0 {
+                skipped["event_timestamp"] = Value::Null;
+            }
+            builds.push(skipped);
+        }
+    }
+    for n in 101..=105 {
+        builds.push(with_report(
+            zuul_build(n, JOB, Item::Periodic, Some("SUCCESS")),
+            Report::Artifact(&file),
+        ));
+    }
+    let Some(zuul) = Zuul::start(work.path(), &builds) else {
+        return;
+    };
+    let archive = work.path().join("archive");
+    let since = at(101);
+    let (code, out, err) = collect(
+        &zuul,
+        &archive,
+        &["--job", JOB, "--page-size", "10", "--since", &since],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        summary(&out).starts_with("summary: 5 builds of")
+            && summary(&out).contains("(2 pages): 5 new (5 archived"),
+        "{out}"
+    );
+    assert_eq!(api_requests(&zuul.take_requests()).len(), 2);
+
+    // Without --since every build is listed, the skipped ones recorded.
+    let (code, out, err) = collect(&zuul, &archive, &["--job", JOB, "--page-size", "50"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        summary(&out).contains("105 builds")
+            && summary(&out).contains("25 archived, 75 without Rally results"),
+        "{out}"
+    );
+}
+
+/// A job may set its own log URL. By default results come only from
+/// public addresses (and Zuul's own origin): a log URL on another local
+/// port, or named `localhost`, is refused and recorded, and that server
+/// hears nothing. `--results-origin` allows exactly the origins listed.
+#[test]
+fn results_come_only_from_allowed_origins() {
+    let work = tempfile::tempdir().unwrap();
+    let file = rally("history/build-06.report.json");
+    let (here_dir, there_dir) = (work.path().join("here"), work.path().join("there"));
+    std::fs::create_dir_all(&here_dir).unwrap();
+    std::fs::create_dir_all(&there_dir).unwrap();
+    let elsewhere = |n: usize| {
+        with_report(
+            zuul_build(n, JOB, Item::Periodic, Some("SUCCESS")),
+            Report::Artifact(&file),
+        )
+    };
+    let Some(there) = Zuul::start(&there_dir, &[elsewhere(1), elsewhere(3)]) else {
+        return;
+    };
+    let log_url = |host: &str, n: usize| format!("http://{host}:{}{}", there.port(), log_dir(n));
+    let mut pointing_away = elsewhere(1);
+    pointing_away["log_url"] = json!(log_url("127.0.0.1", 1));
+    let mut named_localhost = elsewhere(3);
+    named_localhost["log_url"] = json!(log_url("localhost", 3));
+    let builds = [pointing_away, elsewhere(2), named_localhost];
+    let Some(here) = Zuul::start(&here_dir, &builds) else {
+        return;
+    };
+    let there_origin = format!("http://127.0.0.1:{}", there.port());
+
+    let (code, out, err) = collect(&here, &work.path().join("a"), &["--job", JOB]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        summary(&out).contains("1 new (1 archived") && summary(&out).ends_with("2 failed"),
+        "{out}"
+    );
+    assert!(
+        err.contains(&format!("{there_origin} is not a public address")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "http://localhost:{} is a local host name",
+            there.port()
+        )),
+        "{err}"
+    );
+    assert_eq!(there.take_requests(), Vec::<Value>::new());
+
+    let (code, out, err) = collect(
+        &here,
+        &work.path().join("b"),
+        &[
+            "--job",
+            JOB,
+            "--results-origin",
+            &there_origin,
+            "--results-origin",
+            "http://localhost:1",
+        ],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(summary(&out).contains("2 new (2 archived"), "{out}");
+    assert!(
+        err.contains("http://localhost:")
+            && err.contains("is not an origin results may come from (`--results-origin`)"),
+        "{err}"
+    );
+    assert_eq!(report_gets(&there.take_requests()).len(), 1);
+
+    let (code, _, err) = collect(
+        &here,
+        &work.path().join("c"),
+        &["--job", JOB, "--results-origin", "logs.example.org/x"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("`--results-origin logs.example.org/x` is not a URL") && err.contains("hint:"),
+        "{err}"
+    );
+    let (code, _, err) = collect(
+        &here,
+        &work.path().join("c"),
+        &[
+            "--job",
+            JOB,
+            "--results-origin",
+            "https://u:s3cr3t@logs.example.org",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("must not contain credentials") && !err.contains("s3cr3t"),
+        "{err}"
+    );
 }
 
 /// Runs `cmd` like `run`, but kills it and fails the test after `limit`.
@@ -1140,7 +1594,17 @@ fn a_zuul_that_ignores_skip_does_not_page_forever() {
 fn help_shows_examples() {
     let (code, out, _) = run(perfkit().args(["collect", "--help"]));
     assert_eq!(code, 0);
-    for needle in ["Examples:", "--since", "--limit", "--job", "Exit status"] {
+    for needle in [
+        "Examples:",
+        "--since",
+        "--limit",
+        "--job",
+        "Exit status",
+        "--max-download",
+        "--deadline",
+        "--results-origin",
+        "--retry-failed",
+    ] {
         assert!(out.contains(needle), "{needle} missing:\n{out}");
     }
     let (code, _, err) = run(perfkit().args([

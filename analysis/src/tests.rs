@@ -92,6 +92,7 @@ fn build(s: Spec) -> ArchivedBuild {
             finished_at_us: None,
             ingested_at_us: 0,
             perfkit_version: "test".into(),
+            failure: None,
         },
         series: vec![row("total", 1.0), row("nova.boot_server", 0.8)],
     }

@@ -570,6 +570,7 @@ pub fn encode_builds(builds: &[BuildRecord]) -> Result<Bytes, ArchiveError> {
         text(|r| r.meta.zuul_buildset_result.as_deref()),
         text(|r| r.meta.commit.as_deref()),
         string_lists(required.iter().map(Vec::as_slice)),
+        text(|r| r.failure.as_deref()),
     ];
     let batch =
         RecordBatch::try_new(builds_schema(), columns).map_err(|e| ArchiveError::Encode {
@@ -674,6 +675,11 @@ pub fn decode_builds(
                     .map(|a| a.value(row))
                     .unwrap_or_default(),
                 perfkit_version: opt("perfkit_version")?.unwrap_or_default(),
+                // Absent from files written before the column existed.
+                failure: match batch.column_by_name("failure") {
+                    Some(_) => opt("failure")?,
+                    None => None,
+                },
             };
             out.push(record);
         }

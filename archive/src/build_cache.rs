@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ArchiveError;
 use crate::batch::{decode_builds, encode_builds};
-use crate::history::load_builds;
+use crate::history::{Unreadable, load_readable};
 use crate::parquet_file::decode;
 use crate::progress::Progress;
 use crate::series::{decode_series_rows, encode_series_rows};
@@ -74,9 +74,23 @@ pub struct CachePlan {
     missing: Vec<(ArchiveKey, String)>,
     /// Builds `read_current` had to read from the archive again.
     reread: usize,
+    /// Builds skipped because an object of theirs is missing or
+    /// undecodable; they are left out of the listing and the cache.
+    unreadable: Vec<Unreadable>,
 }
 
 impl CachePlan {
+    /// The builds skipped so far (see [`load_readable`]).
+    pub fn unreadable(&self) -> &[Unreadable] {
+        &self.unreadable
+    }
+
+    /// Leaves the unreadable builds out of `list`.
+    fn drop_unreadable(list: &mut Vec<(ArchiveKey, String)>, unreadable: &[Unreadable]) {
+        let bad: BTreeSet<String> = unreadable.iter().map(|u| cache_key(&u.key)).collect();
+        list.retain(|(k, _)| !bad.contains(&cache_key(k)));
+    }
+
     /// The archive's listing: cache key → version of every build.
     pub fn listing(&self) -> BTreeMap<String, String> {
         self.current
@@ -154,6 +168,7 @@ impl BuildCache {
             current,
             missing,
             reread: 0,
+            unreadable: Vec::new(),
         })
     }
 
@@ -166,7 +181,10 @@ impl BuildCache {
         progress: &dyn Progress,
     ) -> Result<Vec<ArchivedBuild>, ArchiveError> {
         let keys: Vec<ArchiveKey> = plan.missing.iter().map(|(k, _)| k.clone()).collect();
-        let fetched = load_builds(archive, &keys, progress).await?;
+        let loaded = load_readable(archive, &keys, progress).await?;
+        CachePlan::drop_unreadable(&mut plan.missing, &loaded.unreadable);
+        plan.unreadable.extend(loaded.unreadable);
+        let fetched = loaded.builds;
         let live: BTreeSet<String> = plan
             .current
             .iter()
@@ -206,10 +224,13 @@ impl BuildCache {
                     dir.display()
                 );
                 let keys: Vec<ArchiveKey> = plan.current.iter().map(|(k, _)| k.clone()).collect();
-                let again = load_builds(archive, &keys, progress).await?;
+                let loaded = load_readable(archive, &keys, progress).await?;
                 for (key, _) in &plan.current {
                     plan.index.builds.remove(&cache_key(key));
                 }
+                CachePlan::drop_unreadable(&mut plan.current, &loaded.unreadable);
+                plan.unreadable.extend(loaded.unreadable);
+                let again = loaded.builds;
                 if !again.is_empty()
                     && let Err(e) = append_segment(&dir, &mut plan.index, &again, &plan.current)
                 {

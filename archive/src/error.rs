@@ -26,6 +26,18 @@ pub enum ArchiveError {
 }
 
 impl ArchiveError {
+    /// Whether this is one object's fault (missing or undecodable) rather
+    /// than the store's: a reader skips that build and goes on.
+    pub fn is_bad_object(&self) -> bool {
+        match self {
+            ArchiveError::Decode { .. } => true,
+            ArchiveError::Store { source, .. } => {
+                matches!(**source, object_store::Error::NotFound { .. })
+            }
+            _ => false,
+        }
+    }
+
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {

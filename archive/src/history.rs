@@ -1,6 +1,8 @@
 //! Reading archived builds back for the detector and the site: each build's
 //! `builds` row and its `series` rows (rebuilt from `samples` and
 //! `workloads` for builds archived before the `series` table existed).
+//! [`load_readable`] skips a build whose objects are missing or
+//! undecodable, naming it, so that one bad object fails alone.
 
 use futures::{StreamExt, TryStreamExt};
 use perfkit_schema::{ArchiveKey, ArchivedBuild, Table};
@@ -16,7 +18,72 @@ use crate::store::Archive;
 /// latency, few enough to stay polite to a shared S3 endpoint.
 const CONCURRENT_READS: usize = 16;
 
-/// Loads `keys` (in the given order); progress counts builds.
+/// A build that could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub key: ArchiveKey,
+    /// The error, naming the object at fault.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let k = &self.key;
+        write!(
+            f,
+            "skipped build {} of {} change {} patchset {}: {}",
+            k.build.as_str(),
+            k.project,
+            k.change,
+            k.patchset,
+            perfkit_schema::shown(&self.reason)
+        )
+    }
+}
+
+/// The builds read back, and those skipped.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub builds: Vec<ArchivedBuild>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// Loads `keys` (in the given order), skipping builds with a missing or
+/// undecodable object ([`ArchiveError::is_bad_object`]); any other error
+/// (the store unreachable) fails the whole load.
+pub async fn load_readable(
+    archive: &Archive,
+    keys: &[ArchiveKey],
+    progress: &dyn Progress,
+) -> Result<Loaded, ArchiveError> {
+    progress.start("reading builds", Some(keys.len() as u64));
+    let mut done = 0u64;
+    let results: Vec<Result<ArchivedBuild, ArchiveError>> =
+        futures::stream::iter(keys.iter().map(|key| load_build(archive, key)))
+            .buffered(CONCURRENT_READS)
+            .inspect(|_| {
+                done += 1;
+                progress.set(done);
+            })
+            .collect()
+            .await;
+    progress.finish();
+    let mut loaded = Loaded::default();
+    for (key, result) in keys.iter().zip(results) {
+        match result {
+            Ok(build) => loaded.builds.push(build),
+            Err(e) if e.is_bad_object() => loaded.unreadable.push(Unreadable {
+                key: key.clone(),
+                reason: e.to_string(),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(loaded)
+}
+
+/// Loads `keys` (in the given order); progress counts builds. Any build
+/// that cannot be read fails the load (see [`load_readable`]).
 pub async fn load_builds(
     archive: &Archive,
     keys: &[ArchiveKey],

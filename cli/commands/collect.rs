@@ -12,16 +12,27 @@ use perfkit_ops::collect::CollectOptions;
 /// build's log URL) and ingests it under the key `perfkit ingest
 /// --zuul-vars` uses inside the job. An archived build costs one existence
 /// check, so it is safe to run from cron; builds that left no Rally
-/// results (NODE_FAILURE, …) are archived as such and skipped next time.
+/// results (NODE_FAILURE, …) are archived as such and skipped next time,
+/// and so are builds whose results are gone, cut short or invalid
+/// (recorded as failed for good; `--retry-failed` fetches them again).
+///
+/// Log servers that store files compressed (`Content-Encoding: gzip`) and
+/// `*.gz` results are decompressed as they stream; `--max-download` caps
+/// the decompressed size, `--deadline` the time of one download. A job
+/// chooses its log URL, so results come only from public addresses, or
+/// with `--results-origin` only from the origins listed.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
   perfkit collect --zuul https://zuul.opendev.org --tenant openstack --job nova-rally-task --since 2d\n  \
   perfkit collect --zuul https://zuul.opendev.org --tenant openstack --job nova-rally-task \\\n      \
-  --job cinder-rally-task --limit 500 --archive s3://perf-archive/openstack --env-file archive.env\n\n\
+  --job cinder-rally-task --limit 500 --archive s3://perf-archive/openstack --env-file archive.env\n  \
+  perfkit collect --zuul https://zuul.opendev.org --tenant openstack --job nova-rally-task \\\n      \
+  --results-origin 'https://*.rackcdn.com' --results-origin https://storage.bhs.cloud.ovh.net --retry-failed\n\n\
 Without --since or --limit every build Zuul still lists is looked at (a backfill); from cron,\n\
 --since a little longer than the interval keeps each run short.\n\n\
 Exit status: 0 when every build was archived, skipped or recorded without results; 2 when\n\
-any failed (the summary names them; the next run tries them again).")]
+any failed (the summary names them: those failed for good are recorded and skipped from then\n\
+on, the others are tried again next run).")]
 pub struct CollectArgs {
     /// Zuul's web address, e.g. https://zuul.opendev.org
     #[arg(long, value_name = "URL")]
@@ -60,6 +71,23 @@ pub struct CollectArgs {
     /// Retries of a request after connection errors, timeouts, 5xx and 429
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=10))]
     retries: u32,
+    /// Most bytes one download may have once decompressed (`512MiB`, `2GiB`, bytes)
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    max_download: u64,
+    /// Seconds one download may take, its retries and whole body included
+    #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    deadline: u64,
+    /// Only fetch results from this origin (repeat for several; `https://*.example.org`
+    /// matches any host below it) [default: any public address]
+    #[arg(long = "results-origin", value_name = "ORIGIN")]
+    results_origins: Vec<String>,
+    /// Fetch builds recorded as failed for good (results gone, cut short or invalid) again
+    #[arg(long)]
+    retry_failed: bool,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    perfkit_ops::collect::parse_size(text)
 }
 
 impl From<CollectArgs> for CollectOptions {
@@ -77,6 +105,10 @@ impl From<CollectArgs> for CollectOptions {
             page_size: args.page_size,
             timeout: args.timeout,
             retries: args.retries,
+            max_download: args.max_download,
+            deadline: args.deadline,
+            results_origins: args.results_origins,
+            retry_failed: args.retry_failed,
         }
     }
 }

@@ -3,16 +3,22 @@
 //! timeouts, 5xx, 429 — honouring `Retry-After`), while a 404 or another
 //! 4xx answers at once. Redirects are followed only on the origin asked
 //! for: a job chooses its log and artifact URLs, and a redirect must not
-//! take the collector to other (internal) hosts.
+//! take the collector to other (internal) hosts; [`Origins`] says which
+//! origins may be asked at all. Bodies are decoded as they stream
+//! (`Content-Encoding: gzip`, gzip files: [`crate::decode`]) with a cap
+//! on the decoded bytes, and one request (its retries and body included)
+//! ends at a deadline however slowly the server drips.
 
 use std::path::Path;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT_ENCODING, HeaderValue, LOCATION};
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, HeaderValue, LOCATION};
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response, StatusCode, Url};
 use tokio::io::AsyncWriteExt;
 
+use crate::decode::{BodyDecoder, DecodeError};
+use crate::origins::{NotPublic, Origins};
 use crate::retry::{Failed, Failure, Repeat, RetryPolicy, Stopped, error_chain};
 
 /// Redirects followed for one request (reqwest's default).
@@ -25,6 +31,13 @@ pub struct HttpOptions {
     pub retry: RetryPolicy,
     /// Longest silence while waiting for a response or its body.
     pub timeout: Duration,
+    /// Longest time one request may take, every retry and the whole body
+    /// included.
+    pub deadline: Duration,
+    /// Most bytes one body may have once decoded.
+    pub max_bytes: u64,
+    /// Which origins may be asked.
+    pub origins: Origins,
 }
 
 /// Why a GET did not deliver.
@@ -40,6 +53,15 @@ pub enum FetchError {
     Transport(String),
     /// A local file could not be written.
     Local(String),
+    /// The decoded body is larger than the cap (bytes).
+    TooLarge(u64),
+    /// The body is compressed but cut short or corrupt, or in an encoding
+    /// perfkit does not read.
+    Corrupt(String),
+    /// The URL's origin may not be asked (see [`Origins`]).
+    Refused(String),
+    /// The request (retries and body included) took longer than this.
+    Deadline(Duration),
 }
 
 impl std::fmt::Display for FetchError {
@@ -48,7 +70,19 @@ impl std::fmt::Display for FetchError {
             FetchError::NotFound => write!(f, "not found (404)"),
             FetchError::Status(s) => write!(f, "HTTP {s}"),
             FetchError::Transport(m) | FetchError::Redirect(m) => write!(f, "{m}"),
-            FetchError::Local(m) => write!(f, "{m}"),
+            FetchError::Local(m) | FetchError::Corrupt(m) | FetchError::Refused(m) => {
+                write!(f, "{m}")
+            }
+            FetchError::TooLarge(max) => write!(
+                f,
+                "larger than {} once decoded (the download cap, `--max-download`)",
+                crate::size::shown_size(*max)
+            ),
+            FetchError::Deadline(d) => write!(
+                f,
+                "not done within {} s (the deadline of one download, `--deadline`)",
+                d.as_secs()
+            ),
         }
     }
 }
@@ -70,27 +104,45 @@ impl Fetcher {
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
             .read_timeout(options.timeout)
             .redirect(same_origin_redirects())
+            .dns_resolver(options.origins.resolver())
             .build()
             .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
         Ok(Fetcher { client, options })
     }
 
-    /// The whole body of `url`.
+    /// The whole body of `url`, its `Content-Encoding` decoded.
     pub async fn get_bytes(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
-        self.retrying(async |_| {
+        self.within_deadline(self.retrying(async |_| {
             let response = self.send(url).await?;
-            match response.bytes().await {
-                Ok(body) => Ok(body.to_vec()),
-                Err(e) => Err(transport(&e)),
-            }
-        })
+            let mut body = Vec::new();
+            stream_body(response, false, self.options.max_bytes, async |bytes| {
+                body.extend_from_slice(&bytes);
+                Ok(())
+            })
+            .await?;
+            Ok(body)
+        }))
         .await
     }
 
-    /// Streams `url` into `dest` (created or truncated) and returns its size.
+    /// Streams `url` into `dest` (created or truncated), decoded: its
+    /// `Content-Encoding`, and a gzip file as what it holds. Returns the
+    /// decoded size.
     pub async fn download(&self, url: &Url, dest: &Path) -> Result<u64, FetchError> {
-        self.retrying(async |_| write_body(self.send(url).await?, dest).await)
+        self.within_deadline(self.retrying(async |_| {
+            let response = self.send(url).await?;
+            write_body(response, dest, self.options.max_bytes).await
+        }))
+        .await
+    }
+
+    async fn within_deadline<T>(
+        &self,
+        request: impl Future<Output = Result<T, FetchError>>,
+    ) -> Result<T, FetchError> {
+        tokio::time::timeout(self.options.deadline, request)
             .await
+            .unwrap_or(Err(FetchError::Deadline(self.options.deadline)))
     }
 
     /// `attempt` under the policy; what stays after the last retry says
@@ -109,11 +161,15 @@ impl Fetcher {
     }
 
     async fn send(&self, url: &Url) -> Attempt<Response> {
+        if let Some(why) = self.options.origins.refusal(url) {
+            return Err(Failed::final_error(FetchError::Refused(why)));
+        }
         let request = self
             .client
             .get(url.clone())
-            // Log servers may store compressed files; ask for the bytes as they are.
-            .header(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+            // gzip is decoded here (and log servers that store files
+            // compressed send it whatever is asked); nothing else is.
+            .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         let response = request.send().await.map_err(|e| transport(&e))?;
         let status = response.status();
         if status.is_success() {
@@ -167,7 +223,7 @@ fn unfollowed(response: &Response) -> FetchError {
     })
 }
 
-async fn write_body(mut response: Response, dest: &Path) -> Attempt<u64> {
+async fn write_body(response: Response, dest: &Path, max_bytes: u64) -> Attempt<u64> {
     let local = |e: std::io::Error| {
         Failed::final_error(FetchError::Local(format!(
             "cannot write `{}`: {e}",
@@ -175,24 +231,64 @@ async fn write_body(mut response: Response, dest: &Path) -> Attempt<u64> {
         )))
     };
     let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
-    let mut size = 0u64;
+    let size = stream_body(response, true, max_bytes, async |bytes| {
+        file.write_all(&bytes).await.map_err(local)
+    })
+    .await?;
+    file.flush().await.map_err(local)?;
+    Ok(size)
+}
+
+/// Streams a body through its decoder into `sink`; returns the decoded size.
+async fn stream_body(
+    mut response: Response,
+    files: bool,
+    max_bytes: u64,
+    mut sink: impl AsyncFnMut(Vec<u8>) -> Attempt<()>,
+) -> Attempt<u64> {
+    let encoding = response
+        .headers()
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let gzip = match encoding.as_deref() {
+        None | Some("" | "identity") => false,
+        Some("gzip" | "x-gzip") => true,
+        Some(other) => {
+            return Err(Failed::final_error(FetchError::Corrupt(format!(
+                "came with `Content-Encoding: {}`, which perfkit does not decode (gzip only)",
+                perfkit_schema::shown(other)
+            ))));
+        }
+    };
+    let decoding = |e: DecodeError| {
+        Failed::final_error(match e {
+            DecodeError::TooLarge => FetchError::TooLarge(max_bytes),
+            DecodeError::Corrupt(m) => FetchError::Corrupt(m),
+        })
+    };
+    let mut decoder = BodyDecoder::new(gzip, files, max_bytes);
     loop {
         match response.chunk().await {
-            Ok(Some(chunk)) => {
-                size += chunk.len() as u64;
-                file.write_all(&chunk).await.map_err(local)?;
-            }
+            Ok(Some(chunk)) => sink(decoder.feed(&chunk).map_err(decoding)?).await?,
             Ok(None) => break,
             Err(e) => return Err(transport(&e)),
         }
     }
-    file.flush().await.map_err(local)?;
-    Ok(size)
+    sink(decoder.finish().map_err(decoding)?).await?;
+    Ok(decoder.decoded())
 }
 
 /// A transport error in one line: what went wrong, then the causes below
 /// reqwest's own message (which repeats the URL the caller names anyway).
 fn transport(e: &reqwest::Error) -> Failed<FetchError> {
+    // The resolver refused the host: the same answer every time.
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(refused) = c.downcast_ref::<NotPublic>() {
+            return Failed::final_error(FetchError::Refused(refused.0.clone()));
+        }
+        cause = c.source();
+    }
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -144,6 +144,7 @@ pub async fn ingest_file(
         finished_at_us: run.finished_at_us,
         ingested_at_us: now_us(),
         perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
+        failure: None,
     };
     let tables = Tables {
         samples,
@@ -193,6 +194,7 @@ async fn ingest_measured(
         finished_at_us: measured.finished_at_us,
         ingested_at_us: now_us(),
         perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
+        failure: None,
     };
     let tables = Tables {
         samples: SampleBatcher::new(&build_id)?,
@@ -316,7 +318,7 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-pub use perfkit_schema::records::NO_RESULTS_FORMAT;
+pub use perfkit_schema::records::{FAILED_FORMAT, NO_RESULTS_FORMAT};
 
 /// Archives a build that left no result file (Zuul's `NODE_FAILURE`, a
 /// job that failed before Rally ran…): empty `samples`, `workloads` and
@@ -331,6 +333,32 @@ pub async fn archive_without_results(
     started_at_us: Option<i64>,
     finished_at_us: Option<i64>,
 ) -> Result<IngestReport, IngestError> {
+    let times = (started_at_us, finished_at_us);
+    record_gap(archive, request, build_id, times, None).await
+}
+
+/// Records a build `perfkit collect` gave up on for good (its report is cut
+/// short or invalid, or gone): like [`archive_without_results`], with
+/// `source_format` "failed" and `failure` saying why, so that the next
+/// cycle skips it instead of downloading it again.
+pub async fn archive_failure(
+    archive: &Archive,
+    request: &IngestRequest,
+    build_id: BuildId,
+    times: (Option<i64>, Option<i64>),
+    failure: String,
+) -> Result<IngestReport, IngestError> {
+    record_gap(archive, request, build_id, times, Some(failure)).await
+}
+
+/// A `builds` row without measurements: "none", or "failed" with `failure`.
+async fn record_gap(
+    archive: &Archive,
+    request: &IngestRequest,
+    build_id: BuildId,
+    (started_at_us, finished_at_us): (Option<i64>, Option<i64>),
+    failure: Option<String>,
+) -> Result<IngestReport, IngestError> {
     let key = ArchiveKey {
         project: request.project.clone(),
         change: request.meta.change.unwrap_or(0),
@@ -341,7 +369,10 @@ pub async fn archive_without_results(
     let build = BuildRecord {
         key: key.clone(),
         meta: request.meta.clone(),
-        source_format: NO_RESULTS_FORMAT.to_string(),
+        source_format: match failure {
+            Some(_) => FAILED_FORMAT.to_string(),
+            None => NO_RESULTS_FORMAT.to_string(),
+        },
         source_format_version: None,
         tool_version: None,
         source_file: String::new(),
@@ -358,6 +389,7 @@ pub async fn archive_without_results(
         finished_at_us,
         ingested_at_us: now_us(),
         perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
+        failure,
     };
     let tables = Tables {
         samples: SampleBatcher::new(&build_id)?,

@@ -5,7 +5,7 @@ use crate::Outcome;
 use perfkit_analysis::compare::compare;
 use perfkit_analysis::report;
 
-use crate::read::{load_projects, open_existing, project_names};
+use crate::read::{load_projects, open_existing, project_names, unreadable_summary};
 
 /// Output formats of `perfkit compare`.
 #[derive(Clone, Copy)]
@@ -34,7 +34,7 @@ pub struct CompareOptions {
 pub async fn run(args: CompareOptions) -> anyhow::Result<Outcome> {
     let projects = project_names(std::slice::from_ref(&args.project))?;
     let archive = open_existing(args.archive)?;
-    let grouped = load_projects(&archive, &projects).await?;
+    let (grouped, unreadable) = load_projects(&archive, &projects).await?;
     let builds = grouped.into_values().next().unwrap_or_default();
     let Some(comparison) = compare(&builds, args.change, args.patchset) else {
         anyhow::bail!(
@@ -53,6 +53,9 @@ pub async fn run(args: CompareOptions) -> anyhow::Result<Outcome> {
             report::markdown(&comparison, args.site_url.as_deref())
         ),
         Format::Json => println!("{}", serde_json::to_string_pretty(&comparison)?),
+    }
+    if let Some(line) = unreadable_summary(&unreadable, "the verdict is of the others") {
+        eprintln!("{line}");
     }
     Ok(if comparison.has_regression() {
         Outcome::Regression

@@ -6,7 +6,10 @@ use perfkit_archive::batch::decode_builds;
 use perfkit_archive::parquet_file::decode;
 use perfkit_schema::{ProjectName, Table};
 
+use perfkit_archive::history::Unreadable;
 use perfkit_schema::shown;
+
+use crate::read::{unreadable_summary, warn_unreadable};
 
 /// What `perfkit ls` was asked to do (the binary fills it from its arguments).
 pub struct LsOptions {
@@ -28,11 +31,25 @@ pub async fn run(args: LsOptions) -> anyhow::Result<Outcome> {
     let archive = crate::read::open_existing(args.archive)?;
     let keys = archive.list_builds(project.as_ref()).await?;
     let mut builds = Vec::with_capacity(keys.len());
+    let mut unreadable = Vec::new();
     for key in &keys {
-        let bytes = archive.get(key, Table::Builds).await?;
-        let batches = decode(&archive.object_url(key, Table::Builds), bytes)?;
-        builds.extend(decode_builds(key, &batches)?);
+        let rows = async {
+            let bytes = archive.get(key, Table::Builds).await?;
+            let batches = decode(&archive.object_url(key, Table::Builds), bytes)?;
+            decode_builds(key, &batches)
+        };
+        match rows.await {
+            Ok(rows) => builds.extend(rows),
+            // One bad object fails alone: named, counted, the rest listed.
+            Err(e) if e.is_bad_object() => unreadable.push(Unreadable {
+                key: key.clone(),
+                reason: e.to_string(),
+            }),
+            Err(e) => return Err(e.into()),
+        }
     }
+    warn_unreadable(&unreadable);
+    let skipped = unreadable_summary(&unreadable, "the others are listed");
     builds.sort_by(|a, b| (a.started_at_us, &a.key.build).cmp(&(b.started_at_us, &b.key.build)));
     if args.json {
         for b in &builds {
@@ -43,14 +60,20 @@ pub async fn run(args: LsOptions) -> anyhow::Result<Outcome> {
                 "workloads": b.workload_count, "iterations": b.iteration_count,
                 "failed_iterations": b.failed_iteration_count, "pass_sla": b.pass_sla,
                 "task_statuses": b.task_statuses, "source_format": b.source_format,
-                "zuul_result": b.meta.zuul_result,
+                "zuul_result": b.meta.zuul_result, "failure": b.failure,
             });
             println!("{line}");
+        }
+        if let Some(line) = skipped {
+            eprintln!("{line}");
         }
         return Ok(Outcome::Success);
     }
     if builds.is_empty() {
         eprintln!("no builds in {}", archive.display_url());
+        if let Some(line) = skipped {
+            eprintln!("{line}");
+        }
         return Ok(Outcome::Success);
     }
     println!(
@@ -103,12 +126,19 @@ pub async fn run(args: LsOptions) -> anyhow::Result<Outcome> {
             sla_column(b),
         );
     }
+    if let Some(line) = skipped {
+        eprintln!("{line}");
+    }
     Ok(Outcome::Success)
 }
 
 /// `pass`/`FAIL`, or for a build that left no results, Zuul's word for it
 /// (`NODE_FAILURE`…): there was no SLA to pass. Locust and fio have no SLA.
+/// A build the collector gave up on says so (its `failure` is in `--json`).
 fn sla_column(b: &perfkit_schema::BuildRecord) -> String {
+    if b.failed_for_good() {
+        return "- (failed for good: see `ls --json`)".to_string();
+    }
     if !b.has_results() {
         let result = b.meta.zuul_result.as_deref().unwrap_or("no results");
         return format!("- ({})", shown(result));

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use perfkit_archive::Archive;
-use perfkit_archive::history::load_builds;
+use perfkit_archive::history::{Unreadable, load_readable};
 use perfkit_schema::{ArchivedBuild, ProjectName};
 
 use crate::ingest::archive_url;
@@ -30,12 +30,17 @@ pub fn project_names(raw: &[String]) -> anyhow::Result<Vec<ProjectName>> {
         .collect()
 }
 
+/// Builds of each project.
+pub type Grouped = BTreeMap<ProjectName, Vec<ArchivedBuild>>;
+
 /// Every archived build of `projects` (all projects when empty), grouped
-/// by project, with a progress bar for long reads.
+/// by project, with a progress bar for long reads. Builds with a missing or
+/// undecodable object are skipped with a warning naming them
+/// ([`warn_unreadable`]) and returned beside.
 pub async fn load_projects(
     archive: &Archive,
     projects: &[ProjectName],
-) -> anyhow::Result<BTreeMap<ProjectName, Vec<ArchivedBuild>>> {
+) -> anyhow::Result<(Grouped, Vec<Unreadable>)> {
     let mut keys = Vec::new();
     if projects.is_empty() {
         keys = archive.list_builds(None).await?;
@@ -44,9 +49,10 @@ pub async fn load_projects(
             keys.extend(archive.list_builds(Some(p)).await?);
         }
     }
-    let builds = load_builds(archive, &keys, &Counter::new()).await?;
-    let mut grouped: BTreeMap<ProjectName, Vec<ArchivedBuild>> = BTreeMap::new();
-    for build in builds {
+    let loaded = load_readable(archive, &keys, &Counter::new()).await?;
+    warn_unreadable(&loaded.unreadable);
+    let mut grouped: Grouped = BTreeMap::new();
+    for build in loaded.builds {
         grouped
             .entry(build.record.key.project.clone())
             .or_default()
@@ -55,7 +61,27 @@ pub async fn load_projects(
     for p in projects {
         grouped.entry(p.clone()).or_default();
     }
-    Ok(grouped)
+    Ok((grouped, loaded.unreadable))
+}
+
+/// One warning per skipped build, naming it and the object at fault.
+pub fn warn_unreadable(unreadable: &[Unreadable]) {
+    for u in unreadable {
+        eprintln!("warning: {u}");
+    }
+}
+
+/// The summary line about skipped builds (`None` when none was).
+pub fn unreadable_summary(unreadable: &[Unreadable], rest: &str) -> Option<String> {
+    match unreadable.len() {
+        0 => None,
+        1 => Some(format!(
+            "skipped 1 unreadable build (named above); {rest}\nhint: `perfkit ingest --replace` of its result file rewrites it"
+        )),
+        n => Some(format!(
+            "skipped {n} unreadable builds (named above); {rest}\nhint: `perfkit ingest --replace` of their result files rewrites them"
+        )),
+    }
 }
 
 /// `projects`, or every project of the archive when empty.

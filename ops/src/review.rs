@@ -14,7 +14,7 @@ use perfkit_schema::{ArchivedBuild, ProjectName};
 use perfkit_site::urls::project_dir;
 use serde::Serialize;
 
-use crate::read::{load_projects, open_existing, project_names};
+use crate::read::{load_projects, open_existing, project_names, unreadable_summary};
 pub use perfkit_gerrit::client::PlainHttp;
 use perfkit_gerrit::message::{MESSAGE_LIMIT, Marker};
 use perfkit_gerrit::{ChangeRef, Gerrit, Posted};
@@ -117,11 +117,11 @@ pub async fn run(args: ReviewOptions) -> anyhow::Result<Outcome> {
     let projects = project_names(std::slice::from_ref(&args.project))?;
     let project = &projects[0];
     let archive = open_existing(args.archive.clone())?;
-    let mut builds = load_projects(&archive, &projects)
-        .await?
-        .into_values()
-        .next()
-        .unwrap_or_default();
+    let (grouped, unreadable) = load_projects(&archive, &projects).await?;
+    if let Some(line) = unreadable_summary(&unreadable, "the verdict is of the others") {
+        eprintln!("{line}");
+    }
+    let mut builds = grouped.into_values().next().unwrap_or_default();
     if let Some(job) = &args.job {
         let jobs = patchset_jobs(&builds, args.change, args.patchset);
         builds.retain(|b| b.record.meta.job.as_deref() == Some(job.as_str()));

@@ -10,7 +10,10 @@ use perfkit_site::incremental::ProjectState;
 use perfkit_site::{ProjectInput, build_site};
 
 use crate::progress::Counter;
-use crate::read::{open_existing, project_names, projects_to_read};
+use crate::read::{
+    open_existing, project_names, projects_to_read, unreadable_summary, warn_unreadable,
+};
+use perfkit_archive::history::Unreadable;
 
 /// What `perfkit site` was asked to do (the binary fills it from its arguments).
 pub struct SiteOptions {
@@ -61,8 +64,12 @@ pub async fn run(args: SiteOptions) -> anyhow::Result<Outcome> {
     let _lock = perfkit_site::writer::OutputLock::acquire(&args.out)?;
     let cache = args.out.join(perfkit_site::STATE_DIR).join("cache");
     let mut inputs = Vec::new();
+    let mut unreadable = Vec::new();
     for project in projects_to_read(&archive, &projects).await? {
-        inputs.push(project_input(&archive, project, &cache, &args.out).await?);
+        let (input, skipped) = project_input(&archive, project, &cache, &args.out).await?;
+        warn_unreadable(&skipped);
+        unreadable.extend(skipped);
+        inputs.push(input);
     }
     let options = perfkit_site::SiteOptions {
         base_url: args.base_url,
@@ -95,19 +102,23 @@ pub async fn run(args: SiteOptions) -> anyhow::Result<Outcome> {
         "site: {} files written, {} unchanged, {} removed",
         s.written, s.unchanged, s.removed
     );
+    if let Some(line) = unreadable_summary(&unreadable, "the site shows the others") {
+        println!("{line}");
+    }
     println!("open: {}", report.index.display());
     Ok(Outcome::Success)
 }
 
 /// One project's builds through the build cache: only the new ones when
 /// the site's state from its last build accepts them (they extend the
-/// branch history), else every build.
+/// branch history), else every build. Builds with a missing or
+/// undecodable object are left out (as if not archived) and returned beside.
 async fn project_input(
     archive: &Archive,
     project: ProjectName,
     cache_dir: &std::path::Path,
     out: &std::path::Path,
-) -> anyhow::Result<ProjectInput> {
+) -> anyhow::Result<(ProjectInput, Vec<Unreadable>)> {
     let cache = BuildCache::new(cache_dir);
     let mut plan = cache.plan(archive, &project).await?;
     let fetched = cache.fetch(archive, &mut plan, &Counter::new()).await?;
@@ -122,12 +133,13 @@ async fn project_input(
             "{project}: {} new builds on the last site build",
             fetched.len()
         );
-        return Ok(ProjectInput {
+        let input = ProjectInput {
             project,
             builds: fetched,
             listing: Some(listing),
             previous,
-        });
+        };
+        return Ok((input, plan.unreadable().to_vec()));
     }
     let mut builds = cache
         .read_current(archive, &mut plan, &fetched, &Counter::new())
@@ -138,10 +150,11 @@ async fn project_input(
         fetched.len()
     );
     builds.extend(fetched);
-    Ok(ProjectInput {
+    let input = ProjectInput {
         project,
         builds,
         listing: Some(listing),
         previous: None,
-    })
+    };
+    Ok((input, plan.unreadable().to_vec()))
 }

@@ -293,16 +293,31 @@ pub struct BuildRecord {
     pub finished_at_us: Option<i64>,
     pub ingested_at_us: i64,
     pub perfkit_version: String,
+    /// Why a build recorded with [`FAILED_FORMAT`] has no results (its
+    /// report was cut short or invalid, or is gone from the log server).
+    pub failure: Option<String>,
 }
 
 /// `source_format` of a build archived without a result file: Zuul's
 /// `NODE_FAILURE`, a job that failed before Rally ran… (`perfkit collect`).
 pub const NO_RESULTS_FORMAT: &str = "none";
 
+/// `source_format` of a build `perfkit collect` gave up on for good: its
+/// report is cut short or invalid, or gone from the log server. The row
+/// keeps the collector from downloading it every cycle; `perfkit collect
+/// --retry-failed` tries it again. `failure` says why.
+pub const FAILED_FORMAT: &str = "failed";
+
 impl BuildRecord {
-    /// Whether the build was archived from a result file (see [`NO_RESULTS_FORMAT`]).
+    /// Whether the build was archived from a result file (see
+    /// [`NO_RESULTS_FORMAT`] and [`FAILED_FORMAT`]).
     pub fn has_results(&self) -> bool {
-        self.source_format != NO_RESULTS_FORMAT
+        self.source_format != NO_RESULTS_FORMAT && !self.failed_for_good()
+    }
+
+    /// Whether the collector recorded the build as failed for good.
+    pub fn failed_for_good(&self) -> bool {
+        self.source_format == FAILED_FORMAT
     }
 
     /// The project, for convenience.
@@ -391,6 +406,7 @@ mod tests {
                 finished_at_us: None,
                 ingested_at_us: 0,
                 perfkit_version: "test".into(),
+                failure: None,
             },
             series: Vec::new(),
         }

@@ -192,6 +192,9 @@ pub fn builds_schema() -> SchemaRef {
             DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
             true,
         ),
+        // Added later still: why `perfkit collect` gave up on a build
+        // (`source_format = "failed"`); null otherwise and in older files.
+        utf8("failure", true),
     ]))
 }
 

@@ -487,6 +487,7 @@ fn build_objects(
         finished_at_us: Some(at_us),
         ingested_at_us: at_us + 300_000_000,
         perfkit_version: env!("CARGO_PKG_VERSION").into(),
+        failure: None,
     };
     let objects = BuildObjects {
         samples: SampleBatcher::new(&build_id)?.finish()?,

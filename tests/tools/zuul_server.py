@@ -33,11 +33,15 @@ The builds come from a JSON description (``--builds FILE``)::
        "files": {"perfkit/report.json": {"path": "/abs/report.json"}
                                       | {"text": "..."}
                                       | {"path": "...", "gzip": true}
+                                      | {"path": "...", "gzfile": true}
+                                      | {"zeros": N, "gzip": true}
+                                      | {"status": 410}
                                       | {"redirect": "URL", "status": 302}}},
       ...]}
 
 listed oldest first: ``_id`` is the position in the list (from 1) unless
-given. The server turns ``log_path`` into ``log_url``
+given. A ``log_url`` given as such is kept (a job that set its own: its
+files are another server's). The server turns ``log_path`` into ``log_url``
 (``http://127.0.0.1:PORT/logs/<log_path>``) and joins relative artifact
 URLs to it, as Zuul does when it stores artifacts
 (``zuul/lib/result_data.py``). Fields Zuul always sends and the
@@ -45,9 +49,14 @@ description leaves out get Zuul's defaults. A build without ``log_path``
 has ``log_url: null`` (it never ran, e.g. NODE_FAILURE). A file that is not
 in ``files`` answers 404; ``{"text": ...}`` serves any bytes (e.g. corrupt
 JSON); ``"gzip": true`` serves the file gzip-compressed with
-``Content-Encoding: gzip`` whatever the client asked (as object stores
-that keep files compressed do); ``{"redirect": URL}`` answers ``status``
-(302 unless given) with ``Location: URL`` (as given: relative or absolute).
+``Content-Encoding: gzip`` whatever the client asked (as OpenDev's Swift
+log storage serves files it keeps compressed); ``"gzfile": true`` serves
+the gzip-compressed bytes *without* ``Content-Encoding`` (a ``*.gz`` file
+on a plain web server); ``{"zeros": N}`` is N zero bytes (with ``"gzip"``,
+a zip bomb: a small body that decompresses to N bytes); ``{"status":
+410}`` answers that status (e.g. logs deleted: 404 or 410);
+``{"redirect": URL}`` answers ``status`` (302 unless given) with
+``Location: URL`` (as given: relative or absolute).
 
 Every request is appended to ``--request-log`` as one JSON object per line:
 ``{"method", "path", "query": {name: [values]}, "status"}``.
@@ -108,7 +117,10 @@ class Knobs:
     * ``delay_ms`` and ``delay_prefix`` (""): requests whose path starts with
       the prefix wait that long before answering (0 = no delay);
     * ``ignore_skip`` (false): the builds API answers as if ``skip`` were 0
-      (a broken server or proxy: every page is the first one).
+      (a broken server or proxy: every page is the first one);
+    * ``drip_ms`` and ``drip_prefix`` (""): log files whose path starts with
+      the prefix are sent 16 bytes at a time, that long apart (a slow-drip
+      server that never lets a read timeout fire).
     """
 
     def __init__(self):
@@ -120,11 +132,13 @@ class Knobs:
         self.delay_ms = 0
         self.delay_prefix = ""
         self.ignore_skip = False
+        self.drip_ms = 0
+        self.drip_prefix = ""
 
     def update(self, values):
         with self.lock:
             for name in ("fail_next", "fail_status", "retry_after", "fail_prefix", "delay_ms",
-                         "delay_prefix", "ignore_skip"):
+                         "delay_prefix", "ignore_skip", "drip_ms", "drip_prefix"):
                 if name in values:
                     setattr(self, name, values[name])
 
@@ -135,6 +149,12 @@ class Knobs:
                 self.fail_next -= 1
                 return self.fail_status, self.retry_after
         return None
+
+    def drip_for(self, path):
+        with self.lock:
+            if self.drip_ms and path.startswith(self.drip_prefix):
+                return self.drip_ms / 1000.0
+        return 0.0
 
     def delay_for(self, path):
         with self.lock:
@@ -162,8 +182,9 @@ class Catalog:
         tenant = spec.pop("tenant", "openstack")
         log_path = spec.pop("log_path", None)
         files = spec.pop("files", {})
-        log_url = None
-        if log_path is not None:
+        # A job may set its own log URL (zuul_return): served elsewhere.
+        log_url = spec.pop("log_url", None)
+        if log_url is None and log_path is not None:
             log_url = urllib.parse.urljoin(base_url, "logs/" + log_path)
             for name, file_spec in files.items():
                 self.files[urllib.parse.urlsplit(log_url + name).path] = file_spec
@@ -263,13 +284,14 @@ class Handler(BaseHTTPRequestHandler):
             "path": parts.path,
             "query": urllib.parse.parse_qs(parts.query),
             "status": status,
+            "accept_encoding": self.headers.get("Accept-Encoding"),
         }
         with self.server.log_lock:
             if self.server.request_log:
                 with open(self.server.request_log, "a", encoding="utf-8") as log:
                     log.write(json.dumps(entry) + "\n")
 
-    def send(self, status, body, content_type="text/plain; charset=utf-8", headers=()):
+    def send(self, status, body, content_type="text/plain; charset=utf-8", headers=(), drip=0.0):
         parts = urllib.parse.urlsplit(self.path)
         self.record(status, parts)
         try:
@@ -279,8 +301,15 @@ class Handler(BaseHTTPRequestHandler):
             for name, value in headers:
                 self.send_header(name, value)
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            if not drip:
                 self.wfile.write(body)
+                return
+            for start in range(0, len(body), 16):
+                self.wfile.write(body[start:start + 16])
+                self.wfile.flush()
+                time.sleep(drip)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (e.g. its timeout)
 
@@ -330,16 +359,27 @@ class Handler(BaseHTTPRequestHandler):
         if "redirect" in spec:
             self.send(spec.get("status", 302), b"", headers=[("Location", spec["redirect"])])
             return
+        if "status" in spec:
+            self.send(spec["status"], b"gone\n")
+            return
         if "text" in spec:
             body = spec["text"].encode()
+        elif "zeros" in spec:
+            body = bytes(spec["zeros"])
         else:
             with open(spec["path"], "rb") as f:
                 body = f.read()
         headers = []
+        content_type = "application/json"
         if spec.get("gzip"):
+            # Stored compressed, served so whatever Accept-Encoding says.
             body = gzip.compress(body)
             headers.append(("Content-Encoding", "gzip"))
-        self.send(200, body, "application/json", headers)
+        elif spec.get("gzfile"):
+            body = gzip.compress(body)
+            content_type = "application/gzip"
+        drip = self.server.knobs.drip_for(parts.path)
+        self.send(200, body, content_type, headers, drip)
 
 
 def main():

@@ -112,6 +112,9 @@ pub struct ApiBuild {
     pub result: Option<String>,
     pub start_time: Option<String>,
     pub end_time: Option<String>,
+    /// When the event that triggered the build came (Zuul >= 4): the only
+    /// time a build that never ran (SKIPPED, some NODE_FAILUREs) has.
+    pub event_timestamp: Option<String>,
     pub log_url: Option<String>,
     pub pipeline: Option<String>,
     pub buildset: Option<String>,
@@ -168,6 +171,7 @@ impl ApiBuild {
             result: text(value.get("result")),
             start_time: text(value.get("start_time")),
             end_time: text(value.get("end_time")),
+            event_timestamp: text(value.get("event_timestamp")),
             log_url: text(value.get("log_url")),
             pipeline: text(value.get("pipeline")),
             buildset: text(value.get("buildset").and_then(|b| b.get("uuid")))
@@ -209,12 +213,12 @@ impl ApiBuild {
         }
     }
 
-    /// When the build started (else ended), µs since the epoch.
+    /// When the build started (else ended, else its event came), µs
+    /// since the epoch.
     pub fn time_us(&self) -> Option<i64> {
-        self.start_time
-            .as_deref()
-            .and_then(parse_utc_us)
-            .or_else(|| self.end_time.as_deref().and_then(parse_utc_us))
+        [&self.start_time, &self.end_time, &self.event_timestamp]
+            .into_iter()
+            .find_map(|t| t.as_deref().and_then(parse_utc_us))
     }
 
     /// Whether Zuul says the job succeeded (so Rally results must exist).
@@ -269,6 +273,11 @@ pub struct Window {
 /// page lists no build not seen before (a server that ignores `skip`
 /// would otherwise be asked forever). `on_page` is told how many builds
 /// were found so far.
+///
+/// A build with no time at all is as old as the newest timed build listed
+/// before it (pages are newest first): before any, it is recent; after an
+/// old one, old. So builds that never ran cannot keep `--since` paging
+/// through the whole history.
 pub async fn list_builds(
     fetcher: &Fetcher,
     query: &BuildsQuery,
@@ -279,6 +288,8 @@ pub async fn list_builds(
     let mut seen = HashSet::new();
     let mut skip = 0u64;
     let mut idx_max = None;
+    // The time of the last timed build listed, which untimed ones inherit.
+    let mut last_time: Option<i64> = None;
     loop {
         let wanted = match window.limit {
             Some(n) => (n - listing.builds.len()).min(query.page_size as usize) as u32,
@@ -319,7 +330,9 @@ pub async fn list_builds(
                 continue;
             }
             unseen += 1;
-            if let (Some(since), Some(time)) = (window.since_us, build.time_us())
+            let time = build.time_us().or(last_time);
+            last_time = time;
+            if let (Some(since), Some(time)) = (window.since_us, time)
                 && time < since
             {
                 continue;

@@ -127,12 +127,15 @@ fn base_url(log_url: &str) -> Result<Url, impl std::error::Error> {
     }
 }
 
-/// The last path segment, kept to safe characters (`report.json` by default).
+/// The last path segment, kept to safe characters (`report.json` by
+/// default). A `.gz` suffix is dropped: the download is decompressed, and
+/// the in-job ingest archived the file under its plain name.
 fn file_name(url: &Url) -> String {
     let last = url
         .path_segments()
         .and_then(|mut s| s.next_back())
         .unwrap_or_default();
+    let last = last.strip_suffix(".gz").unwrap_or(last);
     let safe: String = last
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
@@ -195,6 +198,8 @@ mod tests {
         );
         assert!(c[0].declared && c[1].declared && !c[2].declared);
         assert_eq!(c[1].file_name, "results.json");
+        let gz = Url::parse("https://logs.example.org/x/perfkit/report.json.gz").unwrap();
+        assert_eq!(file_name(&gz), "report.json");
     }
 
     #[test]

@@ -286,6 +286,7 @@ mod tests {
                 finished_at_us: None,
                 ingested_at_us: 0,
                 perfkit_version: "test".into(),
+                failure: None,
             },
             series,
         }

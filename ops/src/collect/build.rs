@@ -1,15 +1,19 @@
 //! One build: skipped when archived (one existence check), else its Rally
 //! results are found, downloaded and ingested under the key the in-job
-//! path uses, or, when it left none, the build is recorded as such.
+//! path uses, or, when it left none, the build is recorded as such. A
+//! build whose results are gone, cut short or invalid is recorded as
+//! failed for good (`source_format` "failed"), so that the next cycle
+//! skips it; with `--retry-failed` such builds are fetched again.
 
 use std::path::{Path, PathBuf};
 
 use perfkit_archive::progress::Silent;
 use perfkit_archive::{Archive, PutOutcome};
+use perfkit_ingest::IngestError;
 use perfkit_ingest::pipeline::{
-    IngestReport, IngestRequest, RunId, archive_without_results, ingest_file,
+    IngestReport, IngestRequest, RunId, archive_failure, archive_without_results, ingest_file,
 };
-use perfkit_schema::{ArchiveKey, BuildId};
+use perfkit_schema::{ArchiveKey, BuildId, Table};
 use perfkit_zuul::vars::interpret;
 use reqwest::Url;
 use tokio::sync::Semaphore;
@@ -28,11 +32,25 @@ pub enum Outcome {
     Recorded(String),
     /// It was in the archive already.
     Skipped,
-    /// It succeeded, yet its Rally results are not (or no longer) on the
-    /// log server: a failure, and one that expired logs repeat every run.
-    Gone(String),
-    /// Something went wrong; the next run tries again.
+    /// Its results are gone, cut short or invalid: recorded as failed for
+    /// good, so the next run skips it (`--retry-failed` tries again).
+    FailedForGood(String),
+    /// Something went wrong that may pass; the next run tries again.
     Failed(String),
+}
+
+/// Why a build could not be archived.
+enum Trouble {
+    /// It may pass (a timeout, a 5xx, the archive unreachable): try next run.
+    Retry(String),
+    /// It will not pass by itself: record it.
+    ForGood(String),
+}
+
+impl From<String> for Trouble {
+    fn from(message: String) -> Trouble {
+        Trouble::Retry(message)
+    }
 }
 
 /// What became of one build, and what to warn about on the way.
@@ -51,11 +69,21 @@ enum Found {
     Gone(String),
 }
 
+/// What the collector was told besides the archive and the client.
+pub struct Settings {
+    pub tenant: String,
+    /// Builds ingested at once (parsing is CPU-bound).
+    pub parallel_ingests: usize,
+    /// Fetch builds recorded as failed for good again.
+    pub retry_failed: bool,
+}
+
 /// Shared state of a run.
 pub struct Collector {
     archive: Archive,
     fetcher: Fetcher,
     tenant: String,
+    retry_failed: bool,
     scratch: Scratch,
     /// Parsing is CPU-bound and holds a report in memory: a few at a time.
     ingest_slots: Semaphore,
@@ -65,15 +93,15 @@ impl Collector {
     pub fn new(
         archive: Archive,
         fetcher: Fetcher,
-        tenant: &str,
-        parallel_ingests: usize,
+        settings: Settings,
     ) -> anyhow::Result<Collector> {
         Ok(Collector {
             archive,
             fetcher,
-            tenant: tenant.to_string(),
+            tenant: settings.tenant,
+            retry_failed: settings.retry_failed,
             scratch: Scratch::new()?,
-            ingest_slots: Semaphore::new(parallel_ingests.max(1)),
+            ingest_slots: Semaphore::new(settings.parallel_ingests.max(1)),
         })
     }
 
@@ -100,7 +128,7 @@ impl Collector {
             .map_err(|e| format!("cannot read Zuul's description of the build: {e}"))?;
         let project = zuul.project.ok_or("Zuul names no project for the build")?;
         let id = BuildId::try_from(build.uuid.as_str()).map_err(|e| e.to_string())?;
-        let request = IngestRequest {
+        let mut request = IngestRequest {
             project,
             meta: zuul.meta,
             replace: false,
@@ -117,18 +145,26 @@ impl Collector {
             .await
             .map_err(|e| e.to_string())?
         {
-            return Ok(Outcome::Skipped);
+            if !(self.retry_failed && self.recorded_as_failed(&key).await?) {
+                return Ok(Outcome::Skipped);
+            }
+            // Its row says "failed": replaced by whatever this attempt finds.
+            request.replace = true;
         }
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-        match self.download(build, dir, warnings).await? {
-            Found::File(path, url) => self.ingest(build, &request, id, &path, &url).await,
-            Found::Gone(reason) => Ok(Outcome::Gone(reason)),
+        let found = match self.download(build, dir, warnings).await {
+            Ok(found) => found,
+            Err(trouble) => return self.settle(build, &request, id, trouble).await,
+        };
+        let result = match found {
+            Found::File(path, url) => self.ingest(build, &request, id.clone(), &path, &url).await,
+            Found::Gone(reason) => Err(Trouble::ForGood(reason)),
             Found::Nothing => {
                 let report = archive_without_results(
                     &self.archive,
                     &request,
-                    id,
+                    id.clone(),
                     build.start_time.as_deref().and_then(parse_utc_us),
                     build.end_time.as_deref().and_then(parse_utc_us),
                 )
@@ -143,7 +179,47 @@ impl Collector {
                     )),
                 })
             }
+        };
+        match result {
+            Ok(outcome) => Ok(outcome),
+            Err(trouble) => self.settle(build, &request, id, trouble).await,
         }
+    }
+
+    /// A failure that will not pass is recorded; one that may is reported.
+    async fn settle(
+        &self,
+        build: &ApiBuild,
+        request: &IngestRequest,
+        id: BuildId,
+        trouble: Trouble,
+    ) -> Result<Outcome, String> {
+        let reason = match trouble {
+            Trouble::Retry(reason) => return Err(reason),
+            Trouble::ForGood(reason) => reason,
+        };
+        let times = (
+            build.start_time.as_deref().and_then(parse_utc_us),
+            build.end_time.as_deref().and_then(parse_utc_us),
+        );
+        archive_failure(&self.archive, request, id, times, reason.clone())
+            .await
+            .map_err(|e| format!("{reason}; recording it as failed failed too: {e}"))?;
+        Ok(Outcome::FailedForGood(reason))
+    }
+
+    /// Whether the archived `builds` row of `key` says "failed for good".
+    async fn recorded_as_failed(&self, key: &ArchiveKey) -> Result<bool, String> {
+        let url = self.archive.object_url(key, Table::Builds);
+        let bytes = self
+            .archive
+            .get(key, Table::Builds)
+            .await
+            .map_err(|e| e.to_string())?;
+        let rows = perfkit_archive::parquet_file::decode(&url, bytes)
+            .and_then(|batches| perfkit_archive::batch::decode_builds(key, &batches))
+            .map_err(|e| e.to_string())?;
+        Ok(rows.iter().any(|row| row.failed_for_good()))
     }
 
     /// Downloads the first candidate that exists.
@@ -152,22 +228,33 @@ impl Collector {
         build: &ApiBuild,
         dir: &Path,
         warnings: &mut Vec<String>,
-    ) -> Result<Found, String> {
+    ) -> Result<Found, Trouble> {
         let places = candidates(build);
         warnings.extend(places.ignored);
         let mut declared_missing = Vec::new();
         for candidate in places.candidates {
             let dest = dir.join(&candidate.file_name);
             match self.fetcher.download(&candidate.url, &dest).await {
-                Ok(_) => {
-                    refuse_compressed(&dest, &candidate.url)?;
-                    return Ok(Found::File(dest, candidate.url));
-                }
+                Ok(_) => return Ok(Found::File(dest, candidate.url)),
                 Err(FetchError::NotFound) if candidate.declared => {
                     declared_missing.push(candidate.url.to_string());
                 }
                 Err(FetchError::NotFound) => {}
-                Err(e) => return Err(format!("cannot download {}: {e}", candidate.url)),
+                // The same file, the same answer next time.
+                Err(
+                    e @ (FetchError::TooLarge(_) | FetchError::Corrupt(_) | FetchError::Refused(_)),
+                ) => {
+                    return Err(Trouble::ForGood(format!(
+                        "cannot download {}: {e}",
+                        candidate.url
+                    )));
+                }
+                Err(e) => {
+                    return Err(Trouble::Retry(format!(
+                        "cannot download {}: {e}",
+                        candidate.url
+                    )));
+                }
             }
         }
         if !declared_missing.is_empty() {
@@ -200,7 +287,7 @@ impl Collector {
         id: BuildId,
         path: &Path,
         url: &Url,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, Trouble> {
         let _slot = self
             .ingest_slots
             .acquire()
@@ -222,8 +309,14 @@ impl Collector {
         .map_err(|e| format!("ingesting {url} failed: {e}"))?;
         // Messages name the scratch file; the URL is what the reader knows.
         let report = result.map_err(|e| {
-            e.to_string()
-                .replace(&path.display().to_string(), url.as_str())
+            let message = e
+                .to_string()
+                .replace(&path.display().to_string(), url.as_str());
+            if is_bad_file(&e) {
+                Trouble::ForGood(message)
+            } else {
+                Trouble::Retry(message)
+            }
         })?;
         Ok(match report.outcome {
             PutOutcome::AlreadyArchived => Outcome::Skipped,
@@ -259,20 +352,17 @@ fn archived_line(build: &ApiBuild, report: &IngestReport) -> String {
     line
 }
 
-/// A gzip body (a log server that stores files compressed and ignores
-/// `Accept-Encoding: identity`) would otherwise read as corrupt JSON.
-fn refuse_compressed(path: &Path, url: &Url) -> Result<(), String> {
-    use std::io::Read;
-    let mut magic = [0u8; 2];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut magic))
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    if n == 2 && magic == [0x1f, 0x8b] {
-        return Err(format!(
-            "{url} came gzip-compressed; perfkit reads uncompressed results only"
-        ));
-    }
-    Ok(())
+/// Whether ingest refused the file itself (cut short, invalid, not a
+/// result, past a limit): the same file fails the same way next time.
+fn is_bad_file(e: &IngestError) -> bool {
+    matches!(
+        e,
+        IngestError::Malformed { .. }
+            | IngestError::OverLimit { .. }
+            | IngestError::NotRally { .. }
+            | IngestError::Invalid { .. }
+            | IngestError::UnsupportedVersion { .. }
+    )
 }
 
 /// A private scratch directory for downloads, removed when the run ends.

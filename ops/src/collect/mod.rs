@@ -13,12 +13,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::StreamExt;
 use perfkit_schema::ProjectName;
 
-use self::build::{Collected, Collector, Outcome as Fate};
+use self::build::{Collected, Collector, Outcome as Fate, Settings};
 use crate::ingest::open_archive;
 use crate::progress::Items;
-use perfkit_http::{Fetcher, HttpOptions, RetryPolicy};
+use perfkit_http::{Fetcher, HttpOptions, OriginPattern, Origins, RetryPolicy};
 use perfkit_schema::shown;
 use perfkit_zuul::builds::{BuildsQuery, Window, list_builds, parse_since};
+
+pub use perfkit_http::size::parse_size;
 
 /// Wait before the first retry of a failed request (doubled each time).
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -52,6 +54,15 @@ pub struct CollectOptions {
     pub timeout: u64,
     /// Retries of a request after connection errors, timeouts, 5xx and 429
     pub retries: u32,
+    /// Most bytes one download may have once decompressed
+    pub max_download: u64,
+    /// Seconds one download may take, retries and body included
+    pub deadline: u64,
+    /// Origins results may come from (`https://logs.example.org`,
+    /// `https://*.example.org`); none: any public origin
+    pub results_origins: Vec<String>,
+    /// Fetch builds recorded as failed for good again
+    pub retry_failed: bool,
 }
 
 /// How many builds ended which way.
@@ -62,8 +73,8 @@ struct Tally {
     skipped: usize,
     /// `describe()` of each failed build (or the invalid list entry).
     failed: Vec<String>,
-    /// How many of them succeeded but have no results (left) on the log server.
-    gone: usize,
+    /// `describe()` of each build recorded as failed for good in this run.
+    failed_for_good: Vec<String>,
 }
 
 pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
@@ -89,6 +100,18 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
         &projects,
         args.page_size,
     )?;
+    let pinned = args
+        .results_origins
+        .iter()
+        .map(|o| OriginPattern::parse(o).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let origins = Origins {
+        // The operator chose Zuul: its own origin (and logs there) is trusted.
+        trusted: OriginPattern::of(query.endpoint().as_url())
+            .into_iter()
+            .collect(),
+        pinned,
+    };
     let archive = open_archive(args.archive.clone(), args.env_file.as_deref())?;
     let fetcher = Fetcher::new(HttpOptions {
         retry: RetryPolicy {
@@ -97,6 +120,9 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
             max_backoff: MAX_BACKOFF,
         },
         timeout: Duration::from_secs(args.timeout),
+        deadline: Duration::from_secs(args.deadline),
+        max_bytes: args.max_download,
+        origins,
     })?;
     let window = Window {
         since_us,
@@ -126,7 +152,12 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
         tally.failed.push(shown(invalid).into_owned());
     }
     let concurrency = usize::from(args.concurrency);
-    let collector = Collector::new(archive, fetcher, &args.tenant, concurrency.min(2))?;
+    let settings = Settings {
+        tenant: args.tenant.clone(),
+        parallel_ingests: concurrency.min(2),
+        retry_failed: args.retry_failed,
+    };
+    let collector = Collector::new(archive, fetcher, settings)?;
     let collector = &collector;
     let mut outcomes = futures::stream::iter(listing.builds.iter().enumerate())
         .map(|(index, build)| async move { (build, collector.collect(build, index).await) })
@@ -152,10 +183,9 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
                 tally.skipped += 1;
                 tracing::info!("{} is archived already", build.describe());
             }
-            Fate::Gone(reason) => {
+            Fate::FailedForGood(reason) => {
                 bar.eprintln(&format!("error: {}: {}", build.describe(), shown(&reason)));
-                tally.failed.push(build.describe());
-                tally.gone += 1;
+                tally.failed_for_good.push(build.describe());
             }
             Fate::Failed(reason) => {
                 bar.eprintln(&format!("error: {}: {}", build.describe(), shown(&reason)));
@@ -166,21 +196,20 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
     }
     bar.finish();
     tally.failed.sort();
+    tally.failed_for_good.sort();
     print_summary(&tally, &args.jobs, &query, listing.pages);
-    if tally.gone > 0 && args.since.is_none() {
-        eprintln!(
-            "hint: log servers delete old logs, and a build whose results are gone fails on every run; `--since` (e.g. `--since 2d` from cron) limits the run to recent builds"
-        );
-    }
-    Ok(if tally.failed.is_empty() {
-        Outcome::Success
-    } else {
-        Outcome::Failed
-    })
+    Ok(
+        if tally.failed.is_empty() && tally.failed_for_good.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::Failed
+        },
+    )
 }
 
 fn print_summary(tally: &Tally, jobs: &[String], query: &BuildsQuery, pages: u32) {
-    let total = tally.archived + tally.recorded + tally.skipped + tally.failed.len();
+    let failed = tally.failed.len() + tally.failed_for_good.len();
+    let total = tally.archived + tally.recorded + tally.skipped + failed;
     let jobs: Vec<String> = jobs.iter().map(|j| shown(j).into_owned()).collect();
     println!(
         "summary: {total} builds of {} from {} ({pages} {}): {} new ({} archived, {} without Rally results), {} skipped (already archived), {} failed",
@@ -191,8 +220,16 @@ fn print_summary(tally: &Tally, jobs: &[String], query: &BuildsQuery, pages: u32
         tally.archived,
         tally.recorded,
         tally.skipped,
-        tally.failed.len()
+        failed
     );
+    if !tally.failed_for_good.is_empty() {
+        println!(
+            "failed for good (recorded, not fetched again; `--retry-failed` tries them again):"
+        );
+        for f in &tally.failed_for_good {
+            println!("  {f}");
+        }
+    }
     if !tally.failed.is_empty() {
         println!("failed (tried again next run):");
         for f in &tally.failed {
