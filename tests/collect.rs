@@ -796,6 +796,15 @@ fn collected_builds_match_the_in_job_ingest() {
             (j.meta.log_url.take(), j.meta.zuul_result.take()),
             (None, None)
         );
+        // Only the collector knows whether a gate build's change merged.
+        let gate = c.meta.pipeline.as_deref() == Some("gate");
+        assert_eq!(
+            c.meta.zuul_buildset_result.take().is_some(),
+            gate,
+            "{:?}",
+            c.meta.pipeline
+        );
+        assert_eq!(j.meta.zuul_buildset_result, None);
         c.meta.log_url = None;
         c.meta.zuul_result = None;
         c.ingested_at_us = 0;
@@ -1622,5 +1631,89 @@ fn help_shows_examples() {
     assert!(
         err.contains("`--since soon` is not a date") && err.contains("hint:"),
         "{err}"
+    );
+}
+
+/// A gate build joins baselines only once its change merged: the collector
+/// asks Zuul for the buildset's result, waits while the change is still in
+/// the gate (nothing archived, exit 0), and records what Zuul said.
+#[test]
+fn gate_builds_wait_for_their_buildset_and_record_its_result() {
+    let work = tempfile::tempdir().unwrap();
+    let report = rally("history/build-05.report.json");
+    let gate = |n: usize, change: u64, buildset_result: Value| {
+        let mut build = with_report(
+            zuul_build(n, JOB, Item::Gate(change, 1), Some("SUCCESS")),
+            Report::Artifact(&report),
+        );
+        build["buildset"]["result"] = buildset_result;
+        build
+    };
+    let running = vec![
+        gate(1, 912001, json!("SUCCESS")),
+        gate(2, 912002, json!("MERGE_FAILURE")),
+        gate(3, 912003, Value::Null),
+    ];
+    let archive = work.path().join("archive");
+    let first = work.path().join("first");
+    std::fs::create_dir_all(&first).unwrap();
+    let Some(zuul) = Zuul::start(&first, &running) else {
+        return;
+    };
+    let (code, out, err) = collect(&zuul, &archive, &["--job", JOB]);
+    assert_eq!(code, 0, "waiting is no failure:\n{out}{err}");
+    assert!(
+        summary(&out).contains("3 builds of") && summary(&out).contains("2 new (2 archived"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "waiting for their change to leave the gate (archived next run, once Zuul says whether it merged):\n  openstack/nova change 912003 patchset 1 build {}",
+            uuid(3)
+        )),
+        "{out}"
+    );
+    let buildset_requests = zuul
+        .take_requests()
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/api/tenant/openstack/buildset/"))
+        })
+        .count();
+    assert_eq!(buildset_requests, 3, "one per new gate build");
+    drop(zuul);
+
+    // The item left the gate: the next run archives it, and only it.
+    let finished = vec![
+        gate(1, 912001, json!("SUCCESS")),
+        gate(2, 912002, json!("MERGE_FAILURE")),
+        gate(3, 912003, json!("SUCCESS")),
+    ];
+    let second = work.path().join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let zuul = Zuul::start(&second, &finished).unwrap();
+    let (code, out, err) = collect(&zuul, &archive, &["--job", JOB]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        summary(&out).contains("1 new (1 archived") && summary(&out).contains("2 skipped"),
+        "{out}"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut rows: Vec<(u64, Option<String>)> = rt
+        .block_on(builds_rows(&archive))
+        .into_iter()
+        .map(|b| (b.key.change, b.meta.zuul_buildset_result))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            (912001, Some("SUCCESS".into())),
+            (912002, Some("MERGE_FAILURE".into())),
+            (912003, Some("SUCCESS".into())),
+        ]
     );
 }

@@ -14,6 +14,12 @@ Python 3 standard library only. Serves, on 127.0.0.1 (port 0 unless --port):
   a repeated parameter matches any of its values and ``*`` is a wildcard in
   ``job_name``, ``project``, ``pipeline`` and ``branch``, as in Zuul. An
   unknown tenant answers 404.
+* ``GET /api/tenant/<tenant>/buildset/<uuid>`` in the shape of Zuul
+  14.3.0's ``buildset()`` (``BuildsetConverter.toDict``): the buildset of
+  the builds that name it, its ``result`` from the description's
+  ``"buildset": {"uuid": ..., "result": ...}`` (default: the first such
+  build's result; ``null`` while the item is still running); 404 "Buildset
+  not found" for any other uuid. The builds list shows only its ``uuid``.
 * ``GET /logs/<log_path><file>``: each build's log tree.
 * ``POST /_control`` (JSON): knobs for the next requests, see ``Knobs``.
 
@@ -173,6 +179,7 @@ class Catalog:
     def __init__(self, description, base_url):
         self.builds = []  # (tenant, api dict), any order
         self.files = {}  # "/logs/<log_path><file>" -> spec
+        self.buildsets = {}  # (tenant, uuid) -> buildset dict
         for position, spec in enumerate(description["builds"], start=1):
             self.add(spec, position, base_url)
         self.tenants = {tenant for tenant, _ in self.builds}
@@ -192,6 +199,28 @@ class Catalog:
         for name, default in BUILD_FIELDS:
             build[name] = spec.get(name, json.loads(json.dumps(default)))
         build["_id"] = spec.get("_id", position)
+        if isinstance(build["buildset"], dict) and build["buildset"].get("uuid"):
+            buildset = dict(build["buildset"])
+            build["buildset"] = {"uuid": buildset["uuid"]}
+            known = self.buildsets.setdefault((tenant, buildset["uuid"]), {
+                "_id": len(self.buildsets) + 1,
+                "uuid": buildset["uuid"],
+                "result": buildset.get("result", build["result"]),
+                "message": None,
+                "pipeline": build["pipeline"],
+                "event_id": None,
+                "event_timestamp": build["start_time"],
+                "queue_item_uuid": None,
+                "first_build_start_time": build["start_time"],
+                "last_build_end_time": build["end_time"],
+                "user_id": None,
+                "parameters": None,
+                "refs": [],
+                "builds": [],
+                "events": [],
+            })
+            known["refs"] = [{name: (spec.get("ref") or {}).get(name) for name in REF_FIELDS}]
+            known["builds"].append(build)
         build["log_url"] = log_url
         ref = spec.get("ref") or {}
         build["ref"] = {name: ref.get(name) for name in REF_FIELDS}
@@ -351,6 +380,17 @@ class Handler(BaseHTTPRequestHandler):
                     params.pop("skip", None)
             builds = self.server.catalog.query(tenant, params)
             self.send(200, json.dumps(builds).encode(), "application/json; charset=utf-8")
+            return
+        # /api/tenant/<tenant>/buildset/<uuid>
+        if len(segments) == 6 and segments[1:3] == ["api", "tenant"] and segments[4] == "buildset":
+            key = (urllib.parse.unquote(segments[3]), urllib.parse.unquote(segments[5]))
+            buildset = self.server.catalog.buildsets.get(key)
+            if buildset is None:
+                self.send(404, json.dumps({"message": "Buildset not found"}).encode(),
+                          "application/json")
+                return
+            body = json.dumps(buildset, default=str).encode()
+            self.send(200, body, "application/json; charset=utf-8")
             return
         spec = self.server.catalog.files.get(urllib.parse.unquote(parts.path))
         if spec is None:

@@ -69,6 +69,15 @@ impl BuildsQuery {
         &self.endpoint
     }
 
+    /// `<zuul>/api/tenant/<tenant>/buildset/<uuid>`.
+    pub fn buildset_url(&self, uuid: &str) -> Url {
+        let mut url = self.endpoint.as_url().clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop().extend(["buildset", uuid]);
+        }
+        url
+    }
+
     /// One page of at most `limit` builds: `skip` builds left out, and
     /// with `idx_max` only builds up to that id, so that builds finishing
     /// while we page do not shift the pages under us.
@@ -266,6 +275,29 @@ pub struct Window {
     pub since_us: Option<i64>,
     /// At most this many builds (the newest).
     pub limit: Option<usize>,
+}
+
+/// Zuul's result for a buildset (the queue item all of a change's jobs
+/// ran in), `None` while the item is still in its pipeline. In a gate
+/// pipeline `SUCCESS` means every job passed and the change merged (Zuul
+/// reports `MERGE_FAILURE` when the merge itself failed).
+pub async fn buildset_result(
+    fetcher: &Fetcher,
+    query: &BuildsQuery,
+    uuid: &str,
+) -> anyhow::Result<Option<String>> {
+    let url = query.buildset_url(uuid);
+    let body = fetcher
+        .get_bytes(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read buildset {}: {e}", shown(uuid)))?;
+    let buildset: Value = serde_json::from_slice(&body)
+        .map_err(|e| anyhow::anyhow!("Zuul's answer to {url} is not JSON: {e}"))?;
+    match buildset.get("result") {
+        Some(Value::String(result)) if !result.is_empty() => Ok(Some(result.clone())),
+        Some(Value::Null) | None => Ok(None),
+        Some(other) => anyhow::bail!("Zuul's answer to {url} has the result {other}, not a string"),
+    }
 }
 
 /// Pages through the builds API until the list ends, `window.limit`
@@ -571,6 +603,10 @@ mod tests {
             "https://zuul.example.org/zuul/api/tenant/openstack/builds?job_name=a&job_name=b+c&project=openstack%2Fnova&complete=true&idx_max=9&skip=100&limit=50"
         );
         assert!(BuildsQuery::new("zuul.example.org", "t", &[], &[], 50).is_err());
+        assert_eq!(
+            q.buildset_url("4fa2").as_str(),
+            "https://zuul.example.org/zuul/api/tenant/openstack/buildset/4fa2"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use perfkit_http::{FetchError, Fetcher};
 use perfkit_schema::shown;
-use perfkit_zuul::builds::{ApiBuild, parse_utc_us};
+use perfkit_zuul::builds::{ApiBuild, BuildsQuery, buildset_result, parse_utc_us};
 use perfkit_zuul::results::{KNOWN_PATHS, candidates};
 
 /// What became of one build.
@@ -37,6 +37,9 @@ pub enum Outcome {
     FailedForGood(String),
     /// Something went wrong that may pass; the next run tries again.
     Failed(String),
+    /// A gate build whose change is still in the gate: archived once Zuul
+    /// says whether it merged, so that baselines know (next run).
+    Waiting,
 }
 
 /// Why a build could not be archived.
@@ -76,6 +79,8 @@ pub struct Settings {
     pub parallel_ingests: usize,
     /// Fetch builds recorded as failed for good again.
     pub retry_failed: bool,
+    /// Zuul's API, to ask for a gate build's buildset result.
+    pub query: BuildsQuery,
 }
 
 /// Shared state of a run.
@@ -84,6 +89,7 @@ pub struct Collector {
     fetcher: Fetcher,
     tenant: String,
     retry_failed: bool,
+    query: BuildsQuery,
     scratch: Scratch,
     /// Parsing is CPU-bound and holds a report in memory: a few at a time.
     ingest_slots: Semaphore,
@@ -100,6 +106,7 @@ impl Collector {
             fetcher,
             tenant: settings.tenant,
             retry_failed: settings.retry_failed,
+            query: settings.query,
             scratch: Scratch::new()?,
             ingest_slots: Semaphore::new(settings.parallel_ingests.max(1)),
         })
@@ -150,6 +157,16 @@ impl Collector {
             }
             // Its row says "failed": replaced by whatever this attempt finds.
             request.replace = true;
+        }
+        if is_gate(build) && build.succeeded() {
+            // Only a merged change's gate build joins baselines; whether it
+            // merged is the buildset's (the queue item's) result.
+            let uuid = build.buildset.as_deref().unwrap_or_default();
+            match buildset_result(&self.fetcher, &self.query, uuid).await {
+                Ok(Some(result)) => request.meta.zuul_buildset_result = Some(result),
+                Ok(None) => return Ok(Outcome::Waiting),
+                Err(e) => return Err(e.to_string()),
+            }
         }
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
@@ -328,6 +345,14 @@ impl Collector {
 }
 
 /// `[check, SUCCESS]`: where and how the build ran.
+fn is_gate(build: &ApiBuild) -> bool {
+    build
+        .pipeline
+        .as_deref()
+        .is_some_and(|p| p.starts_with("gate"))
+        && build.buildset.is_some()
+}
+
 fn tags(build: &ApiBuild) -> String {
     let parts: Vec<String> = [&build.pipeline, &build.job_name, &build.result]
         .into_iter()

@@ -71,6 +71,8 @@ struct Tally {
     archived: usize,
     recorded: usize,
     skipped: usize,
+    /// `describe()` of each gate build whose change is still in the gate.
+    waiting: Vec<String>,
     /// `describe()` of each failed build (or the invalid list entry).
     failed: Vec<String>,
     /// `describe()` of each build recorded as failed for good in this run.
@@ -156,6 +158,7 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
         tenant: args.tenant.clone(),
         parallel_ingests: concurrency.min(2),
         retry_failed: args.retry_failed,
+        query: query.clone(),
     };
     let collector = Collector::new(archive, fetcher, settings)?;
     let collector = &collector;
@@ -183,6 +186,9 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
                 tally.skipped += 1;
                 tracing::info!("{} is archived already", build.describe());
             }
+            Fate::Waiting => {
+                tally.waiting.push(build.describe());
+            }
             Fate::FailedForGood(reason) => {
                 bar.eprintln(&format!("error: {}: {}", build.describe(), shown(&reason)));
                 tally.failed_for_good.push(build.describe());
@@ -197,6 +203,7 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
     bar.finish();
     tally.failed.sort();
     tally.failed_for_good.sort();
+    tally.waiting.sort();
     print_summary(&tally, &args.jobs, &query, listing.pages);
     Ok(
         if tally.failed.is_empty() && tally.failed_for_good.is_empty() {
@@ -209,7 +216,7 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
 
 fn print_summary(tally: &Tally, jobs: &[String], query: &BuildsQuery, pages: u32) {
     let failed = tally.failed.len() + tally.failed_for_good.len();
-    let total = tally.archived + tally.recorded + tally.skipped + failed;
+    let total = tally.archived + tally.recorded + tally.skipped + tally.waiting.len() + failed;
     let jobs: Vec<String> = jobs.iter().map(|j| shown(j).into_owned()).collect();
     println!(
         "summary: {total} builds of {} from {} ({pages} {}): {} new ({} archived, {} without Rally results), {} skipped (already archived), {} failed",
@@ -222,6 +229,14 @@ fn print_summary(tally: &Tally, jobs: &[String], query: &BuildsQuery, pages: u32
         tally.skipped,
         failed
     );
+    if !tally.waiting.is_empty() {
+        println!(
+            "waiting for their change to leave the gate (archived next run, once Zuul says whether it merged):"
+        );
+        for w in &tally.waiting {
+            println!("  {w}");
+        }
+    }
     if !tally.failed_for_good.is_empty() {
         println!(
             "failed for good (recorded, not fetched again; `--retry-failed` tries them again):"
