@@ -6,8 +6,7 @@
 //!   cargo run -p perfkit-analysis --example eval_detection -- [options]
 //!
 //! Options:
-//!   --quick                 the reduced run of `analysis/tests/detection_quality.rs`
-//!   --data SET              tuning, heldout or both (default both; goals side by side)
+//!   --quick                 the reduced run of `ingest/tests/detection_quality.rs`
 //!   --seed N                RNG seed (default 4)
 //!   --patchsets N           patchsets per injected change (clean: twice as many)
 //!   --histories N           histories per post-merge row
@@ -22,7 +21,7 @@
 //!   --own-spread            hypothesis, not production: a duration Regression must
 //!                           also clear k × √(noise² + se²), se the standard error
 //!                           of the new builds' own median
-//!   --check                 exit 1 when a goal is missed on the held-out set
+//!   --check                 exit 1 when a goal is missed
 //!
 //! The output is deterministic (the same table every run); the run time
 //! goes to stderr.
@@ -33,41 +32,27 @@ mod eval;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use eval::{Config, DataSet};
+use eval::Config;
 
 fn main() -> ExitCode {
     let started = Instant::now();
-    let (cfg, check, sets) = match parse_args(std::env::args().skip(1)) {
+    let (cfg, check) = match parse_args(std::env::args().skip(1)) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("eval_detection: {message}");
             return ExitCode::from(2);
         }
     };
-    let mut reports = Vec::new();
-    for set in sets {
-        match eval::evaluate(&Config { set, ..cfg.clone() }) {
-            Ok(report) => {
-                println!("{}", eval::table::render(&report));
-                reports.push(report);
-            }
-            Err(message) => {
-                eprintln!("eval_detection: {message}");
-                return ExitCode::from(2);
-            }
+    let report = match eval::evaluate(&cfg) {
+        Ok(report) => report,
+        Err(message) => {
+            eprintln!("eval_detection: {message}");
+            return ExitCode::from(2);
         }
-    }
-    if reports.len() > 1 {
-        print!(
-            "# Both sets\n\n{}",
-            eval::table::render_goals(&reports.iter().collect::<Vec<_>>())
-        );
-    }
+    };
+    print!("{}", eval::table::render(&report));
     eprintln!("eval_detection: {:.1} s", started.elapsed().as_secs_f64());
-    // --check judges the held-out set when it ran (the tuning set is not
-    // where a rule proves itself), else the set that ran.
-    let judged = reports.last().expect("at least one set");
-    let missed = eval::table::goals(&eval::table::figures(judged))
+    let missed = eval::table::goals(&eval::table::figures(&report))
         .iter()
         .any(|g| !g.met);
     if check && missed {
@@ -77,12 +62,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse_args(
-    mut args: impl Iterator<Item = String>,
-) -> Result<(Config, bool, Vec<DataSet>), String> {
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(Config, bool), String> {
     let mut cfg = Config::full();
     let mut check = false;
-    let mut sets = vec![DataSet::Tuning, DataSet::HeldOut];
     let mut overrides = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -93,18 +75,6 @@ fn parse_args(
                     seed,
                     ..Config::quick()
                 };
-            }
-            "--data" => {
-                sets = match value("--data")?.as_str() {
-                    "tuning" => vec![DataSet::Tuning],
-                    "heldout" => vec![DataSet::HeldOut],
-                    "both" => vec![DataSet::Tuning, DataSet::HeldOut],
-                    other => {
-                        return Err(format!(
-                            "--data takes tuning, heldout or both, not `{other}`"
-                        ));
-                    }
-                }
             }
             "--seed" => cfg.seed = number(&value("--seed")?)?,
             "--patchsets" => {
@@ -128,11 +98,11 @@ fn parse_args(
     for o in overrides {
         set(&mut cfg, &o)?;
     }
-    Ok((cfg, check, sets))
+    Ok((cfg, check))
 }
 
 const HELP: &str = "
-usage: eval_detection [--quick] [--data tuning|heldout|both] [--seed N] [--patchsets N] [--histories N]
+usage: eval_detection [--quick] [--seed N] [--patchsets N] [--histories N]
                       [--set NAME=VALUE]... [--explain N] [--tail-guard]
                       [--noise-p-only] [--own-spread] [--check]
 NAME: q_max, q_inconclusive, k_regression, k_inconclusive, min_effect_rel,

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use perfkit_analysis::regress::rng::Rng;
-use perfkit_analysis::regress::stats::median;
+use perfkit_analysis::regress::stats::{median, qn_scale};
 use perfkit_archive::sink::{SampleSink, SinkError};
 use perfkit_ingest::json_inplace::quote_non_finite;
 use perfkit_ingest::rally::{ParseOptions, parse_slice};
@@ -55,53 +55,15 @@ impl Template {
     }
 }
 
-/// Which real runs of each fixture set a job's baseline builds and its
-/// patchset builds are drawn from: a random half each, disjoint, so a
-/// patchset's source run never sits in its own baseline (a real patchset
-/// runs on a node and at a time the baseline did not).
-#[derive(Debug, Clone)]
-pub struct RunSplit {
-    /// Per fixture set: (baseline runs, patchset runs).
-    sets: Vec<(Vec<usize>, Vec<usize>)>,
+/// One real run per fixture set for the next synthetic build of a job:
+/// `run_of(picks, t)` is the real build template `t` is drawn from.
+pub fn pick_runs(rng: &mut Rng, templates: &[Template]) -> Vec<u64> {
+    let sets = templates.iter().map(|t| t.source + 1).max().unwrap_or(0);
+    (0..sets).map(|_| rng.next_u64()).collect()
 }
 
-impl RunSplit {
-    pub fn new(rng: &mut Rng, templates: &[Template]) -> RunSplit {
-        let sets = templates.iter().map(|t| t.source + 1).max().unwrap_or(0);
-        let sets = (0..sets)
-            .map(|s| {
-                let runs = templates
-                    .iter()
-                    .filter(|t| t.source == s)
-                    .map(|t| t.builds.len())
-                    .min()
-                    .unwrap_or(0);
-                let mut order: Vec<usize> = (0..runs).collect();
-                for i in (1..order.len()).rev() {
-                    order.swap(i, rng.below(i as u64 + 1) as usize);
-                }
-                let patch = order.split_off(runs / 2);
-                (order, patch)
-            })
-            .collect();
-        RunSplit { sets }
-    }
-
-    /// One real run per fixture set for the next baseline (or patchset)
-    /// build: `run_of(picks, t)` is the real build template `t` is drawn from.
-    pub fn pick(&self, rng: &mut Rng, patchset: bool) -> Vec<usize> {
-        self.sets
-            .iter()
-            .map(|(base, patch)| {
-                let from = if patchset { patch } else { base };
-                from[rng.below(from.len() as u64) as usize]
-            })
-            .collect()
-    }
-}
-
-pub fn run_of(picks: &[usize], t: &Template) -> usize {
-    picks[t.source] % t.builds.len()
+pub fn run_of(picks: &[u64], t: &Template) -> usize {
+    (picks[t.source] % t.builds.len() as u64) as usize
 }
 
 /// Iteration values of one synthetic build, per action of its template
@@ -166,27 +128,19 @@ pub fn synth_any(t: &Template, rng: &mut Rng, n: usize, factor: f64, extra: f64)
     synth_build(t, rng, real, n, factor, extra)
 }
 
-/// Clean builds drawn per series to measure its σ.
-pub const SIGMA_BUILDS: usize = 10_000;
-
-/// The series' true build-to-build σ, from the generator and independent of
-/// the detector: the standard deviation of ln(median) of `n`-iteration
-/// builds over `SIGMA_BUILDS` clean synthetic builds (each from a random
-/// real run, as any build of the branch could be). A shift of m σ is a
-/// factor e^(m σ).
-pub fn log_sigma(t: &Template, index: usize, action: usize, n: usize) -> f64 {
-    let mut rng = Rng::from_parts(&[0x5161A, index as u64, action as u64, n as u64]);
-    let logs: Vec<f64> = (0..SIGMA_BUILDS)
+/// The series' run-to-run noise as the verdict sees it: the Qn spread of
+/// per-build medians of `n`-iteration builds, relative to their median
+/// (Monte Carlo over 400 synthetic builds, fixed seed).
+pub fn relative_noise(t: &Template, index: usize, action: usize, n: usize) -> f64 {
+    let mut rng = Rng::from_parts(&[0x0015E, index as u64, action as u64, n as u64]);
+    let medians: Vec<f64> = (0..400)
         .filter_map(|_| median(&synth_any(t, &mut rng, n, 1.0, 0.0).values[action]))
-        .filter(|m| *m > 0.0)
-        .map(f64::ln)
         .collect();
-    let k = logs.len().max(2) as f64;
-    let mean = logs.iter().sum::<f64>() / k;
-    (logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt()
+    let centre = median(&medians).unwrap_or(f64::NAN);
+    qn_scale(&medians).unwrap_or(0.0) / centre
 }
 
-/// Caches `log_sigma` per (template, action, iterations).
+/// Caches `relative_noise` per (template, action, iterations).
 #[derive(Default)]
 pub struct NoiseTable {
     cache: BTreeMap<(usize, usize, usize), f64>,
@@ -197,7 +151,7 @@ impl NoiseTable {
         *self
             .cache
             .entry((t, action, n))
-            .or_insert_with(|| log_sigma(&templates[t], t, action, n))
+            .or_insert_with(|| relative_noise(&templates[t], t, action, n))
     }
 }
 
@@ -242,28 +196,6 @@ pub fn default_sources(fixtures: &Path) -> Vec<Source> {
             copies: 1,
         },
     ]
-}
-
-/// The held-out set (`tests/fixtures/rally/heldout/`), never used to tune
-/// the rule: runs of two "providers" (`a-NN`, fast and quiet; `b-NN`,
-/// slower, noisier, some with a bursty neighbour) in one pool, so a build
-/// lands on either, as a CI tenant's jobs do; its five workloads twice each
-/// in a job (30 series).
-pub fn heldout_sources(fixtures: &Path) -> Vec<Source> {
-    let dir = fixtures.join("heldout");
-    let mut files: Vec<PathBuf> = ["a", "b"]
-        .iter()
-        .flat_map(|p| (1..=99).map(move |b| format!("{p}-{b:02}.report.json")))
-        .map(|name| dir.join(name))
-        .filter(|p| p.exists())
-        .collect();
-    files.sort();
-    vec![Source {
-        label: "heldout",
-        files,
-        only: &[],
-        copies: 2,
-    }]
 }
 
 /// Reads every source into templates, one per workload (subtask title).

@@ -25,14 +25,14 @@ pub enum Change {
     None,
     /// Durations × factor from the change on.
     Step(f64),
-    /// Durations × e^(m σ) from the change on (σ: `noise::log_sigma`).
+    /// Durations × (1 + m × the series' relative noise) from the change on.
     StepInNoise(f64),
     /// One build × factor, the rest unchanged.
     Outlier(f64),
     /// Durations × (1 + rate · (i − change + 1)) from the change on.
     Creep(f64),
     /// Failure fractions per build; iterations fail with this extra
-    /// probability from the change on (on a workload that never failed).
+    /// probability from the change on (on the workload that already fails).
     FailureRise(f64),
     /// The workload's config hash changes at the change (passed as
     /// `config_changes`) and its durations × factor.
@@ -81,28 +81,25 @@ pub fn run(
     buckets: &mut [Bucket<Tally>],
 ) -> Tally {
     let mut tally = Tally::default();
-    let never_failing: Vec<usize> = (0..templates.len())
-        .filter(|&t| templates[t].failure_rate() == 0.0)
+    let failing: Vec<usize> = (0..templates.len())
+        .filter(|&t| templates[t].failure_rate() > 0.0)
         .collect();
     for trial in 0..scenario.histories {
         let mut rng = Rng::from_parts(&[seed, 0xC4, row, trial as u64]);
         let n = iteration_count(&mut rng);
         let template = match scenario.change {
-            Change::FailureRise(_) => never_failing[trial % never_failing.len()],
+            Change::FailureRise(_) => failing[trial % failing.len()],
             // Only where m × noise clears the 2 % floor (see premerge).
             Change::StepInNoise(m) => {
                 let eligible: Vec<usize> = (0..templates.len())
-                    .filter(|&t| {
-                        (m * noise.get(templates, t, 0, n)).exp() - 1.0 >= cfg.min_magnitude
-                    })
+                    .filter(|&t| m * noise.get(templates, t, 0, n) >= cfg.min_magnitude)
                     .collect();
                 eligible[trial % eligible.len()]
             }
             _ => trial % templates.len(),
         };
         let t = &templates[template];
-        // The series' true σ of ln(build median), from the generator.
-        let sigma_log = noise.get(templates, template, 0, n);
+        let sigma_rel = noise.get(templates, template, 0, n);
         let (before, len) = match scenario.change {
             Change::None => (0, 20 + rng.below(41) as usize),
             _ => {
@@ -115,7 +112,7 @@ pub fn run(
                 let after = i >= before;
                 let (factor, extra) = match scenario.change {
                     Change::Step(f) | Change::Config(f) if after => (f, 0.0),
-                    Change::StepInNoise(m) if after => ((m * sigma_log).exp(), 0.0),
+                    Change::StepInNoise(m) if after => (1.0 + m * sigma_rel, 0.0),
                     Change::Outlier(f) if i == before => (f, 0.0),
                     Change::Creep(r) if after => (1.0 + r * (i - before + 1) as f64, 0.0),
                     Change::FailureRise(p) if after => (1.0, p),
@@ -129,8 +126,8 @@ pub fn run(
             })
             .collect();
         let (sigma, relative) = match scenario.change {
-            Change::Step(f) => (Some(f.ln() / sigma_log), f - 1.0),
-            Change::StepInNoise(m) => (Some(m), (m * sigma_log).exp() - 1.0),
+            Change::Step(f) => (Some((f - 1.0) / sigma_rel), f - 1.0),
+            Change::StepInNoise(m) => (Some(m), m * sigma_rel),
             _ => (None, 0.0),
         };
         let outcome = judge(&values, before, scenario.change, cfg);

@@ -2,24 +2,19 @@
 //! window of the 30 most recent branch builds (fewer when the branch
 //! history, 20–60 builds, is shorter), judged together by
 //! `verdicts_for_build_with` so Benjamini–Hochberg acts as in production.
-//! A patchset whose verdicts include an Inconclusive is rechecked (another
-//! build pooled with the earlier ones), at most `RECHECKS` times, as its
-//! reason advises. Baseline and patchset builds come from disjoint halves
-//! of the real runs (`RunSplit`).
+//! A patchset whose first verdicts include an Inconclusive is rechecked
+//! once (a second build pooled with the first), as its reason advises.
 
 use perfkit_analysis::regress::rng::Rng;
 use perfkit_analysis::regress::verdict::{
     Counts, Direction, SeriesData, SeriesInput, Verdict, VerdictKind, verdicts_for_build_with,
 };
 
-use super::noise::{NoiseTable, RunSplit, SynthBuild, Template, run_of, synth_build};
+use super::noise::{NoiseTable, SynthBuild, Template, pick_runs, run_of, synth_build};
 use super::{Bucket, Config, hypothesis, iteration_count};
 
 /// Baseline window: the 30 most recent branch builds.
 pub const WINDOW: usize = 30;
-
-/// Rechecks at most, while an Inconclusive remains.
-pub const RECHECKS: usize = 2;
 
 /// What the patchset (or its baseline) does differently.
 #[derive(Debug, Clone, Copy)]
@@ -30,8 +25,7 @@ pub enum Change {
     SlowBaselineBuild,
     /// One workload's durations × factor.
     Slower(f64),
-    /// One workload's durations × e^(m σ), σ its `total`'s true
-    /// build-to-build σ (`noise::log_sigma`).
+    /// One workload's durations × (1 + m × its `total`'s relative noise).
     SlowerInNoise(f64),
     /// One workload's iterations fail with this extra probability; on a
     /// workload that already fails now and then, or on one that never does.
@@ -54,15 +48,9 @@ pub struct Tally {
     pub found: usize,
     pub inconclusive: usize,
     pub missed: usize,
-    /// … after one recheck of patchsets that had an Inconclusive, and
-    /// after at most `RECHECKS` (each while an Inconclusive remains).
-    pub found_one_recheck: usize,
+    /// … and after one recheck of patchsets that had an Inconclusive.
     pub found_final: usize,
     pub missed_final: usize,
-    /// Patchsets with ≥ 1 Regression on the first build, and those whose
-    /// Regressions are all on the changed series (for precision on a mix).
-    pub patchsets_flagged: usize,
-    pub patchsets_flagged_right: usize,
     /// Regression verdicts on series that did not change.
     pub false_regressions: usize,
     pub clean_series: usize,
@@ -70,8 +58,7 @@ pub struct Tally {
     pub patchsets_with_false_regression: usize,
     pub patchsets_with_false_regression_final: usize,
     pub patchsets_rechecked: usize,
-    pub patchsets_rechecked_twice: usize,
-    /// Shift of each regressed series in units of its σ (ln factor / σ).
+    /// Shift of each regressed series in units of its noise.
     pub shift_in_noise: Vec<f64>,
 }
 
@@ -92,10 +79,8 @@ struct Slot {
 
 struct Job {
     slots: Vec<Slot>,
-    /// Baseline builds; `[build][slot]`.
+    /// Baseline builds, then the patchset's builds; `[build][slot]`.
     baseline: Vec<Vec<SynthBuild>>,
-    /// The real runs baseline and patchset builds are drawn from.
-    split: RunSplit,
 }
 
 /// What one patchset changes: which slot, its duration factor and extra
@@ -146,31 +131,17 @@ pub fn run(
         };
         let mut new = vec![patchset_build(&mut rng, templates, &job, effect)];
         let first = judge(&new);
-        let mut rounds = vec![first.clone()];
-        while new.len() <= RECHECKS
-            && rounds
-                .last()
-                .is_some_and(|r| r.iter().any(|v| v.kind == VerdictKind::Inconclusive))
-        {
+        let recheck = first.iter().any(|v| v.kind == VerdictKind::Inconclusive);
+        let last = if recheck {
             new.push(patchset_build(&mut rng, templates, &job, effect));
-            rounds.push(judge(&new));
-        }
-        let after_one = &rounds[rounds.len().min(2) - 1];
-        let last = rounds.last().expect("the first round").clone();
+            judge(&new)
+        } else {
+            first.clone()
+        };
         tally.patchsets += 1;
-        tally.patchsets_rechecked += usize::from(rounds.len() > 1);
-        tally.patchsets_rechecked_twice += usize::from(rounds.len() > 2);
-        let flagged: Vec<&Verdict> = first
-            .iter()
-            .filter(|v| v.kind == VerdictKind::Regression)
-            .collect();
-        if !flagged.is_empty() {
-            tally.patchsets_flagged += 1;
-            tally.patchsets_flagged_right +=
-                usize::from(flagged.iter().all(|v| is_target(v, effect)));
-        }
+        tally.patchsets_rechecked += usize::from(recheck);
         let mut false_first = false;
-        for ((v, v_one), v_last) in first.iter().zip(after_one).zip(&last) {
+        for (v, v_last) in first.iter().zip(&last) {
             if !is_target(v, effect) {
                 tally.clean_series += 1;
                 tally.clean_inconclusive += usize::from(v.kind == VerdictKind::Inconclusive);
@@ -190,7 +161,7 @@ pub fn run(
             let sigma = (!effect.failures).then(|| {
                 let slot = job.slots[slot_of(v)];
                 let n = noise.get(templates, slot.template, action_of(v), slot.iterations);
-                effect.factor.ln() / n
+                (effect.factor - 1.0) / n
             });
             if *explain > 0
                 && sigma.is_some_and(|s| s >= 3.0)
@@ -198,7 +169,7 @@ pub fn run(
             {
                 *explain -= 1;
                 eprintln!(
-                    "missed ({}, {:.1} σ): {}: {}",
+                    "missed ({}, {:.1} × noise): {}: {}",
                     scenario.name,
                     sigma.unwrap_or(0.0),
                     v.series,
@@ -212,7 +183,6 @@ pub fn run(
                     VerdictKind::Inconclusive => t.inconclusive += 1,
                     _ => t.missed += 1,
                 }
-                t.found_one_recheck += usize::from(v_one.kind == VerdictKind::Regression);
                 match v_last.kind {
                     VerdictKind::Regression => t.found_final += 1,
                     VerdictKind::Inconclusive => {}
@@ -254,11 +224,10 @@ fn branch(rng: &mut Rng, templates: &[Template], change: Change) -> Job {
         Change::SlowBaselineBuild => Some(rng.below(window as u64) as usize),
         _ => None,
     };
-    let split = RunSplit::new(rng, templates);
     let baseline = (0..window)
         .map(|b| {
             let factor = if slow == Some(b) { 2.0 } else { 1.0 };
-            let runs = split.pick(rng, false);
+            let runs = pick_runs(rng, templates);
             slots
                 .iter()
                 .map(|s| {
@@ -268,11 +237,7 @@ fn branch(rng: &mut Rng, templates: &[Template], change: Change) -> Job {
                 .collect()
         })
         .collect();
-    Job {
-        slots,
-        baseline,
-        split,
-    }
+    Job { slots, baseline }
 }
 
 /// The slot that regresses, if any (any workload for a slowdown; one that
@@ -299,7 +264,7 @@ fn pick_effect(
         Change::SlowerInNoise(m) => (0..slots.len())
             .filter(|&i| {
                 let s = slots[i];
-                (m * noise.get(templates, s.template, 0, s.iterations)).exp() - 1.0 >= min_effect
+                m * noise.get(templates, s.template, 0, s.iterations) >= min_effect
             })
             .collect(),
         Change::FailureRise {
@@ -315,7 +280,7 @@ fn pick_effect(
     match change {
         Change::Slower(f) => effect.factor = f,
         Change::SlowerInNoise(m) => {
-            effect.factor = (m * noise.get(templates, slot.template, 0, slot.iterations)).exp();
+            effect.factor = 1.0 + m * noise.get(templates, slot.template, 0, slot.iterations);
         }
         Change::FailureRise { extra, .. } => {
             effect.extra_failure = extra;
@@ -332,7 +297,7 @@ fn patchset_build(
     job: &Job,
     effect: Effect,
 ) -> Vec<SynthBuild> {
-    let runs = job.split.pick(rng, true);
+    let runs = pick_runs(rng, templates);
     job.slots
         .iter()
         .enumerate()
