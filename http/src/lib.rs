@@ -3,14 +3,21 @@
 //! whether a request may be repeated and honours `Retry-After`, timeouts,
 //! same-origin redirects; and the URL type that never prints credentials.
 //! See `docs/ARCHITECTURE.md`.
+//!
+//! The client (`Fetcher`, `retry`) is the default `client` feature; without
+//! it only the URL type, `Problem` and [`env_file`] build (the fuzz targets).
 
 pub mod env_file;
+#[cfg(feature = "client")]
 mod fetch;
 mod problem;
+#[cfg(feature = "client")]
 pub mod retry;
 mod safe_url;
 
+#[cfg(feature = "client")]
 pub use fetch::{FetchError, Fetcher, HttpOptions};
 pub use problem::Problem;
+#[cfg(feature = "client")]
 pub use retry::{Failed, Failure, Repeat, RetryPolicy, Stopped};
 pub use safe_url::{DisplaySafeUrl, UrlArgError, UserName};

@@ -10,13 +10,16 @@
 //! ref_url}` (`change` an integer, `patchset` a string, unknown values
 //! null). Older Zuuls put those item fields at the top level; both are read.
 
+#[cfg(feature = "client")]
 use std::collections::HashSet;
 
 use crate::vars::ZuulFacts;
-use reqwest::Url;
 use serde_json::Value;
+use url::Url;
 
-use perfkit_http::{DisplaySafeUrl, FetchError, Fetcher, Problem, UrlArgError};
+use perfkit_http::{DisplaySafeUrl, Problem, UrlArgError};
+#[cfg(feature = "client")]
+use perfkit_http::{FetchError, Fetcher};
 use perfkit_schema::shown;
 
 /// What to ask Zuul for.
@@ -26,6 +29,7 @@ pub struct BuildsQuery {
     endpoint: DisplaySafeUrl,
     jobs: Vec<String>,
     projects: Vec<String>,
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     page_size: u32,
 }
 
@@ -264,6 +268,7 @@ pub struct Window {
 /// page lists no build not seen before (a server that ignores `skip`
 /// would otherwise be asked forever). `on_page` is told how many builds
 /// were found so far.
+#[cfg(feature = "client")]
 pub async fn list_builds(
     fetcher: &Fetcher,
     query: &BuildsQuery,
@@ -340,6 +345,7 @@ pub async fn list_builds(
     }
 }
 
+#[cfg(feature = "client")]
 fn page_error(url: &Url, e: &FetchError) -> anyhow::Error {
     match e {
         FetchError::NotFound => Problem::new(
