@@ -80,3 +80,42 @@ fn every_workspace_member_has_a_layer() {
         layer_of(member);
     }
 }
+
+/// The fuzz targets (`fuzz/`, its own workspace) build only the parser
+/// crates, without their default features, so their build stays small:
+/// its lock file holds none of the heavy dependencies the features gate.
+#[test]
+fn fuzz_targets_build_the_parsers_without_the_heavy_half() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("fuzz/Cargo.toml")).unwrap();
+    let dependencies = perfkit_dependencies(&manifest);
+    assert!(dependencies.len() >= 4, "{dependencies:?}");
+    for dependency in &dependencies {
+        assert!(
+            ["schema", "http", "ingest", "zuul", "gerrit"].contains(&dependency.as_str()),
+            "the fuzz targets depend on perfkit-{dependency}, which is not a parser crate"
+        );
+        let line = manifest
+            .lines()
+            .find(|l| l.starts_with(&format!("perfkit-{dependency} ")))
+            .unwrap();
+        assert!(
+            line.contains("default-features = false"),
+            "fuzz/Cargo.toml: perfkit-{dependency} with its default features"
+        );
+    }
+    let lock = std::fs::read_to_string(root.join("fuzz/Cargo.lock")).unwrap();
+    for heavy in [
+        "arrow",
+        "parquet",
+        "object_store",
+        "reqwest",
+        "tokio",
+        "git2",
+    ] {
+        assert!(
+            !lock.contains(&format!("name = \"{heavy}\"")),
+            "fuzz/Cargo.lock has {heavy}: a parser crate pulls it in without its feature"
+        );
+    }
+}

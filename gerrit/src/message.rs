@@ -17,7 +17,7 @@ use perfkit_analysis::report::{
 };
 use perfkit_schema::identity::sha256_hex;
 
-use crate::client::ChangeMessageInfo;
+use crate::api::ChangeMessageInfo;
 
 /// Bytes of message at most: well under Gerrit's default 16 KiB
 /// `change.commentSizeLimit`, leaving room for the `Patch Set N: <votes>`
@@ -517,7 +517,7 @@ fn more(out: &mut String, left: usize, what: &str, elsewhere: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::AccountInfo;
+    use crate::api::AccountInfo;
     use perfkit_analysis::SeriesLabel;
     use perfkit_analysis::compare::BuildRef;
     use perfkit_analysis::regress::verdict::{Direction, Test, Verdict, VerdictKind};

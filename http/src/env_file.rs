@@ -52,7 +52,7 @@ pub fn read_env_entries(path: &Path) -> anyhow::Result<Vec<EnvEntry>> {
 
 /// The entries of an env file's text, or (line number, what is wrong
 /// with it) — never any of its text.
-fn parse_env(text: &str) -> Result<Vec<EnvEntry>, (usize, &'static str)> {
+pub fn parse_env(text: &str) -> Result<Vec<EnvEntry>, (usize, &'static str)> {
     let mut entries = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();

@@ -55,8 +55,14 @@ pub enum IngestError {
     Changed { path: PathBuf, what: String },
     #[error("invalid build metadata: {0}")]
     Metadata(String),
+    #[cfg(feature = "archive")]
     #[error(transparent)]
     Archive(#[from] perfkit_archive::ArchiveError),
+    /// The sample sink refused a row. With the `archive` feature (the
+    /// default) that is the encoder's [`IngestError::Archive`] instead; this
+    /// is for builds without it (the fuzz targets).
+    #[error("cannot ingest `{}`: the sample sink refused a row: {message}", path.display())]
+    Sink { path: PathBuf, message: String },
     #[error(
         "cannot ingest `{}`: build `{build}` is already archived from a different file (sha256 {archived_sha256:.12}…, this file {sha256:.12}…)",
         path.display()
@@ -81,7 +87,9 @@ impl IngestError {
             IngestError::UnsupportedVersion { .. } => "re-export it with `rally task report <uuid> --json` from Rally 3.0 or newer, or report the version to perfkit".into(),
             IngestError::Changed { .. } => "ingest the file once the job that writes it has finished (or from a copy)".into(),
             IngestError::Metadata(_) => "see `perfkit ingest --help` for the build flags".into(),
+            #[cfg(feature = "archive")]
             IngestError::Archive(e) => return e.hint(),
+            IngestError::Sink { .. } => return None,
             IngestError::Conflict { .. } => "pass `--replace` to archive this file in its place, or a different `--build`".into(),
         })
     }

@@ -130,13 +130,14 @@ pub fn parse(path: &Path, bytes: &[u8], job: &str) -> Result<Measured, IngestErr
             report
                 .get("timestamp")
                 .and_then(Value::as_i64)
-                .map(|s| s * 1000)
+                .and_then(|s| s.checked_mul(1000))
         });
     let mut measured = Measured {
         source_format: "fio-json",
         format_version: None,
         tool_version: Some(version),
-        finished_at_us: finished_ms.map(|ms| ms * 1000),
+        // Checked: a hostile timestamp must not overflow (no time then).
+        finished_at_us: finished_ms.and_then(|ms| ms.checked_mul(1000)),
         ..Measured::default()
     };
     if jobs.len() > MAX_FIO_JOBS {
@@ -317,7 +318,7 @@ pub fn parse(path: &Path, bytes: &[u8], job: &str) -> Result<Measured, IngestErr
     }
     measured.started_at_us = measured
         .finished_at_us
-        .map(|end| end - longest_s * 1_000_000);
+        .and_then(|end| end.checked_sub(longest_s.checked_mul(1_000_000)?));
     Ok(measured)
 }
 
@@ -441,6 +442,25 @@ mod tests {
 
     fn latency_median(m: &Measured) -> f64 {
         m.workloads[0].duration.unwrap().median
+    }
+
+    /// Found by the `fio` fuzz target: timestamps near `i64::MAX`
+    /// overflowed when turned into microseconds.
+    #[test]
+    fn timestamps_past_the_range_leave_the_time_unknown() {
+        for (key, value) in [
+            ("timestamp_ms", i64::MAX / 10),
+            ("timestamp", i64::MAX / 10),
+        ] {
+            let mut report: Value = serde_json::from_str(REAL).unwrap();
+            report.as_object_mut().unwrap().remove("timestamp_ms");
+            report["timestamp"] = Value::Null;
+            report[key] = value.into();
+            let m = parse(Path::new("fio.json"), report.to_string().as_bytes(), "job").unwrap();
+            assert_eq!((m.finished_at_us, m.started_at_us), (None, None), "{key}");
+        }
+        let m = parse(Path::new("fio.json"), REAL.as_bytes(), "job").unwrap();
+        assert!(m.started_at_us.unwrap() < m.finished_at_us.unwrap());
     }
 
     #[test]

@@ -340,6 +340,15 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
         let line = *line;
         let num = |c: &str| stats.number(line, row, c);
         let count = stats.count(line, row, "Request Count")?;
+        let failures = stats.count(line, row, "Failure Count")?;
+        if failures > count {
+            return Err(IngestError::Invalid {
+                path: set.stats.clone(),
+                place: format!("line {line}, column `Failure Count`"),
+                message: more_failures_than_requests(failures, count),
+                hint: "the file looks edited; keep the files Locust wrote".into(),
+            });
+        }
         let table: Vec<(f64, f64)> = percentiles
             .iter()
             .filter_map(|(p, c)| num(c).transpose().map(|v| v.map(|v| (*p, v / 1000.0))))
@@ -365,7 +374,7 @@ pub fn parse_csv(set: &CsvSet, job: &str) -> Result<Measured, IngestError> {
             method: stats.text(row, "Type").to_string(),
             name: stats.text(row, "Name").to_string(),
             requests: count,
-            failures: stats.count(line, row, "Failure Count")?,
+            failures,
             points: quantiles::from_percentiles(&table, count),
             min_ms: num("Min Response Time")?,
             median_ms: num("Median Response Time")?,
@@ -540,6 +549,15 @@ fn num_or_text(text: &str) -> Option<Value> {
 }
 
 /// Parses Locust's `--json` report (a list of per-request stats entries).
+/// Locust counts every failed request among its requests, so a report
+/// with more failures than requests was not written by Locust (and would
+/// give a failure rate above 1).
+fn more_failures_than_requests(failures: u64, requests: u64) -> String {
+    format!(
+        "{failures} failures out of {requests} requests (Locust counts failed requests among its requests)"
+    )
+}
+
 pub fn parse_json(path: &Path, value: &Value, job: &str) -> Result<Measured, IngestError> {
     let invalid = |place: String, message: String| IngestError::Invalid {
         path: path.to_path_buf(),
@@ -583,6 +601,12 @@ pub fn parse_json(path: &Path, value: &Value, job: &str) -> Result<Measured, Ing
         };
         let (name, method) = (text("name")?, text("method")?);
         let (n, failures) = (count("num_requests")?, count("num_failures")?);
+        if failures > n {
+            return Err(invalid(
+                place("num_failures"),
+                more_failures_than_requests(failures, n),
+            ));
+        }
         let histogram = field("response_times")?
             .as_object()
             .ok_or_else(|| invalid(place("response_times"), "expected an object".into()))?;
@@ -594,7 +618,8 @@ pub fn parse_json(path: &Path, value: &Value, job: &str) -> Result<Measured, Ing
                     "expected a whole number of milliseconds and a count".into(),
                 ));
             };
-            *all_bins.entry(ms).or_default() += c;
+            let bin = all_bins.entry(ms).or_default();
+            *bin = bin.saturating_add(c);
             bins.push((ms as f64 / 1000.0, c));
         }
         let number = |key: &str| entry.get(key).and_then(Value::as_f64);
@@ -604,8 +629,8 @@ pub fn parse_json(path: &Path, value: &Value, job: &str) -> Result<Measured, Ing
             first = first.min(s);
             last = last.max(e);
         }
-        total_requests += n;
-        total_failures += failures;
+        total_requests = total_requests.saturating_add(n);
+        total_failures = total_failures.saturating_add(failures);
         total_time_ms += number("total_response_time").unwrap_or(f64::NAN);
         let points = quantiles::from_histogram(&bins);
         let stat = |q: f64| -> Option<f64> {
@@ -938,6 +963,63 @@ mod tests {
             err.contains("more than 10,000 requests in one report (perfkit's limit) at $[10000]"),
             "{err}"
         );
+    }
+
+    /// Found by the `locust_json` fuzz target: a failure rate above 1.
+    #[test]
+    fn more_failures_than_requests_are_refused() {
+        let entry = |requests: u64, failures: u64| {
+            json!({"name": "/", "method": "GET", "num_requests": requests,
+                   "num_failures": failures, "response_times": {"20": requests}})
+        };
+        let err = parse_json(
+            Path::new("l.json"),
+            &json!([entry(191, 762799916323)]),
+            "job",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("762799916323 failures out of 191 requests")
+                && err.contains("$[0].num_failures"),
+            "{err}"
+        );
+        let m = parse_json(Path::new("l.json"), &json!([entry(3, 3)]), "job").unwrap();
+        assert_eq!((m.operations, m.failed_operations), (3, 3));
+
+        let dir = tempfile::tempdir().unwrap();
+        let stats = dir.path().join("x_stats.csv");
+        let original = std::fs::read(Path::new(RUN).join("locust_stats.csv")).unwrap();
+        let mut reader = csv::Reader::from_reader(original.as_slice());
+        let headers = reader.headers().unwrap().clone();
+        let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+        let mut writer = csv::Writer::from_path(&stats).unwrap();
+        writer.write_record(&headers).unwrap();
+        for (i, row) in reader.records().enumerate() {
+            let mut row: Vec<String> = row.unwrap().iter().map(str::to_string).collect();
+            if i == 0 {
+                let requests: u64 = row[column("Request Count")].parse().unwrap();
+                row[column("Failure Count")] = (requests + 1).to_string();
+            }
+            writer.write_record(&row).unwrap();
+        }
+        writer.flush().unwrap();
+        let set = find_csv_set(&stats).unwrap().unwrap();
+        let err = parse_csv(&set, "job").unwrap_err().to_string();
+        assert!(err.contains("line 2, column `Failure Count`"), "{err}");
+        assert!(err.contains("failures out of"), "{err}");
+    }
+
+    /// Counts near `u64::MAX` add up without overflowing.
+    #[test]
+    fn huge_counts_saturate() {
+        let entry = json!({"name": "/", "method": "GET", "num_requests": u64::MAX,
+                           "num_failures": 0, "response_times": {"20": u64::MAX, "30": 1}});
+        let m = parse_json(Path::new("l.json"), &json!([entry.clone(), entry]), "job").unwrap();
+        assert_eq!(m.operations, u64::MAX);
+        let points = crate::quantiles::from_histogram(&[(0.02, u64::MAX), (0.03, u64::MAX)]);
+        assert_eq!(points.len(), 1000);
+        assert!(points.iter().all(|p| [0.02, 0.03].contains(p)));
     }
 
     #[test]

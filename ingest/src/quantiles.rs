@@ -43,7 +43,9 @@ pub fn from_histogram(bins: &[(f64, u64)]) -> Vec<f64> {
         .filter(|(v, c)| v.is_finite() && *c > 0)
         .collect();
     sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total: u64 = sorted.iter().map(|(_, c)| c).sum();
+    // Saturating: counts come from the file, and a hostile one can add up
+    // past u64 (the points are then approximate, never out of bounds).
+    let total: u64 = sorted.iter().fold(0u64, |t, (_, c)| t.saturating_add(*c));
     let n = points(total);
     let mut out = Vec::with_capacity(n);
     let mut bin = 0;
@@ -51,8 +53,8 @@ pub fn from_histogram(bins: &[(f64, u64)]) -> Vec<f64> {
     for i in 0..n {
         // The sample at this rank (0-based) among `total`.
         let rank = ((i as f64 + 0.5) / n as f64 * total as f64).floor() as u64;
-        while below + sorted[bin].1 <= rank {
-            below += sorted[bin].1;
+        while bin + 1 < sorted.len() && below.saturating_add(sorted[bin].1) <= rank {
+            below = below.saturating_add(sorted[bin].1);
             bin += 1;
         }
         out.push(sorted[bin].0);

@@ -2,6 +2,9 @@
 //! schemas of the `samples`, `workloads` and `builds` tables, the records
 //! that fill them, workload identity and recomputed statistics.
 //!
+//! The Arrow schemas (`tables`) are behind the default `arrow` feature, so
+//! parsers can build without Arrow (the fuzz targets do).
+//!
 //! Pure data and functions: no I/O, no async, no HTTP. Parsing tool output
 //! lives in `perfkit-ingest`; rendering lives in `perfkit-zuul` and the site.
 
@@ -10,7 +13,9 @@ pub mod key;
 pub mod names;
 pub mod records;
 mod shown;
+pub mod sink;
 pub mod stats;
+#[cfg(feature = "arrow")]
 pub mod tables;
 
 pub use key::{ArchiveKey, Table};
@@ -20,4 +25,5 @@ pub use records::{
 };
 pub use shown::shown;
 pub use stats::Summary;
+#[cfg(feature = "arrow")]
 pub use tables::SCHEMA_VERSION;

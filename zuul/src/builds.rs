@@ -10,13 +10,16 @@
 //! ref_url}` (`change` an integer, `patchset` a string, unknown values
 //! null). Older Zuuls put those item fields at the top level; both are read.
 
+#[cfg(feature = "client")]
 use std::collections::HashSet;
 
 use crate::vars::ZuulFacts;
-use reqwest::Url;
 use serde_json::Value;
+use url::Url;
 
-use perfkit_http::{DisplaySafeUrl, FetchError, Fetcher, Problem, UrlArgError};
+use perfkit_http::{DisplaySafeUrl, Problem, UrlArgError};
+#[cfg(feature = "client")]
+use perfkit_http::{FetchError, Fetcher};
 use perfkit_schema::shown;
 
 /// What to ask Zuul for.
@@ -26,6 +29,7 @@ pub struct BuildsQuery {
     endpoint: DisplaySafeUrl,
     jobs: Vec<String>,
     projects: Vec<String>,
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     page_size: u32,
 }
 
@@ -281,6 +285,7 @@ pub struct Window {
 /// ran in), `None` while the item is still in its pipeline. In a gate
 /// pipeline `SUCCESS` means every job passed and the change merged (Zuul
 /// reports `MERGE_FAILURE` when the merge itself failed).
+#[cfg(feature = "client")]
 pub async fn buildset_result(
     fetcher: &Fetcher,
     query: &BuildsQuery,
@@ -310,6 +315,7 @@ pub async fn buildset_result(
 /// before it (pages are newest first): before any, it is recent; after an
 /// old one, old. So builds that never ran cannot keep `--since` paging
 /// through the whole history.
+#[cfg(feature = "client")]
 pub async fn list_builds(
     fetcher: &Fetcher,
     query: &BuildsQuery,
@@ -390,6 +396,7 @@ pub async fn list_builds(
     }
 }
 
+#[cfg(feature = "client")]
 fn page_error(url: &Url, e: &FetchError) -> anyhow::Error {
     match e {
         FetchError::NotFound => Problem::new(
@@ -419,7 +426,13 @@ pub fn parse_utc_us(text: &str) -> Option<i64> {
         d.next()?.parse::<u32>().ok()?,
         d.next()?.parse::<u32>().ok()?,
     );
-    if d.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    // Four-digit years: the text comes from a server, and a year past
+    // them would overflow the microseconds below.
+    if d.next().is_some()
+        || !(0..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+    {
         return None;
     }
     let mut micros = 0i64;
@@ -449,7 +462,9 @@ pub fn parse_utc_us(text: &str) -> Option<i64> {
             micros += digits.parse::<i64>().ok()? * 10i64.pow(6 - digits.len() as u32);
         }
     }
-    Some(days_from_civil(year, month, day) * 86_400_000_000 + micros)
+    days_from_civil(year, month, day)
+        .checked_mul(86_400_000_000)?
+        .checked_add(micros)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -469,7 +484,7 @@ pub fn parse_since(text: &str, now_us: i64) -> Result<i64, String> {
     let t = text.trim();
     let age = |digits: &str, unit_us: i64| -> Option<i64> {
         let n = digits.parse::<i64>().ok()?;
-        Some(now_us - n.checked_mul(unit_us)?)
+        now_us.checked_sub(n.checked_mul(unit_us)?)
     };
     let relative = if let Some(d) = t.strip_suffix('d') {
         age(d, 86_400_000_000)
@@ -511,6 +526,21 @@ pub const COMMITS_ARTIFACT: &str = "perfkit_commits";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `zuul_builds` fuzz target: a year of 11 digits
+    /// overflowed the microseconds (a panic in debug builds, a wrong time in
+    /// release ones).
+    #[test]
+    fn times_out_of_range_are_not_times() {
+        assert_eq!(parse_utc_us("20234567896-01-02T03:04:05"), None);
+        assert_eq!(parse_utc_us("10000-01-01"), None);
+        assert!(parse_utc_us("9999-12-31T23:59:59").is_some());
+        assert!(parse_utc_us("0000-01-01").is_some_and(|t| t < 0));
+        let now = parse_utc_us("2026-01-02T00:00:00").unwrap();
+        assert!(parse_since("-106751990d", now).is_err());
+        assert!(parse_since("9223372036854775807h", now).is_err());
+        assert_eq!(parse_since("1d", now), Ok(now - 86_400_000_000));
+    }
 
     #[test]
     fn zuul_10_shape() {

@@ -14,7 +14,7 @@
 //! change could point one at an internal address for the collector to
 //! fetch: only artifacts on the log URL's origin are looked at.
 
-use reqwest::Url;
+use url::Url;
 
 use crate::builds::ApiBuild;
 

@@ -12,6 +12,7 @@ pub mod job;
 pub mod merge;
 mod playbooks;
 pub mod rally_jobs;
+#[cfg(feature = "git")]
 pub mod repo;
 pub mod variants;
 

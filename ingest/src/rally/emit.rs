@@ -22,7 +22,7 @@ use super::state::{Ctx, Fatal, to_us};
 use crate::limits::{
     MAX_ACTION_PATH_BYTES, MAX_DISTINCT_ACTIONS_PER_ITERATION, MAX_SERIES, over, thousands,
 };
-use perfkit_archive::sink::{SampleSink, SinkError};
+use perfkit_schema::sink::{SampleSink, SinkError};
 
 /// `parent` of a top-level action.
 pub(crate) const NO_PARENT: usize = usize::MAX;

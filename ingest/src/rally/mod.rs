@@ -34,7 +34,7 @@ use perfkit_schema::WorkloadRecord;
 
 use crate::IngestError;
 use crate::json_filter::NonFiniteFilter;
-use perfkit_archive::sink::SampleSink;
+use perfkit_schema::sink::SampleSink;
 
 use state::{Ctx, Fatal};
 
@@ -170,10 +170,16 @@ impl ParseError {
                 column: self.column,
                 message: self.message,
             },
+            #[cfg(feature = "archive")]
             ParseErrorKind::Sink => IngestError::Archive(perfkit_archive::ArchiveError::Encode {
                 table: "samples",
                 message: self.message,
             }),
+            #[cfg(not(feature = "archive"))]
+            ParseErrorKind::Sink => IngestError::Sink {
+                path,
+                message: self.message,
+            },
         }
     }
 }
@@ -199,7 +205,7 @@ fn supported_versions_text() -> String {
 /// the sink: callers discard the sink's output when this fails.
 ///
 /// ```
-/// use perfkit_archive::sink::CountingSink;
+/// use perfkit_schema::sink::CountingSink;
 /// use perfkit_ingest::rally::{parse, ParseOptions, SourceFormat};
 ///
 /// let report = r#"{"info": {"format_version": "1.2", "rally_version": "5.1.1"},

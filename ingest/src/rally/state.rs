@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Visitor};
 
 use super::emit::{Deferred, IterBuf, PathIndex};
 use super::{ParseError, ParseErrorKind, ParsedRun, SourceFormat};
-use perfkit_archive::sink::SampleSink;
+use perfkit_schema::sink::SampleSink;
 use perfkit_schema::{Summary, WorkloadRecord};
 
 /// One step of a JSON path.
