@@ -35,18 +35,13 @@ fn object(archive: &Path, table: &str, build: &str) -> PathBuf {
 /// Breaks the three oldest branch builds; returns their ids, in the
 /// order: corrupt `series`, missing `series` and `samples`, corrupt `builds`.
 fn break_three(archive: &Path) -> [String; 3] {
-    let mut branch: Vec<(i64, String)> = rows(archive)
+    // `ls` lists builds oldest first.
+    let branch: Vec<String> = rows(archive)
         .into_iter()
         .filter(|r| r["change"] == 0)
-        .map(|r| {
-            (
-                r["started_at_us"].as_i64().unwrap(),
-                r["build"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|r| r["build"].as_str().unwrap().to_string())
         .collect();
-    branch.sort();
-    let [a, b, c] = [&branch[0].1, &branch[1].1, &branch[2].1].map(String::clone);
+    let [a, b, c] = [&branch[0], &branch[1], &branch[2]].map(String::clone);
     std::fs::write(object(archive, "series", &a), b"PAR1 not really").unwrap();
     std::fs::remove_file(object(archive, "series", &b)).unwrap();
     std::fs::remove_file(object(archive, "samples", &b)).unwrap();

@@ -69,8 +69,11 @@ impl FileLayer {
 
     /// Decides plain or gzip from the bytes held so far, and writes them on.
     fn decide(&mut self) -> io::Result<()> {
-        let FileLayer::Start(head, sink) = std::mem::replace(self, FileLayer::Moving) else {
+        if !matches!(self, FileLayer::Start(..)) {
             return Ok(());
+        }
+        let FileLayer::Start(head, sink) = std::mem::replace(self, FileLayer::Moving) else {
+            unreachable!("checked above");
         };
         if head.starts_with(&GZIP_MAGIC) {
             *self = FileLayer::Gzip(Box::new(MultiGzDecoder::new(sink)));
