@@ -276,7 +276,7 @@ fn locust_through_a_rolling_restart_counts_the_failures_in_the_window() {
     ]);
     wait_for_port(lb);
 
-    let mut driver = Command::new(&command[0])
+    let driver = Command::new(&command[0])
         .args(&command[1..])
         .env("PERFKIT_LOCUST_ISSUE_WEIGHT", "30")
         .env("PERFKIT_LOCUST_VALIDATE_WEIGHT", "70")

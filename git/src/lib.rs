@@ -190,8 +190,7 @@ fn describe(repo: &Repository, oid: Oid) -> Result<Commit, String> {
                     .eq_ignore_ascii_case(key)
                     .then(|| v.trim().to_string())
             })
-            .filter(|v| !v.is_empty())
-            .next_back()
+            .rfind(|v| !v.is_empty())
     };
     let reviewed_on = trailer("Reviewed-on").filter(|u| is_http_url(u));
     let author = commit.author();

@@ -44,7 +44,7 @@ pub fn shown_size(bytes: u64) -> String {
     for (unit, factor) in units {
         if bytes >= factor {
             let value = bytes as f64 / factor as f64;
-            return if bytes % factor == 0 {
+            return if bytes.is_multiple_of(factor) {
                 format!("{} {unit}", bytes / factor)
             } else {
                 format!("{value:.1} {unit}")

@@ -19,7 +19,7 @@ use perfkit_site::feed::{Alert, alerts};
 use perfkit_site::urls::project_dir;
 use serde::Serialize;
 
-use crate::read::{load_projects, open_existing, project_names};
+use crate::read::{load_projects, open_existing, project_names, unreadable_summary};
 use crate::site::open_repos;
 
 /// The tag of suspect messages (one per series and change, see the marker).
@@ -98,11 +98,11 @@ async fn read(
         );
     };
     let archive = open_existing(archive)?;
-    let builds = load_projects(&archive, &projects)
-        .await?
-        .into_values()
-        .next()
-        .unwrap_or_default();
+    let (grouped, unreadable) = load_projects(&archive, &projects).await?;
+    if let Some(line) = unreadable_summary(&unreadable, "the suspects are of the others") {
+        eprintln!("{line}");
+    }
+    let builds = grouped.into_values().next().unwrap_or_default();
     let project = projects.into_iter().next().expect("one project");
     Ok((project, trends(&builds), log))
 }

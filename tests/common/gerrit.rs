@@ -221,7 +221,7 @@ impl Gerrit {
 }
 
 impl Drop for Gerrit {
-    pub fn drop(&mut self) {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
