@@ -57,6 +57,22 @@ fn demo_archives_the_bundled_examples_once() {
     );
     assert!(out.contains("perfkit/demo: 52 branch builds"), "{out}");
     assert!(site.join("perfkit~demo/change/900001-1.html").is_file());
+    // The history's step at build 11 is pinned on the one commit between
+    // builds 10 and 11 of the demo's own repository, with its Gerrit change.
+    let alerts = std::fs::read_to_string(site.join("perfkit~demo/alerts.html"))
+        .unwrap()
+        .replace("&#x2f;", "/");
+    assert!(
+        alerts.contains("perfkit/demo: 1 commit, the culprit")
+            && alerts.contains("Validate every request against the policy file")
+            && alerts.contains("https://review.opendev.org/c/perfkit/demo/+/800011"),
+        "{alerts}"
+    );
+    let feed = std::fs::read_to_string(site.join("perfkit~demo/alerts.atom")).unwrap();
+    assert!(
+        feed.contains("Validate every request against the policy file"),
+        "{feed}"
+    );
 
     let (code, again, _) = run(&mut demo());
     assert_eq!(code, 0);

@@ -436,6 +436,10 @@ fn gate_builds_end_no_suspect_range() {
         ..spec(10, 1.5)
     });
     gate.record.meta.commit = Some(sha(99));
+    // Its change merged, so it is on the branch history; its commit (a
+    // speculative merge) still ends no range.
+    gate.record.meta.zuul_result = Some("SUCCESS".into());
+    gate.record.meta.zuul_buildset_result = Some("SUCCESS".into());
     builds.remove(10);
     builds.insert(10, gate);
     let t = trends(&builds);

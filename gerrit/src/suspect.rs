@@ -5,7 +5,7 @@
 
 use perfkit_analysis::report::markdown_escape;
 
-use crate::client::ChangeMessageInfo;
+use crate::api::ChangeMessageInfo;
 
 /// Marker line prefix: `perfkit-suspect: series=<16 hex> range=<from>..<to>`.
 pub const SUSPECT_MARKER: &str = "perfkit-suspect:";
