@@ -1,7 +1,8 @@
 //! Locust's `--csv PREFIX` set: the input is split at NUL bytes into the
-//! `_stats.csv`, `_stats_history.csv`, `_failures.csv` and
-//! `_exceptions.csv` files (absent when there are fewer parts), written to a
-//! scratch directory and parsed as `perfkit ingest` parses them.
+//! `_stats.csv`, `_stats_history.csv`, `_failures.csv`, `_exceptions.csv`
+//! and `_upgrade_window.json` files (absent when there are fewer parts),
+//! written to a scratch directory and parsed as `perfkit ingest` parses
+//! them (with a window, split into the phases of an upgrade).
 #![no_main]
 
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ fn scratch() -> &'static PathBuf {
 
 fuzz_target!(|data: &[u8]| {
     let dir = scratch();
-    let mut parts = data.splitn(4, |&b| b == 0);
+    let mut parts = data.splitn(5, |&b| b == 0);
     let file = |suffix: &str, part: Option<&[u8]>| {
         let path = dir.join(format!("run{suffix}"));
         match part {
@@ -41,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         history: file("_stats_history.csv", parts.next()),
         failures: file("_failures.csv", parts.next()),
         exceptions: file("_exceptions.csv", parts.next()),
+        window: file("_upgrade_window.json", parts.next()),
     };
     if let Ok(measured) = locust::parse_csv(&set, "job") {
         assert!(measured.failed_operations <= measured.operations);
