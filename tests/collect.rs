@@ -1717,3 +1717,138 @@ fn gate_builds_wait_for_their_buildset_and_record_its_result() {
         ]
     );
 }
+
+/// A Locust job's build as the scaffolded post-run returns it: the CSV
+/// set (with the upgrade window of a run through an upgrade) and the same
+/// run as JSON. The collector archives the CSV set whole, phases included,
+/// exactly as the in-job upload does; two of its files are served
+/// gzip-compressed, as OpenDev's log storage may.
+#[test]
+fn a_locust_csv_set_is_collected_whole_with_its_upgrade_window() {
+    const LOCUST_JOB: &str = "keystone-locust-upgrade";
+    let work = tempfile::tempdir().unwrap();
+    let run_dir = fixture("locust/history/run-01");
+    // The window: the middle third of the run's per-second history.
+    let history = std::fs::read_to_string(run_dir.join("locust_stats_history.csv")).unwrap();
+    let seconds: Vec<f64> = history
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next()?.parse().ok())
+        .collect();
+    let (first, last) = (seconds[0], seconds[seconds.len() - 1]);
+    let window = work.path().join("locust_upgrade_window.json");
+    let span = last - first;
+    std::fs::write(
+        &window,
+        json!({"start": first + span / 3.0, "end": first + 2.0 * span / 3.0}).to_string(),
+    )
+    .unwrap();
+    let file = |name: &str| run_dir.join(name).display().to_string();
+    let mut build = zuul_build(1, LOCUST_JOB, Item::Check(912400, 2), Some("SUCCESS"));
+    let declared = [
+        (
+            "locust_stats.csv",
+            "Locust request statistics (CSV)",
+            "locust_stats_csv",
+        ),
+        (
+            "locust_stats_history.csv",
+            "Locust statistics history (CSV)",
+            "locust_stats_history_csv",
+        ),
+        (
+            "locust_failures.csv",
+            "Locust failures (CSV)",
+            "locust_failures_csv",
+        ),
+        (
+            "locust_exceptions.csv",
+            "Locust exceptions (CSV)",
+            "locust_exceptions_csv",
+        ),
+        ("locust.json", "Locust JSON statistics", "locust_json"),
+        (
+            "locust_upgrade_window.json",
+            "Upgrade window of the Locust run",
+            "locust_upgrade_window_json",
+        ),
+    ];
+    build["artifacts"] = declared
+        .iter()
+        .map(|(f, name, kind)| json!({"name": name, "url": format!("perfkit/{f}"), "metadata": {"type": kind}}))
+        .collect();
+    let files = build["files"].as_object_mut().unwrap();
+    for (f, _, _) in &declared[..5] {
+        let gzip = matches!(*f, "locust_stats.csv" | "locust_stats_history.csv");
+        files.insert(
+            format!("perfkit/{f}"),
+            json!({"path": file(f), "gzip": gzip}),
+        );
+    }
+    files.insert(
+        "perfkit/locust_upgrade_window.json".into(),
+        json!({"path": window.display().to_string()}),
+    );
+    let Some(zuul) = Zuul::start(work.path(), std::slice::from_ref(&build)) else {
+        return;
+    };
+    let collected = work.path().join("collected");
+    let (code, out, err) = collect(&zuul, &collected, &["--job", LOCUST_JOB]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(summary(&out).contains("1 new (1 archived"), "{out}");
+    assert!(out.contains("locust-csv"), "{out}");
+    let fetched: BTreeSet<String> = report_gets(&zuul.take_requests())
+        .into_iter()
+        .filter_map(|p| Some(p.rsplit_once('/')?.1.to_string()))
+        .collect();
+    assert!(!fetched.contains("locust.json"), "{fetched:?}");
+    for (f, _, _) in declared.iter().filter(|(f, ..)| *f != "locust.json") {
+        assert!(fetched.contains(*f), "{f} not fetched: {fetched:?}");
+    }
+
+    // The in-job upload of the same files, by their prefix.
+    let in_job = work.path().join("in-job");
+    let results = work.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    for (f, _, _) in &declared[..5] {
+        std::fs::copy(file(f), results.join(f)).unwrap();
+    }
+    std::fs::copy(&window, results.join("locust_upgrade_window.json")).unwrap();
+    let vars = work.path().join("zuul-vars.json");
+    std::fs::write(&vars, zuul_vars_for(&build).to_string()).unwrap();
+    let (code, out, err) = run(common::ingest_into(&in_job)
+        .arg("--zuul-vars")
+        .arg(&vars)
+        .arg(results.join("locust")));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(tree(&collected), tree(&in_job));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let archive = perfkit_archive::Archive::open(collected.to_str().unwrap()).unwrap();
+    let keys = rt.block_on(archive.list_builds(None)).unwrap();
+    assert_eq!(keys.len(), 1);
+    let archived = rt
+        .block_on(perfkit_archive::history::load_build(&archive, &keys[0]))
+        .unwrap();
+    assert_eq!(archived.record.source_format, "locust-csv");
+    let phase = |p: perfkit_schema::Phase| {
+        archived
+            .series
+            .iter()
+            .find(|r| r.phase == Some(p) && r.action.starts_with("Aggregated"))
+            .unwrap_or_else(|| panic!("no {p:?} row: {:?}", archived.series))
+    };
+    let whole = archived
+        .series
+        .iter()
+        .find(|r| r.phase.is_none() && r.action == "Aggregated")
+        .unwrap();
+    use perfkit_schema::Phase::{After, Before, During};
+    let (before, during, after) = (phase(Before), phase(During), phase(After));
+    assert!(during.samples > 0 && before.samples > 0 && after.samples > 0);
+    assert_eq!(
+        before.samples + during.samples + after.samples,
+        whole.samples
+    );
+    assert_eq!(before.failed + during.failed + after.failed, whole.failed);
+}

@@ -5,10 +5,14 @@
 //! else the known paths below the build's log URL: perfkit's `perfkit/`
 //! and rally-openstack's `results/` (its post-run copies Rally's results
 //! directory into the log root). `report.json` carries everything, so it
-//! is tried before the old-format `results.json`. The scaffolded Locust and
-//! fio jobs return `perfkit/locust.json` (`locust_json`; the CSV set is
-//! several files, archived in the job itself) and `perfkit/fio.json`
-//! (`fio_json`).
+//! is tried before the old-format `results.json`. The scaffolded Locust
+//! jobs return Locust's CSV set (`perfkit/locust_stats.csv`,
+//! `locust_stats_csv`, with its history, failures and exceptions files and,
+//! through an upgrade, `locust_upgrade_window.json` beside it) and the same
+//! run as `perfkit/locust.json` (`locust_json`): the CSV set is preferred,
+//! as the in-job upload prefers it, because only it keeps the per-second
+//! history the upgrade phases are cut from. The fio jobs return
+//! `perfkit/fio.json` (`fio_json`).
 //!
 //! A job chooses its artifacts' URLs (`zuul_return`), so a check job of any
 //! change could point one at an internal address for the collector to
@@ -19,19 +23,21 @@ use url::Url;
 use crate::builds::ApiBuild;
 
 /// Artifact types (`metadata.type`) and names of the scaffolded playbook, best first.
-const ARTIFACTS: [(&str, &str); 4] = [
+const ARTIFACTS: [(&str, &str); 5] = [
     ("rally_report_json", "Rally JSON report"),
     ("rally_results_json", "Rally results JSON"),
+    ("locust_stats_csv", "Locust request statistics (CSV)"),
     ("locust_json", "Locust JSON statistics"),
     ("fio_json", "fio JSON+ output"),
 ];
 
 /// Paths below a build's log URL where Rally results are kept, best first.
-pub const KNOWN_PATHS: [&str; 6] = [
+pub const KNOWN_PATHS: [&str; 7] = [
     "perfkit/report.json",
     "perfkit/results.json",
     "results/report.json",
     "results/results.json",
+    "perfkit/locust_stats.csv",
     "perfkit/locust.json",
     "perfkit/fio.json",
 ];
@@ -45,7 +51,20 @@ pub struct Candidate {
     pub file_name: String,
     /// Whether the build declared it as an artifact (so it must exist).
     pub declared: bool,
+    /// Files that belong with it, downloaded beside it when they exist
+    /// (Locust's `_stats_history.csv` and the rest of its CSV set), with
+    /// the names to give them.
+    pub companions: Vec<(Url, String)>,
 }
+
+/// The files of a Locust CSV set besides `PREFIX_stats.csv`, all optional
+/// (the upgrade window only when the run went through an upgrade).
+const LOCUST_CSV_COMPANIONS: [&str; 4] = [
+    "_stats_history.csv",
+    "_failures.csv",
+    "_exceptions.csv",
+    "_upgrade_window.json",
+];
 
 /// Where to look for a build's results.
 #[derive(Debug, Default)]
@@ -68,10 +87,12 @@ pub fn candidates(build: &ApiBuild) -> Places {
             return;
         }
         let file_name = file_name(&url);
+        let companions = companions(&url, &file_name);
         out.push(Candidate {
             url,
             file_name,
             declared,
+            companions,
         });
     };
     for (kind, name) in ARTIFACTS {
@@ -116,6 +137,27 @@ pub fn candidates(build: &ApiBuild) -> Places {
         candidates: out,
         ignored,
     }
+}
+
+/// The siblings of a Locust `PREFIX_stats.csv` (same directory, so same
+/// origin), named as Locust names them; nothing for any other file.
+fn companions(url: &Url, file_name: &str) -> Vec<(Url, String)> {
+    let Some(prefix) = file_name.strip_suffix("_stats.csv") else {
+        return Vec::new();
+    };
+    let served = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or_default();
+    let gz = if served.ends_with(".gz") { ".gz" } else { "" };
+    LOCUST_CSV_COMPANIONS
+        .iter()
+        .filter_map(|suffix| {
+            let name = format!("{prefix}{suffix}");
+            let sibling = url.join(&format!("{name}{gz}")).ok()?;
+            Some((sibling, name))
+        })
+        .collect()
 }
 
 /// The log URL as a directory URL (Zuul's log URLs end in `/`; be lenient).
@@ -192,6 +234,7 @@ mod tests {
                 "https://logs.example.org/45/1/3/check/j/abc/perfkit/results.json",
                 "https://logs.example.org/45/1/3/check/j/abc/results/report.json",
                 "https://logs.example.org/45/1/3/check/j/abc/results/results.json",
+                "https://logs.example.org/45/1/3/check/j/abc/perfkit/locust_stats.csv",
                 "https://logs.example.org/45/1/3/check/j/abc/perfkit/locust.json",
                 "https://logs.example.org/45/1/3/check/j/abc/perfkit/fio.json",
             ]
@@ -200,6 +243,70 @@ mod tests {
         assert_eq!(c[1].file_name, "results.json");
         let gz = Url::parse("https://logs.example.org/x/perfkit/report.json.gz").unwrap();
         assert_eq!(file_name(&gz), "report.json");
+    }
+
+    #[test]
+    fn a_locust_csv_set_comes_whole_and_before_its_json() {
+        let log = "https://logs.example.org/45/1/3/check/keystone-locust-upgrade/abc/";
+        let artifact = |name: &str, url: &str, kind: &str| Artifact {
+            name: name.into(),
+            url: url.into(),
+            kind: Some(kind.into()),
+        };
+        let b = build(
+            Some(log),
+            vec![
+                artifact(
+                    "Locust JSON statistics",
+                    "perfkit/locust.json",
+                    "locust_json",
+                ),
+                artifact(
+                    "Locust request statistics (CSV)",
+                    "perfkit/locust_stats.csv.gz",
+                    "locust_stats_csv",
+                ),
+            ],
+        );
+        let c = candidates(&b).candidates;
+        assert_eq!(c[0].file_name, "locust_stats.csv");
+        assert!(c[0].declared && c[1].declared);
+        assert_eq!(c[1].file_name, "locust.json");
+        assert!(c[1].companions.is_empty());
+        let siblings: Vec<(&str, &str)> = c[0]
+            .companions
+            .iter()
+            .map(|(url, name)| (url.as_str(), name.as_str()))
+            .collect();
+        let at = |f: &str| format!("{log}perfkit/{f}");
+        assert_eq!(
+            siblings,
+            [
+                (
+                    at("locust_stats_history.csv.gz").as_str(),
+                    "locust_stats_history.csv"
+                ),
+                (at("locust_failures.csv.gz").as_str(), "locust_failures.csv"),
+                (
+                    at("locust_exceptions.csv.gz").as_str(),
+                    "locust_exceptions.csv"
+                ),
+                (
+                    at("locust_upgrade_window.json.gz").as_str(),
+                    "locust_upgrade_window.json"
+                ),
+            ]
+        );
+        // The known path has the same siblings, without `.gz`.
+        let known = candidates(&build(Some(log), Vec::new())).candidates;
+        let stats = known
+            .iter()
+            .find(|c| c.file_name == "locust_stats.csv")
+            .unwrap();
+        assert_eq!(
+            stats.companions[3].0.as_str(),
+            at("locust_upgrade_window.json")
+        );
     }
 
     #[test]

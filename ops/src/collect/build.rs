@@ -252,26 +252,15 @@ impl Collector {
         for candidate in places.candidates {
             let dest = dir.join(&candidate.file_name);
             match self.fetcher.download(&candidate.url, &dest).await {
-                Ok(_) => return Ok(Found::File(dest, candidate.url)),
+                Ok(_) => {
+                    self.download_companions(&candidate.companions, dir).await?;
+                    return Ok(Found::File(dest, candidate.url));
+                }
                 Err(FetchError::NotFound) if candidate.declared => {
                     declared_missing.push(candidate.url.to_string());
                 }
                 Err(FetchError::NotFound) => {}
-                // The same file, the same answer next time.
-                Err(
-                    e @ (FetchError::TooLarge(_) | FetchError::Corrupt(_) | FetchError::Refused(_)),
-                ) => {
-                    return Err(Trouble::ForGood(format!(
-                        "cannot download {}: {e}",
-                        candidate.url
-                    )));
-                }
-                Err(e) => {
-                    return Err(Trouble::Retry(format!(
-                        "cannot download {}: {e}",
-                        candidate.url
-                    )));
-                }
+                Err(e) => return Err(download_trouble(&candidate.url, e)),
             }
         }
         if !declared_missing.is_empty() {
@@ -295,6 +284,22 @@ impl Collector {
                     .into()
             }
         }))
+    }
+
+    /// Downloads the files that go with a result (the rest of a Locust
+    /// CSV set) into `dir`; those the build did not leave are skipped.
+    async fn download_companions(
+        &self,
+        companions: &[(Url, String)],
+        dir: &Path,
+    ) -> Result<(), Trouble> {
+        for (url, name) in companions {
+            match self.fetcher.download(url, &dir.join(name)).await {
+                Ok(_) | Err(FetchError::NotFound) => {}
+                Err(e) => return Err(download_trouble(url, e)),
+            }
+        }
+        Ok(())
     }
 
     async fn ingest(
@@ -344,7 +349,19 @@ impl Collector {
     }
 }
 
-/// `[check, SUCCESS]`: where and how the build ran.
+/// Whether a failed download may pass next time: the same file gives the
+/// same answer when it is too large, corrupt or refused.
+fn download_trouble(url: &Url, e: FetchError) -> Trouble {
+    let message = format!("cannot download {url}: {e}");
+    match e {
+        FetchError::TooLarge(_) | FetchError::Corrupt(_) | FetchError::Refused(_) => {
+            Trouble::ForGood(message)
+        }
+        _ => Trouble::Retry(message),
+    }
+}
+
+/// A build of a gate pipeline, which belongs to a buildset (queue item).
 fn is_gate(build: &ApiBuild) -> bool {
     build
         .pipeline
@@ -353,6 +370,7 @@ fn is_gate(build: &ApiBuild) -> bool {
         && build.buildset.is_some()
 }
 
+/// `[check, job, SUCCESS]`: where and how the build ran.
 fn tags(build: &ApiBuild) -> String {
     let parts: Vec<String> = [&build.pipeline, &build.job_name, &build.result]
         .into_iter()
