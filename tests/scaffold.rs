@@ -375,7 +375,7 @@ fn zuul_d_layout_gets_its_own_file() {
     );
     let text = std::fs::read_to_string(dir.path().join("zuul.d/perfkit-rally.yaml")).unwrap();
     assert!(text.contains("    name: neutron-rally-task\n"), "{text}");
-    assert!(text.contains("    post-run: playbooks/perfkit/post-rally-task.yaml\n"));
+    assert!(text.contains("    post-run:\n      - playbooks/perfkit/post-rally-task.yaml\n"));
     assert!(text.contains("      rally_task: rally-jobs/task-neutron.yaml\n"));
 }
 
@@ -638,6 +638,54 @@ fn help_shows_examples() {
 /// A stand-in `perfkit` in `dir` that logs its arguments, its archive
 /// environment, and the settings file it is handed (`$3`) with its mode.
 /// Returns (executable, log).
+/// ansible-playbook's arguments for a scaffolded post-run on localhost with
+/// the change's zuul vars, Rally results in `results`, perfkit's home and
+/// `vars` (`-e` values, in order).
+fn post_run_args(
+    bin: &Path,
+    results: &Path,
+    home: &Path,
+    vars: &[String],
+    playbook: &Path,
+) -> Vec<String> {
+    let mut args = vec![
+        "-e".to_string(),
+        format!(
+            "ansible_python_interpreter={}",
+            bin.join("python").display()
+        ),
+        "-e".into(),
+        format!("@{}", fixture("zuul-vars/change.yaml").display()),
+        "-e".into(),
+        format!("rally_results_dir={}", results.display()),
+        "-e".into(),
+        format!("perfkit_home={}", home.display()),
+    ];
+    for var in vars {
+        args.extend(["-e".to_string(), var.clone()]);
+    }
+    args.push(playbook.display().to_string());
+    args
+}
+
+/// A scaffolded nova checkout, the tools venv's bin dir and a work
+/// directory, or `None` (printed) when the tools venv is missing.
+fn nova_with_tools(what: &str) -> Option<(tempfile::TempDir, PathBuf, tempfile::TempDir)> {
+    let dir = repo(None, &[]);
+    ok(&perfkit(dir.path(), &["--project", "nova"]));
+    let bin = tool("PERFKIT_TOOLS_BIN", what)?;
+    Some((dir, bin, tempfile::tempdir().unwrap()))
+}
+
+/// The `perfkit_checksum` extra var that lets the post-run run `bin`.
+fn checksum_var(bin: &Path) -> String {
+    let bytes = std::fs::read(bin).unwrap();
+    format!(
+        "perfkit_checksum=sha256:{}",
+        perfkit_schema::identity::sha256_hex(&bytes)
+    )
+}
+
 fn fake_perfkit(dir: &Path) -> (PathBuf, PathBuf) {
     let log = dir.join("calls.log");
     let fake = dir.join("perfkit");
@@ -664,12 +712,9 @@ fn fake_perfkit(dir: &Path) -> (PathBuf, PathBuf) {
 /// in its environment.
 #[test]
 fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
-    let dir = repo(None, &[]);
-    ok(&perfkit(dir.path(), &["--project", "nova"]));
-    let Some(bin) = tool("PERFKIT_TOOLS_BIN", "the stubbed post-run playbook run") else {
+    let Some((dir, bin, work)) = nova_with_tools("the stubbed post-run playbook run") else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
     let results = work.path().join("results");
     std::fs::create_dir_all(&results).unwrap();
     for f in ["report.json", "results.json", "report.html"] {
@@ -724,6 +769,8 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
             format!("perfkit_home={}", work.path().join("home").display()),
             "-e".into(),
             format!("perfkit_bin={}", fake.display()),
+            "-e".into(),
+            checksum_var(&fake),
             "-e".into(),
             format!("ansible_user_dir={}", work.path().display()),
         ];
@@ -791,6 +838,132 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
         );
         eprintln!("post-run playbook with {kind} vars: ok");
     }
+}
+
+/// The post-run hands the archive credentials only to a perfkit whose
+/// sha256 is `perfkit_checksum`, whether it comes from `perfkit_bin` or
+/// `PATH`: it runs a private copy it checked, and refuses (before any
+/// credential is written) a binary that differs or a job without checksum.
+#[test]
+fn post_run_runs_only_a_perfkit_with_the_expected_checksum() {
+    let Some((dir, bin, work)) = nova_with_tools("the post-run's checksum check") else {
+        return;
+    };
+    let results = work.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    std::fs::write(results.join("report.json"), "{}").unwrap();
+    let fakes = work.path().join("fakes");
+    std::fs::create_dir(&fakes).unwrap();
+    let (fake, log) = fake_perfkit(&fakes);
+    let secret = format!("@{}", archive_secret(work.path()).display());
+    let home = work.path().join("home");
+    let playbook = dir.path().join(PLAYBOOK);
+    let run = |extra: &[String], path: Option<&Path>| {
+        let _ = std::fs::remove_file(&log);
+        let mut vars = vec![secret.clone()];
+        vars.extend_from_slice(extra);
+        let args = post_run_args(&bin, &results, &home, &vars, &playbook);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let search = path.map(|p| {
+            std::env::join_paths(
+                std::iter::once(p.to_path_buf())
+                    .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+            )
+            .unwrap()
+        });
+        let env: Vec<(&str, &Path)> = search
+            .as_ref()
+            .map(|p| vec![("PATH", Path::new(p))])
+            .unwrap_or_default();
+        let out = ansible(&bin, &args, &env);
+        (
+            out.status.success(),
+            format!("{}{}", stdout(&out), stderr(&out)),
+        )
+    };
+    let copy = home.join("bin/perfkit");
+
+    // From perfkit_bin, and from PATH: the checked copy runs.
+    for (how, extra, path) in [
+        (
+            "perfkit_bin",
+            vec![
+                format!("perfkit_bin={}", fake.display()),
+                checksum_var(&fake),
+            ],
+            None,
+        ),
+        ("PATH", vec![checksum_var(&fake)], Some(fakes.as_path())),
+    ] {
+        let (ok, text) = run(&extra, path);
+        assert!(ok, "{how}: {text}");
+        let calls = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            calls.starts_with("ARGS ingest --env-file"),
+            "{how}: {calls}"
+        );
+        assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&fake).unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{how}");
+        }
+        assert!(!text.contains("s3cr3t-value"), "{how}: secret printed");
+    }
+
+    // A binary that is not the one the job names, and a job that names
+    // none: perfkit never runs and no settings file is ever written.
+    let other = "0".repeat(64);
+    for (why, extra, want) in [
+        (
+            "wrong checksum",
+            vec![
+                format!("perfkit_bin={}", fake.display()),
+                format!("perfkit_checksum=sha256:{other}"),
+            ],
+            format!("not the {other} of perfkit_checksum"),
+        ),
+        (
+            "no checksum",
+            vec![format!("perfkit_bin={}", fake.display())],
+            "perfkit_checksum the sha256 of the perfkit binary".to_string(),
+        ),
+    ] {
+        let _ = std::fs::remove_file(&copy);
+        let (ok, text) = run(&extra, None);
+        assert!(!ok, "{why}: the post-run passed:\n{text}");
+        assert!(text.contains(&want), "{why}: {want:?} not said:\n{text}");
+        assert!(!log.exists(), "{why}: perfkit ran");
+        assert!(!home.join("archive.env").exists(), "{why}");
+        assert!(!text.contains("s3cr3t-value"), "{why}: secret printed");
+    }
+}
+
+/// The cleanup playbook every job gets removes the archive settings a
+/// post-run that timed out left behind, and is harmless when none are left.
+#[test]
+fn cleanup_playbook_removes_the_archive_settings() {
+    let Some((dir, bin, work)) = nova_with_tools("the cleanup playbook") else {
+        return;
+    };
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let settings = home.join("archive.env");
+    std::fs::write(&settings, "AWS_SECRET_ACCESS_KEY=s3cr3t-value\n").unwrap();
+    let roles = stub_roles(work.path());
+    let cleanup = dir.path().join("playbooks/perfkit/cleanup.yaml");
+    for round in ["left behind", "already gone"] {
+        let text = run_playbook(
+            &bin,
+            &cleanup,
+            &roles,
+            &[format!("perfkit_home={}", home.display())],
+        );
+        assert!(!settings.exists(), "{round}: {text}");
+        assert!(!text.contains("s3cr3t-value"), "{round}: {text}");
+    }
+    assert!(home.is_dir(), "only the settings file goes");
 }
 
 #[test]
@@ -866,15 +1039,10 @@ fn only_build(archive: &str, endpoint: &str) -> perfkit_schema::ArchivedBuild {
 /// metadata in its `builds` row.
 #[test]
 fn post_run_playbook_archives_with_the_real_perfkit() {
-    let dir = repo(None, &[]);
-    ok(&perfkit(dir.path(), &["--project", "nova"]));
-    let Some(bin) = tool(
-        "PERFKIT_TOOLS_BIN",
-        "the post-run playbook with the real perfkit",
-    ) else {
+    let Some((dir, bin, work)) = nova_with_tools("the post-run playbook with the real perfkit")
+    else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
     let moto = moto::Moto::start(&bin, work.path());
     let endpoint = moto.endpoint();
     const BUCKET: &str = "perfkit-in-job";
@@ -891,6 +1059,7 @@ fn post_run_playbook_archives_with_the_real_perfkit() {
     let report_sha256 =
         perfkit_schema::identity::sha256_hex(&std::fs::read(results.join("report.json")).unwrap());
     let playbook = dir.path().join(PLAYBOOK);
+    let checksum = checksum_var(Path::new(env!("CARGO_BIN_EXE_perfkit")));
     let build = "5f2c1e0a9b8d4c3e8f7a6b5c4d3e2f1a";
     for (kind, change, patchset, pipeline) in [
         ("change", 912345, 3, "check"),
@@ -920,6 +1089,8 @@ fn post_run_playbook_archives_with_the_real_perfkit() {
             format!("perfkit_home={}", work.path().join(kind).display()),
             "-e".into(),
             format!("perfkit_bin={}", env!("CARGO_BIN_EXE_perfkit")),
+            "-e".into(),
+            checksum.clone(),
             "-e".into(),
             format!("@{}", secret.display()),
             playbook.display().to_string(),
@@ -988,6 +1159,295 @@ fn post_run_playbook_archives_with_the_real_perfkit() {
         assert!(!archived.series.is_empty(), "{kind}");
         eprintln!("post-run playbook archived a {kind} build into moto S3: ok");
     }
+}
+
+/// The identity policy of docs/credentials.md (read from it), for `project`
+/// (URL-encoded) under `bucket`/`prefix`.
+fn documented_policy(bucket: &str, prefix: &str, project: &str) -> serde_json::Value {
+    let doc = std::fs::read_to_string(workspace().join("docs/credentials.md")).unwrap();
+    let start = doc
+        .find("```json\n")
+        .expect("docs/credentials.md: no json block")
+        + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    let text = doc[start..end]
+        .replace("BUCKET", bucket)
+        .replace("PREFIX", prefix)
+        .replace("PROJECT", project);
+    serde_json::from_str(&text).expect("docs/credentials.md: the policy is not JSON")
+}
+
+/// Creates IAM users with the given policies on a moto server (auth off),
+/// a bucket, then turns moto's IAM enforcement on; returns each user's
+/// (access key id, secret).
+fn moto_users(
+    bin: &Path,
+    endpoint: &str,
+    bucket: &str,
+    users: &[(&str, serde_json::Value)],
+) -> BTreeMap<String, (String, String)> {
+    let script = r#"
+import json, sys, urllib.request, boto3
+endpoint, bucket, users = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+kw = dict(endpoint_url=endpoint, region_name="us-east-1",
+          aws_access_key_id="test", aws_secret_access_key="test")
+iam = boto3.client("iam", **kw)
+keys = {}
+for name, policy in users.items():
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    keys[name] = [key["AccessKeyId"], key["SecretAccessKey"]]
+boto3.client("s3", **kw).create_bucket(Bucket=bucket)
+# From now on every request is authenticated and authorized.
+# (Not form-encoded: moto reads the raw body.)
+urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset-auth", data=b"0",
+    headers={"Content-Type": "application/octet-stream"}, method="POST"))
+print(json.dumps(keys))
+"#;
+    let users: serde_json::Map<String, serde_json::Value> = users
+        .iter()
+        .map(|(name, policy)| (name.to_string(), policy.clone()))
+        .collect();
+    let out = Command::new(bin.join("python"))
+        .args(["-c", script, endpoint, bucket])
+        .arg(serde_json::Value::Object(users).to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "moto IAM setup: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// What S3 answers `user` for each (name, operation, key) probe: "ok" or
+/// the error code.
+fn s3_probes(
+    bin: &Path,
+    endpoint: &str,
+    user: &(String, String),
+    bucket: &str,
+    probes: &[(&str, &str, String)],
+) -> BTreeMap<String, String> {
+    let script = r#"
+import json, sys, boto3, botocore
+endpoint, key_id, secret, bucket, probes = sys.argv[1:5] + [json.loads(sys.argv[5])]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id=key_id, aws_secret_access_key=secret)
+answers = {}
+for name, op, key in probes:
+    try:
+        if op == "put":
+            s3.put_object(Bucket=bucket, Key=key, Body=b"forged")
+        elif op == "delete":
+            s3.delete_object(Bucket=bucket, Key=key)
+        elif op == "get":
+            s3.get_object(Bucket=bucket, Key=key)
+        elif op == "list":
+            s3.list_objects_v2(Bucket=bucket, Prefix=key)
+        answers[name] = "ok"
+    except botocore.exceptions.ClientError as e:
+        answers[name] = e.response["Error"]["Code"]
+print(json.dumps(answers))
+"#;
+    let out = Command::new(bin.join("python"))
+        .args(["-c", script, endpoint, &user.0, &user.1, bucket])
+        .arg(serde_json::to_string(probes).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "S3 probes: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+/// The credential docs/credentials.md recommends for the in-job upload, on
+/// a moto S3 server that enforces IAM identity policies: the scaffolded
+/// post-run archives the nova build with it (real perfkit), and the same
+/// keys cannot add another project's builds (not even `novaclient`, whose
+/// name starts with nova's), delete, overwrite-read other projects, or
+/// list. A credential without the optional read statement uploads too.
+#[test]
+fn a_project_scoped_credential_adds_only_its_own_builds() {
+    let Some((dir, bin, work)) = nova_with_tools("the project-scoped S3 credential") else {
+        return;
+    };
+    let moto = moto::Moto::start(&bin, work.path());
+    let endpoint = moto.endpoint();
+    const BUCKET: &str = "perf";
+    const PREFIX: &str = "openstack";
+    let policy = documented_policy(BUCKET, PREFIX, "openstack%2Fnova");
+    let mut put_only = policy.clone();
+    put_only["Statement"].as_array_mut().unwrap().truncate(1);
+    let everything = serde_json::json!({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    let users = moto_users(
+        &bin,
+        &endpoint,
+        BUCKET,
+        &[
+            ("nova-ci", policy),
+            ("nova-put-only", put_only),
+            ("admin", everything),
+        ],
+    );
+    let env_file = |user: &str| {
+        let (id, secret) = &users[user];
+        let path = work.path().join(format!("{user}.env"));
+        std::fs::write(
+            &path,
+            format!(
+                "PERFKIT_ARCHIVE=s3://{BUCKET}/{PREFIX}\nAWS_ACCESS_KEY_ID={id}\nAWS_SECRET_ACCESS_KEY={secret}\nAWS_REGION=us-east-1\nAWS_ENDPOINT={endpoint}\nAWS_ALLOW_HTTP=true\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let keys_of = |project: &str| -> Vec<String> {
+        let script = r#"
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[4]):
+    for obj in page.get("Contents", []):
+        print(obj["Key"])
+"#;
+        let (id, secret) = &users["admin"];
+        let out = Command::new(bin.join("python"))
+            .args(["-c", script, &endpoint, id, secret, BUCKET])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "listing: {}", stderr(&out));
+        stdout(&out)
+            .lines()
+            .filter(|k| k.contains(&format!("/project={project}/")))
+            .map(str::to_string)
+            .collect()
+    };
+
+    // The in-job path: the scaffolded post-run with nova-ci's keys.
+    let results = work.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    std::fs::copy(
+        fixture("rally/dev-success.report.json"),
+        results.join("report.json"),
+    )
+    .unwrap();
+    let (id, secret) = &users["nova-ci"];
+    let secret_file = work.path().join("secret.yaml");
+    std::fs::write(
+        &secret_file,
+        format!(
+            "perfkit_archive:\n  url: s3://{BUCKET}/{PREFIX}\n  env:\n    AWS_ACCESS_KEY_ID: {id}\n    AWS_SECRET_ACCESS_KEY: {secret}\n    AWS_REGION: us-east-1\n    AWS_ENDPOINT: {endpoint}\n    AWS_ALLOW_HTTP: 'true'\n"
+        ),
+    )
+    .unwrap();
+    let perfkit_bin = Path::new(env!("CARGO_BIN_EXE_perfkit"));
+    let args = post_run_args(
+        &bin,
+        &results,
+        &work.path().join("home"),
+        &[
+            format!("perfkit_bin={}", perfkit_bin.display()),
+            checksum_var(perfkit_bin),
+            format!("@{}", secret_file.display()),
+        ],
+        &dir.path().join(PLAYBOOK),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ansible(&bin, &args, &[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let nova = keys_of("openstack%2Fnova");
+    assert_eq!(nova.len(), 4, "{nova:?}");
+
+    // What else the keys can do: only add objects under nova's keys.
+    let builds_row = nova.iter().find(|k| k.contains("/v1/builds/")).unwrap();
+    let elsewhere = |project: &str| {
+        format!("{PREFIX}/v1/builds/project={project}/change=0/patchset=0/build=forged.parquet")
+    };
+    let answers = s3_probes(
+        &bin,
+        &endpoint,
+        &users["nova-ci"],
+        BUCKET,
+        &[
+            (
+                "add to nova",
+                "put",
+                format!(
+                    "{PREFIX}/v1/samples/project=openstack%2Fnova/change=0/patchset=0/build=probe.parquet"
+                ),
+            ),
+            ("read nova's builds row", "get", builds_row.clone()),
+            ("forge neutron", "put", elsewhere("openstack%2Fneutron")),
+            (
+                "forge novaclient",
+                "put",
+                elsewhere("openstack%2Fnovaclient"),
+            ),
+            (
+                "forge outside the tables",
+                "put",
+                format!("{PREFIX}/v1/project=openstack%2Fnova/x"),
+            ),
+            ("delete nova's row", "delete", builds_row.clone()),
+            ("list", "list", format!("{PREFIX}/")),
+        ],
+    );
+    let want: BTreeMap<String, String> = [
+        ("add to nova", "ok"),
+        ("read nova's builds row", "ok"),
+        ("forge neutron", "AccessDenied"),
+        ("forge novaclient", "AccessDenied"),
+        ("forge outside the tables", "AccessDenied"),
+        ("delete nova's row", "AccessDenied"),
+        ("list", "AccessDenied"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(answers, want);
+
+    // `perfkit ingest` with nova's keys: another project fails and writes
+    // nothing; nova's own builds go in, once, with or without the read.
+    let ingest = |user: &str, project: &str, report: &str| {
+        Command::new(perfkit_bin)
+            .args(["ingest", "--env-file"])
+            .arg(env_file(user))
+            .args(["--project", project])
+            .arg(fixture(report))
+            .output()
+            .unwrap()
+    };
+    let out = ingest(
+        "nova-ci",
+        "openstack/neutron",
+        "rally/dev-failures.report.json",
+    );
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("the credential may not write this key"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(keys_of("openstack%2Fneutron"), Vec::<String>::new());
+    for (user, report) in [
+        ("nova-ci", "rally/dev-failures.report.json"),
+        ("nova-put-only", "rally/dev-success-x2.report.json"),
+    ] {
+        let first = ingest(user, "openstack/nova", report);
+        assert!(first.status.success(), "{user}: {}", stderr(&first));
+        assert!(
+            stdout(&first).contains(": archived openstack/nova"),
+            "{user}: {}",
+            stdout(&first)
+        );
+        let again = ingest(user, "openstack/nova", report);
+        assert!(again.status.success(), "{user}: {}", stderr(&again));
+        assert!(
+            stdout(&again).contains("already"),
+            "{user}: {}",
+            stdout(&again)
+        );
+    }
+    // The playbook's build, the probe object, and two more builds.
+    assert_eq!(keys_of("openstack%2Fnova").len(), 4 + 1 + 8);
 }
 
 // --- `--with-locust` and `--with-fio` ---
@@ -1312,22 +1772,34 @@ fn locust_and_fio_jobs_pass_zuul_and_ansible_in_every_layout() {
     let text = std::fs::read_to_string(keystone.path().join(".zuul.yaml")).unwrap();
     for line in [
         "    name: keystone-locust\n    parent: devstack\n",
-        "    run: playbooks/perfkit/run-locust.yaml\n    post-run: playbooks/perfkit/post-locust.yaml\n",
+        "    run: playbooks/perfkit/run-locust.yaml\n",
+        "    post-run:\n      - playbooks/perfkit/post-locust.yaml\n",
         "      perfkit_locustfile: rally-jobs/locust/locustfile.py\n",
         "      perfkit_locust_issue_weight: 30\n      perfkit_locust_validate_weight: 70\n",
         "    name: keystone-fio\n    parent: base\n",
         "      perfkit_fio_jobfile: rally-jobs/fio/keystone.fio\n",
         "    name: keystone-fio-rbd\n    parent: devstack-plugin-ceph-tempest-py3\n",
-        "    run: playbooks/perfkit/run-fio-rbd.yaml\n    post-run: playbooks/perfkit/post-fio.yaml\n",
+        "    run: playbooks/perfkit/run-fio-rbd.yaml\n",
+        "    post-run:\n      - playbooks/perfkit/post-fio.yaml\n",
         "      devstack_services:\n        tempest: false\n",
         "      perfkit_fio_jobfile: rally-jobs/fio/keystone-rbd.fio\n",
         "      perfkit_fio_rbd_pool: volumes\n      perfkit_fio_rbd_client: admin\n",
         "    name: keystone-locust-upgrade\n    parent: grenade\n",
-        "    run: playbooks/perfkit/run-locust-upgrade.yaml\n    post-run: playbooks/perfkit/post-locust.yaml\n",
+        "    run: playbooks/perfkit/run-locust-upgrade.yaml\n",
+        "    post-run:\n      - playbooks/perfkit/post-locust.yaml\n",
         "      - zuul: openstack/grenade\n",
     ] {
         assert!(text.contains(line), "{line:?} missing:\n{text}");
     }
+    // Every job removes the archive credentials even after a post-run
+    // timeout or an abort: Zuul runs cleanup post-run playbooks whatever
+    // happened.
+    assert_eq!(
+        text.matches("      - name: playbooks/perfkit/cleanup.yaml\n        cleanup: true\n")
+            .count(),
+        text.matches("- job:\n").count(),
+        "{text}"
+    );
 }
 
 #[test]
@@ -1938,6 +2410,7 @@ fn the_locust_job_runs_against_a_stand_in_keystone() {
             results_var,
             format!("perfkit_home={}", home.display()),
             format!("perfkit_bin={}", fake.display()),
+            checksum_var(&fake),
             secret,
         ],
     );
@@ -2085,6 +2558,7 @@ fn the_fio_job_file_parses_and_the_fio_job_runs_here() {
             results_var,
             format!("perfkit_home={}", home.display()),
             format!("perfkit_bin={}", fake.display()),
+            checksum_var(&fake),
             secret,
         ],
     );
@@ -2319,6 +2793,7 @@ fn the_fio_rbd_job_file_parses_and_its_playbook_always_removes_the_image() {
             results_var.clone(),
             format!("perfkit_home={}", home.display()),
             format!("perfkit_bin={}", fake.display()),
+            checksum_var(&fake),
             secret,
         ],
     );

@@ -42,6 +42,13 @@ impl ArchiveError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             ArchiveError::Url { .. } => "use a directory, `file://`, `s3://bucket/prefix`, `gs://`, `az://` or `memory://` URL".into(),
+            ArchiveError::Store { action, source, .. }
+                if matches!(**source, object_store::Error::PermissionDenied { .. }) =>
+            {
+                format!(
+                    "the credential may not {action} this key: a credential scoped to one project's keys (docs/credentials.md) can only add that project's builds; check `--project` and the credential"
+                )
+            }
             ArchiveError::Store { .. } => "check the archive URL, credentials (`AWS_*`, `GOOGLE_*`, `AZURE_*`) and that the store is reachable, then run the same command again: it is safe to repeat".into(),
             ArchiveError::Encode { .. } | ArchiveError::Decode { .. } => return None,
         })

@@ -121,6 +121,23 @@ impl Archive {
         self.exists(&self.path(key, Table::Builds)).await
     }
 
+    /// Like [`Archive::contains`], or `None` when the store refuses to say:
+    /// an in-job credential may only add objects (`docs/credentials.md`),
+    /// and real S3 answers such a caller's HEAD with 403 even for a missing
+    /// key. Writers then rely on the create-only `builds` row instead.
+    pub async fn contains_if_allowed(
+        &self,
+        key: &ArchiveKey,
+    ) -> Result<Option<bool>, ArchiveError> {
+        let path = self.path(key, Table::Builds);
+        match self.store.head(&path).await {
+            Ok(_) => Ok(Some(true)),
+            Err(object_store::Error::NotFound { .. }) => Ok(Some(false)),
+            Err(object_store::Error::PermissionDenied { .. }) => Ok(None),
+            Err(e) => Err(self.error("check", &path, e)),
+        }
+    }
+
     /// Writes one build: samples, workloads and series first, the `builds`
     /// object last, so readers never see a partial build. Without `replace`, an
     /// archived build is left alone ([`PutOutcome::AlreadyArchived`]); with
@@ -133,7 +150,12 @@ impl Archive {
         replace: bool,
     ) -> Result<PutOutcome, ArchiveError> {
         let builds = self.path(key, Table::Builds);
-        let existed = self.exists(&builds).await?;
+        let existed = if replace {
+            self.exists(&builds).await?
+        } else {
+            // Not knowing is fine here: the create-only row below decides.
+            self.contains_if_allowed(key).await? == Some(true)
+        };
         if existed && !replace {
             return Ok(PutOutcome::AlreadyArchived);
         }

@@ -104,7 +104,7 @@ pub async fn ingest_file(
     let (build_id, mut digest) = build_id_for(run_id, || hash_file(path, progress, size))?;
     let key = key_for(request, &build_id);
     let location = archive.object_url(&key, Table::Builds);
-    if !request.replace && archive.contains(&key).await? {
+    if !request.replace && archive.contains_if_allowed(&key).await? == Some(true) {
         let digest = match digest.take() {
             Some(digest) => digest,
             None => hash_file(path, progress, size)?,
@@ -169,7 +169,7 @@ async fn ingest_measured(
     let (build_id, _) = build_id_for(run_id, || Ok(digest.clone()))?;
     let key = key_for(request, &build_id);
     let location = archive.object_url(&key, Table::Builds);
-    if !request.replace && archive.contains(&key).await? {
+    if !request.replace && archive.contains_if_allowed(&key).await? == Some(true) {
         return already_archived(archive, path, key, location, &digest).await;
     }
     let job = request.meta.job.clone().unwrap_or_default();

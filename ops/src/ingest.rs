@@ -303,7 +303,7 @@ pub fn print_report(report: &IngestReport, file: &str) {
     };
     let verb = match report.outcome {
         PutOutcome::Replaced => "replaced",
-        PutOutcome::AlreadyArchived => "already archived (a concurrent ingest won)",
+        PutOutcome::AlreadyArchived => "already archived (its builds row existed when written)",
         PutOutcome::Written => "archived",
     };
     let rally = build.source_format.starts_with("rally");

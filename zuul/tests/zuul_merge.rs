@@ -392,7 +392,9 @@ job:
   timeout: 7800
   required-projects: [openstack/rally-openstack, openstack/designate, openstack/python-designateclient]
   irrelevant-files: ['^.*\.rst$', '^api-ref/.*$', '^doc/.*$', '^releasenotes/.*$']
-  post-run: playbooks/perfkit/post-rally-task.yaml
+  post-run:
+    - playbooks/perfkit/post-rally-task.yaml
+    - {name: playbooks/perfkit/cleanup.yaml, cleanup: true}
   vars:
     rally_task: rally-jobs/task-designate.yaml
     devstack_plugins:

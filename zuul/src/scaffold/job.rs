@@ -14,6 +14,10 @@ use crate::scaffold::catalog::ServiceEntry;
 pub const GENERIC_PARENT: &str = "rally-task-at-devstack";
 /// Where the scaffolded post-run playbook lives in the project repo.
 pub const POST_RUN_PLAYBOOK: &str = "playbooks/perfkit/post-rally-task.yaml";
+/// The cleanup playbook (a post-run with `cleanup: true`) every perfkit job
+/// shares: it removes the archive credentials when the post-run timed out or
+/// the build was aborted.
+pub const CLEANUP_PLAYBOOK: &str = "playbooks/perfkit/cleanup.yaml";
 /// Pipelines used when `--pipelines` is not given.
 pub const DEFAULT_PIPELINES: [&str; 2] = ["check", "gate"];
 /// Changes that cannot alter performance (docs, release notes).
@@ -138,6 +142,7 @@ pub fn render_job(spec: &JobSpec, templates_dir: Option<&Path>) -> Result<String
             timeout => spec.timeout,
             rally_task => spec.rally_task.clone(),
             post_run => spec.post_run.clone(),
+            cleanup_run => CLEANUP_PLAYBOOK,
             required_projects => spec.required_projects.clone(),
             devstack_plugins => spec.devstack_plugins.clone(),
             devstack_services => spec.devstack_services.clone(),

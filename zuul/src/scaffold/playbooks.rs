@@ -1,19 +1,21 @@
 //! The playbooks perfkit adds to a project (and their README): the Rally
 //! job's post-run, and the run and post-run playbooks of the Locust and fio
 //! variants. Both Locust run playbooks (plain, through an upgrade) import
-//! `tasks/prepare-locust.yaml` and share the post-run `post-locust.yaml`. Every post-run imports `tasks/keep-results.yaml`: keep the
-//! results as Zuul artifacts, archive them with `perfkit ingest` where a
-//! secret allows. Both fio run playbooks (local disk, Ceph RBD) import
-//! `tasks/run-fio.yaml` and share the post-run `post-fio.yaml`. The playbooks are static Ansible (their `{{ }}` are
-//! Ansible's), each replaceable by a file at the same path under
-//! `--templates`; only the README is a template.
+//! `tasks/prepare-locust.yaml` and share the post-run `post-locust.yaml`.
+//! Every post-run imports `tasks/keep-results.yaml`: keep the results as
+//! Zuul artifacts, archive them with `perfkit ingest` where a secret allows.
+//! Both fio run playbooks (local disk, Ceph RBD) import `tasks/run-fio.yaml`
+//! and share the post-run `post-fio.yaml`. Every job's last post-run, with
+//! `cleanup: true`, is `cleanup.yaml`. The playbooks are static Ansible
+//! (their `{{ }}` are Ansible's), each replaceable by a file at the same
+//! path under `--templates`; only the README is a template.
 
 use std::path::{Path, PathBuf};
 
 use minijinja::context;
 
 use crate::scaffold::ScaffoldError;
-use crate::scaffold::job::{JobSpec, POST_RUN_PLAYBOOK, render};
+use crate::scaffold::job::{CLEANUP_PLAYBOOK, JobSpec, POST_RUN_PLAYBOOK, render};
 use crate::scaffold::variants::Variant;
 
 /// The post-run tasks every perfkit job shares.
@@ -27,6 +29,7 @@ pub const LOCUST_THROUGH_UPGRADE: &str = "playbooks/perfkit/files/locust-through
 /// The tasks that run fio, shared by both fio run playbooks.
 pub const RUN_FIO_TASKS: &str = "playbooks/perfkit/tasks/run-fio.yaml";
 
+const CLEANUP: &str = include_str!("../../../rally-jobs-template/playbooks/perfkit/cleanup.yaml");
 const POST_RALLY: &str =
     include_str!("../../../rally-jobs-template/playbooks/perfkit/post-rally-task.yaml");
 const KEEP_RESULTS: &str =
@@ -78,6 +81,7 @@ pub fn render_playbooks(
     Ok(vec![
         static_file(POST_RUN_PLAYBOOK, POST_RALLY, templates_dir)?,
         static_file(KEEP_RESULTS_TASKS, KEEP_RESULTS, templates_dir)?,
+        static_file(CLEANUP_PLAYBOOK, CLEANUP, templates_dir)?,
         (dir.join("README.rst"), readme),
     ])
 }
@@ -99,6 +103,7 @@ pub fn variant_playbooks(
         static_file(&variant.run_playbook(), run, templates_dir)?,
         static_file(&variant.post_run_playbook(), post, templates_dir)?,
         static_file(RESULTS_VARS, RESULTS, templates_dir)?,
+        static_file(CLEANUP_PLAYBOOK, CLEANUP, templates_dir)?,
     ];
     if matches!(variant, Variant::Fio | Variant::FioRbd) {
         files.push(static_file(RUN_FIO_TASKS, RUN_FIO_SHARED, templates_dir)?);

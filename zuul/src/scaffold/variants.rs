@@ -14,7 +14,7 @@ use minijinja::context;
 use perfkit_schema::ProjectName;
 
 use crate::scaffold::ScaffoldError;
-use crate::scaffold::job::{IRRELEVANT_FILES, render};
+use crate::scaffold::job::{CLEANUP_PLAYBOOK, IRRELEVANT_FILES, render};
 use crate::scaffold::playbooks::variant_playbooks;
 
 const LOCUSTFILE_TEMPLATE: &str =
@@ -218,6 +218,7 @@ pub fn plan_variant(
             workload => workload.clone(),
             run => variant.run_playbook(),
             post_run => variant.post_run_playbook(),
+            cleanup_run => CLEANUP_PLAYBOOK,
             irrelevant_files => IRRELEVANT_FILES.to_vec(),
             node_label => FIO_NODE_LABEL,
         },
@@ -267,6 +268,16 @@ mod tests {
         plan_variant(variant, &project, None).unwrap()
     }
 
+    /// The job's post-run: `post`, then the shared cleanup playbook with
+    /// `cleanup: true` (run even when the build is aborted).
+    fn assert_post_runs(job: &yaml_serde::Value, post: &str) {
+        let runs = &job["post-run"];
+        assert_eq!(runs[0].as_str(), Some(post), "{runs:?}");
+        assert_eq!(runs[1]["name"].as_str(), Some(CLEANUP_PLAYBOOK), "{runs:?}");
+        assert_eq!(runs[1]["cleanup"].as_bool(), Some(true), "{runs:?}");
+        assert!(runs.get(2).is_none(), "{runs:?}");
+    }
+
     fn job_body(text: &str) -> yaml_serde::Value {
         let stanzas: Vec<yaml_serde::Value> = yaml_serde::from_str(text).unwrap();
         assert_eq!(stanzas.len(), 1, "{text}");
@@ -283,10 +294,7 @@ mod tests {
             job["run"].as_str(),
             Some("playbooks/perfkit/run-locust.yaml")
         );
-        assert_eq!(
-            job["post-run"].as_str(),
-            Some("playbooks/perfkit/post-locust.yaml")
-        );
+        assert_post_runs(&job, "playbooks/perfkit/post-locust.yaml");
         assert_eq!(job["roles"][0]["zuul"].as_str(), Some("openstack/devstack"));
         let vars = &job["vars"];
         assert_eq!(
@@ -314,6 +322,7 @@ mod tests {
                 "playbooks/perfkit/run-locust.yaml",
                 "playbooks/perfkit/post-locust.yaml",
                 "playbooks/perfkit/vars/results.yaml",
+                "playbooks/perfkit/cleanup.yaml",
                 "playbooks/perfkit/tasks/prepare-locust.yaml"
             ]
         );
@@ -385,10 +394,7 @@ mod tests {
             job["run"].as_str(),
             Some("playbooks/perfkit/run-fio-rbd.yaml")
         );
-        assert_eq!(
-            job["post-run"].as_str(),
-            Some("playbooks/perfkit/post-fio.yaml")
-        );
+        assert_post_runs(&job, "playbooks/perfkit/post-fio.yaml");
         let vars = &job["vars"];
         assert_eq!(vars["devstack_services"]["tempest"].as_bool(), Some(false));
         assert_eq!(
@@ -412,12 +418,13 @@ mod tests {
                 "playbooks/perfkit/run-fio-rbd.yaml",
                 "playbooks/perfkit/post-fio.yaml",
                 "playbooks/perfkit/vars/results.yaml",
+                "playbooks/perfkit/cleanup.yaml",
                 "playbooks/perfkit/tasks/run-fio.yaml"
             ]
         );
         // The same post-run and fio tasks as the local-disk job, byte for byte.
         let local = plan(Variant::Fio, "openstack/cinder");
-        for shared in [2, 3, 4] {
+        for shared in [2, 3, 4, 5] {
             assert_eq!(p.files[shared], local.files[shared]);
         }
         let run = &p.files[1].1;
@@ -458,10 +465,7 @@ mod tests {
             job["run"].as_str(),
             Some("playbooks/perfkit/run-locust-upgrade.yaml")
         );
-        assert_eq!(
-            job["post-run"].as_str(),
-            Some("playbooks/perfkit/post-locust.yaml")
-        );
+        assert_post_runs(&job, "playbooks/perfkit/post-locust.yaml");
         assert_eq!(job["roles"][1]["zuul"].as_str(), Some("openstack/grenade"));
         let vars = &job["vars"];
         assert_eq!(vars["perfkit_locust_issue_weight"].as_u64(), Some(30));
@@ -489,6 +493,7 @@ mod tests {
                 "playbooks/perfkit/run-locust-upgrade.yaml",
                 "playbooks/perfkit/post-locust.yaml",
                 "playbooks/perfkit/vars/results.yaml",
+                "playbooks/perfkit/cleanup.yaml",
                 "playbooks/perfkit/tasks/prepare-locust.yaml",
                 "playbooks/perfkit/files/locust-through-upgrade.py"
             ]
@@ -496,7 +501,7 @@ mod tests {
         // The locustfile, post-run and Locust preparation of the plain job,
         // byte for byte.
         let plain = plan(Variant::Locust, "openstack/keystone");
-        for (shared, in_plain) in [(0, 0), (2, 2), (3, 3), (4, 4)] {
+        for (shared, in_plain) in [(0, 0), (2, 2), (3, 3), (4, 4), (5, 5)] {
             assert_eq!(p.files[shared], plain.files[in_plain]);
         }
         let run = &p.files[1].1;
