@@ -1111,10 +1111,15 @@ fn post_run_playbook_archives_with_the_real_perfkit() {
         let partition = format!(
             "project=openstack%2Fnova/change={change}/patchset={patchset}/build={build}.parquet"
         );
-        let want: Vec<String> = ["builds", "samples", "series", "workloads"]
+        let mut want: Vec<String> = ["builds", "samples", "series", "workloads"]
             .iter()
             .map(|table| format!("{kind}/v1/{table}/{partition}"))
             .collect();
+        // The object that showed the store honours create-only puts.
+        want.insert(
+            1,
+            format!("{kind}/v1/builds/project=openstack%2Fnova/create-only-probe"),
+        );
         assert_eq!(
             s3_keys(&bin, &endpoint, BUCKET, &format!("{kind}/")),
             want,
@@ -1316,7 +1321,7 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[4]):
         assert!(out.status.success(), "listing: {}", stderr(&out));
         stdout(&out)
             .lines()
-            .filter(|k| k.contains(&format!("/project={project}/")))
+            .filter(|k| k.contains(&format!("/project={project}/")) && k.ends_with(".parquet"))
             .map(str::to_string)
             .collect()
     };

@@ -32,6 +32,16 @@ fn object(archive: &Path, table: &str, build: &str) -> PathBuf {
     ))
 }
 
+/// `perfkit compare` of the demo's regressed patchset: (exit code, stdout,
+/// stderr).
+fn compare(archive: &Path) -> (i32, String, String) {
+    run(perfkit()
+        .arg("compare")
+        .arg("--archive")
+        .arg(archive)
+        .args(["--project", DEMO, "--change", "900001", "--patchset", "1"]))
+}
+
 /// Breaks the three oldest branch builds; returns their ids, in the
 /// order: corrupt `series`, missing `series` and `samples`, corrupt `builds`.
 fn break_three(archive: &Path) -> [String; 3] {
@@ -79,13 +89,6 @@ fn compare_review_ls_and_site_skip_a_bad_build_and_go_on() {
         .iter()
         .filter(|r| r["change"] == 0 && r["source_format"] != "none")
         .count();
-    let compare = |archive: &Path| {
-        run(perfkit()
-            .arg("compare")
-            .arg("--archive")
-            .arg(archive)
-            .args(["--project", DEMO, "--change", "900001", "--patchset", "1"]))
-    };
     let (code, before, _) = compare(&archive);
     assert_eq!(code, 1, "{before}");
     let broken = break_three(&archive);
@@ -174,4 +177,55 @@ fn compare_review_ls_and_site_skip_a_bad_build_and_go_on() {
         );
         assert!(out_dir.join("index.html").is_file());
     }
+}
+
+/// A `builds` row put under another build's path (copied by hand, or
+/// written by a credential that may write there) is not read as that
+/// build: a branch build's objects copied under the patchset that
+/// `compare` judges are skipped with a warning saying what the row and the
+/// path each name, and the verdict is the one without them.
+#[test]
+fn a_build_row_under_another_builds_path_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = demo_archive(dir.path());
+    let (code, before, _) = compare(&archive);
+    assert_eq!(code, 1, "{before}");
+    let listed = rows(&archive).len();
+    let branch = rows(&archive)
+        .into_iter()
+        .find(|r| r["change"] == 0 && r["source_format"] != "none")
+        .unwrap()["build"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for table in ["builds", "samples", "workloads", "series"] {
+        let from = object(&archive, table, &branch);
+        let to = archive.join(format!(
+            "v1/{table}/project=perfkit%2Fdemo/change=900001/patchset=1/build={branch}.parquet"
+        ));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    let why = format!(
+        "its row describes project {DEMO} build {branch} change 0 patchset 0, but its path names project {DEMO} build {branch} change 900001 patchset 1"
+    );
+
+    let (code, out, err) = run(perfkit()
+        .args(["ls", "--json"])
+        .arg("--archive")
+        .arg(&archive));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), listed, "{out}");
+    assert!(err.contains(&why), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: skipped build {branch} of {DEMO} change 900001 patchset 1: "
+        )),
+        "{err}"
+    );
+
+    let (code, after, err) = compare(&archive);
+    assert_eq!(code, 1, "{after}{err}");
+    assert_eq!(after, before);
+    assert!(err.contains(&why), "{err}");
 }

@@ -580,9 +580,23 @@ pub fn encode_builds(builds: &[BuildRecord]) -> Result<Bytes, ArchiveError> {
     encode(Table::Builds, &batch)
 }
 
-/// Reads a `builds` file back into records (the key's project is the truth
-/// for the partition; the file's `gerrit_project` must agree).
+/// Reads the `builds` object at `key` back into its record(s): each row
+/// must describe the build `key` names ([`check_row_matches_path`]).
 pub fn decode_builds(
+    key: &ArchiveKey,
+    batches: &[RecordBatch],
+) -> Result<Vec<BuildRecord>, ArchiveError> {
+    let records = decode_build_rows(key, batches)?;
+    for record in &records {
+        check_row_matches_path(key, record)?;
+    }
+    Ok(records)
+}
+
+/// Reads `builds` rows of any builds (e.g. the build cache's segments,
+/// which hold many): change and patchset are `key`'s, which only names the
+/// object in errors; no row is checked against it.
+pub fn decode_build_rows(
     key: &ArchiveKey,
     batches: &[RecordBatch],
 ) -> Result<Vec<BuildRecord>, ArchiveError> {
@@ -685,6 +699,35 @@ pub fn decode_builds(
         }
     }
     Ok(out)
+}
+
+/// A `builds` row must describe the build its path names: project and build
+/// id come from the row, change and patchset from the path, so a row put
+/// under another build's key (copied by hand, or forged by a credential
+/// that may write there) would otherwise be read as that build.
+fn check_row_matches_path(key: &ArchiveKey, record: &BuildRecord) -> Result<(), ArchiveError> {
+    let row = (
+        record.key.project.as_str(),
+        record.key.build.as_str(),
+        record.meta.change.unwrap_or(0),
+        record.meta.patchset.unwrap_or(0),
+    );
+    let path = (
+        key.project.as_str(),
+        key.build.as_str(),
+        key.change,
+        key.patchset,
+    );
+    if row == path {
+        return Ok(());
+    }
+    Err(ArchiveError::Decode {
+        key: key.parts(Table::Builds).join("/"),
+        message: format!(
+            "its row describes project {} build {} change {} patchset {}, but its path names project {} build {} change {} patchset {}; the build is skipped (was the object copied or written under another build's key?)",
+            row.0, row.1, row.2, row.3, path.0, path.1, path.2, path.3
+        ),
+    })
 }
 
 fn list_values(list: &ListArray, row: usize) -> Vec<String> {

@@ -16,7 +16,7 @@ use perfkit_schema::{ArchiveKey, ArchivedBuild, ProjectName, SeriesRow, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::ArchiveError;
-use crate::batch::{decode_builds, encode_builds};
+use crate::batch::{decode_build_rows, encode_builds};
 use crate::history::{Unreadable, load_readable};
 use crate::parquet_file::decode;
 use crate::progress::Progress;
@@ -310,7 +310,7 @@ fn read_segments(
         };
         let anchor = keys[0];
         let mut records: HashMap<String, perfkit_schema::BuildRecord> = HashMap::new();
-        for mut record in decode_builds(anchor, &read("builds")?).map_err(|e| e.to_string())? {
+        for mut record in decode_build_rows(anchor, &read("builds")?).map_err(|e| e.to_string())? {
             // Rows of many builds: the key comes from each row's own change.
             record.key.change = record.meta.change.unwrap_or(0);
             record.key.patchset = record.meta.patchset.unwrap_or(0);

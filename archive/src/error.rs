@@ -16,6 +16,10 @@ pub enum ArchiveError {
         #[source]
         source: Box<object_store::Error>,
     },
+    #[error(
+        "archive `{url}`: the store overwrote `{key}` although perfkit put it create-only (`If-None-Match: *`) twice; nothing was written"
+    )]
+    CreateOnlyIgnored { url: String, key: String },
     #[error("cannot encode {table} as Parquet: {message}")]
     Encode {
         table: &'static str,
@@ -49,6 +53,7 @@ impl ArchiveError {
                     "the credential may not {action} this key: a credential scoped to one project's keys (docs/credentials.md) can only add that project's builds; check `--project` and the credential"
                 )
             }
+            ArchiveError::CreateOnlyIgnored { .. } => "this store ignores conditional creates, so two ingests of one build could overwrite each other's objects unnoticed; use one that honours them (AWS S3, Ceph RGW, MinIO, GCS, Azure, a local directory) or ask its operator to enable them".into(),
             ArchiveError::Store { .. } => "check the archive URL, credentials (`AWS_*`, `GOOGLE_*`, `AZURE_*`) and that the store is reachable, then run the same command again: it is safe to repeat".into(),
             ArchiveError::Encode { .. } | ArchiveError::Decode { .. } => return None,
         })

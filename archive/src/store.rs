@@ -10,7 +10,7 @@
 mod open;
 mod paths;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -37,7 +37,18 @@ pub struct Archive {
     store: Arc<dyn ObjectStore>,
     root: Path,
     display: String,
+    /// Set once the store was seen refusing a create-only put of an existing
+    /// object ([`Archive::ensure_create_only`]): checked once per process.
+    create_only_seen: Arc<OnceLock<()>>,
 }
+
+/// The object, one per project, that tells whether the store honours
+/// create-only puts: under the project's `builds` prefix, which a
+/// project-scoped credential may write (`docs/credentials.md`). It is not a
+/// `.parquet` key, so readers and SQL globs pass it by.
+const CREATE_ONLY_PROBE: &str = "create-only-probe";
+const CREATE_ONLY_PROBE_TEXT: &[u8] =
+    b"perfkit: written create-only to check that this store refuses to overwrite it\n";
 
 /// The encoded Parquet objects of one build, one per table.
 #[derive(Debug, Clone)]
@@ -97,7 +108,17 @@ impl Archive {
             store,
             root,
             display,
+            create_only_seen: Arc::default(),
         }
+    }
+
+    /// Skips the create-only probe: for object_store's own local-directory
+    /// and in-memory stores, which implement create-only puts themselves
+    /// (a no-replace link on disk; the archive suite tests both), so a
+    /// local archive holds only its tables.
+    pub(crate) fn with_trusted_create_only(self) -> Archive {
+        let _ = self.create_only_seen.set(());
+        self
     }
 
     /// The archive's location for messages, without credentials.
@@ -149,6 +170,7 @@ impl Archive {
         objects: BuildObjects,
         replace: bool,
     ) -> Result<PutOutcome, ArchiveError> {
+        self.ensure_create_only(&key.project).await?;
         let builds = self.path(key, Table::Builds);
         let existed = if replace {
             self.exists(&builds).await?
@@ -201,6 +223,45 @@ impl Archive {
             Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::AlreadyArchived),
             Err(e) => Err(self.error("write", &builds, e)),
         }
+    }
+
+    /// Refuses to write to a store that ignores create-only puts (some
+    /// S3-compatible ones ignore `If-None-Match: *`): there the `builds`
+    /// row that commits a build would silently overwrite a concurrent
+    /// ingest's. The probe object of `project` is put create-only: refused
+    /// because it exists means the store honours it (one request, the usual
+    /// case); written means it did not exist or was overwritten, so a
+    /// second put must be refused.
+    pub async fn ensure_create_only(&self, project: &ProjectName) -> Result<(), ArchiveError> {
+        if self.create_only_seen.get().is_some() {
+            return Ok(());
+        }
+        self.probe_create_only(project).await
+    }
+
+    async fn probe_create_only(&self, project: &ProjectName) -> Result<(), ArchiveError> {
+        let mut parts = ArchiveKey::table_prefix(Table::Builds, Some(project));
+        parts.push(CREATE_ONLY_PROBE.to_string());
+        let path = paths::join(&self.root, parts);
+        for _ in 0..2 {
+            let options = PutOptions {
+                mode: PutMode::Create,
+                ..PutOptions::default()
+            };
+            let payload = PutPayload::from_static(CREATE_ONLY_PROBE_TEXT);
+            match self.store.put_opts(&path, payload, options).await {
+                Ok(_) => continue,
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    let _ = self.create_only_seen.set(());
+                    return Ok(());
+                }
+                Err(e) => return Err(self.error("write", &path, e)),
+            }
+        }
+        Err(ArchiveError::CreateOnlyIgnored {
+            url: self.display.clone(),
+            key: path.to_string(),
+        })
     }
 
     /// Reads `table`'s object of `key`.

@@ -8,9 +8,15 @@ mod suite;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
+use futures::TryStreamExt;
+use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
 use perfkit_archive::ArchiveError;
 use perfkit_archive::{Archive, PutOutcome};
 use perfkit_schema::key::Table;
@@ -223,4 +229,132 @@ fn walk(dir: &FsPath) -> Vec<String> {
         }
     }
     out
+}
+
+/// An in-memory store that, like some S3-compatible servers, ignores
+/// `If-None-Match: *`: a create-only put overwrites.
+#[derive(Debug, Default)]
+struct IgnoresCreateOnly(InMemory);
+
+impl std::fmt::Display for IgnoresCreateOnly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IgnoresCreateOnly")
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for IgnoresCreateOnly {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        mut opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        opts.mode = PutMode::Overwrite;
+        self.0.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.0.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.0.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.0.delete_stream(locations)
+    }
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.0.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.0.copy_opts(from, to, options).await
+    }
+}
+
+/// A store that ignores create-only puts is found out before the first
+/// build is written, and nothing is written to it; one that honours them
+/// costs one probe put per process (the probe exists after the first).
+#[tokio::test]
+async fn a_store_that_ignores_create_only_puts_is_refused() {
+    let store = Arc::new(IgnoresCreateOnly::default());
+    let archive = Archive::from_store(store.clone(), Path::from("a"), "s3://lax/a".into());
+    let err = archive
+        .put_build(&nova(), objects("x"), false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ArchiveError::CreateOnlyIgnored { .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("s3://lax/a")
+            && text.contains("v1/builds/project=openstack%2Fnova/create-only-probe"),
+        "{text}"
+    );
+    assert!(err.hint().unwrap().contains("ignores conditional creates"));
+    let keys: Vec<String> = store
+        .list(None)
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys,
+        ["a/v1/builds/project=openstack%2Fnova/create-only-probe"],
+        "only the probe was written"
+    );
+    assert!(archive.list_builds(None).await.unwrap().is_empty());
+
+    // An honest store behind an unknown client: probed once per process;
+    // the probe stays, so a later process is told by one refused put.
+    let memory = Arc::new(InMemory::new());
+    for process in ["first", "second"] {
+        let honest = Archive::from_store(memory.clone(), Path::from("a"), "s3://ok/a".into());
+        let outcome = honest
+            .put_build(&nova(), objects(process), false)
+            .await
+            .unwrap();
+        let want = match process {
+            "first" => PutOutcome::Written,
+            _ => PutOutcome::AlreadyArchived,
+        };
+        assert_eq!(outcome, want);
+        assert_eq!(
+            honest.list_builds(None).await.unwrap(),
+            vec![nova()],
+            "the probe is not listed as a build"
+        );
+    }
+    let probe = Path::parse("a/v1/builds/project=openstack%2Fnova/create-only-probe").unwrap();
+    assert!(memory.head(&probe).await.is_ok());
+
+    // object_store's own local and in-memory stores are not probed: a
+    // local archive holds only its tables.
+    let tmp = tempfile::tempdir().unwrap();
+    let local = Archive::open(tmp.path().to_str().unwrap()).unwrap();
+    local.put_build(&nova(), objects("z"), false).await.unwrap();
+    let others: Vec<String> = walk(tmp.path())
+        .into_iter()
+        .filter(|p| !p.ends_with(".parquet"))
+        .collect();
+    assert_eq!(others, Vec::<String>::new());
 }

@@ -96,11 +96,10 @@ where
         }
         "memory" => {
             let display = format!("memory:///{root}");
-            return Ok(Archive::from_store(
-                Arc::new(InMemory::new()),
-                root,
-                display,
-            ));
+            return Ok(
+                Archive::from_store(Arc::new(InMemory::new()), root, display)
+                    .with_trusted_create_only(),
+            );
         }
         "s3" | "s3a" => {
             let mut builder = AmazonS3Builder::from_env();
@@ -164,11 +163,7 @@ fn open_dir(dir: &FsPath, display: &str) -> Result<Archive, ArchiveError> {
     let store = LocalFileSystem::new_with_prefix(PathBuf::from(dir))
         .map_err(|e| url_error(&display, e.to_string()))?
         .with_fsync(true);
-    Ok(Archive::from_store(
-        Arc::new(store),
-        Path::default(),
-        display,
-    ))
+    Ok(Archive::from_store(Arc::new(store), Path::default(), display).with_trusted_create_only())
 }
 
 /// The lowercase scheme if `raw` looks like `scheme://…`.
