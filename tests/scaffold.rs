@@ -2318,7 +2318,7 @@ fn the_locust_job_runs_against_a_stand_in_keystone() {
             "perfkit_locustfile=rally-jobs/locust/locustfile.py".into(),
             "perfkit_locust_users=4".into(),
             "perfkit_locust_spawn_rate=4".into(),
-            "perfkit_locust_run_time=3s".into(),
+            "perfkit_locust_run_time=6s".into(),
             "perfkit_locust_issue_weight=30".into(),
             "perfkit_locust_validate_weight=70".into(),
         ],
@@ -2378,7 +2378,7 @@ fn the_locust_job_runs_against_a_stand_in_keystone() {
         let direct = Command::new(&locust)
             .arg("-f")
             .arg(dir.path().join(LOCUSTFILE))
-            .args(["--headless", "-u", "1", "-r", "1", "-t", "3s"])
+            .args(["--headless", "-u", "1", "-r", "1", "-t", "5s"])
             .args(["--exit-code-on-error", "3"])
             .env("OS_AUTH_URL", format!("http://127.0.0.1:{port}/{url}"))
             .env("OS_USERNAME", "admin")
