@@ -841,9 +841,10 @@ fn post_run_playbook_runs_with_every_kind_of_zuul_vars() {
 }
 
 /// The post-run hands the archive credentials only to a perfkit whose
-/// sha256 is `perfkit_checksum`, whether it comes from `perfkit_bin` or
-/// `PATH`: it runs a private copy it checked, and refuses (before any
-/// credential is written) a binary that differs or a job without checksum.
+/// sha256 is `perfkit_checksum`, whether it comes from `perfkit_bin`,
+/// `PATH` or a download: it runs a private copy it checked, and refuses
+/// (before any credential is written) a binary that differs or a job
+/// without checksum.
 #[test]
 fn post_run_runs_only_a_perfkit_with_the_expected_checksum() {
     let Some((dir, bin, work)) = nova_with_tools("the post-run's checksum check") else {
@@ -911,6 +912,42 @@ fn post_run_runs_only_a_perfkit_with_the_expected_checksum() {
         }
         assert!(!text.contains("s3cr3t-value"), "{how}: secret printed");
     }
+
+    // Downloaded (a local HTTP server stands in for the release host):
+    // get_url checks the same checksum, and the download is what runs.
+    let server = moto::local_server::LocalServer::start(
+        "http.server",
+        &bin.join("python"),
+        |port| {
+            vec![
+                "-m".into(),
+                "http.server".into(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--directory".into(),
+                fakes.display().to_string(),
+                port.to_string(),
+            ]
+        },
+        |port| moto::local_server::http_request(port, "GET", "/perfkit").0 == 200,
+        work.path(),
+    );
+    let _ = std::fs::remove_file(&copy);
+    let url = format!("perfkit_download_url={}/perfkit", server.endpoint());
+    let (ok, text) = run(&[url.clone(), checksum_var(&fake)], None);
+    assert!(ok, "download: {text}");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .starts_with("ARGS ingest")
+    );
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&fake).unwrap());
+    let (ok, text) = run(
+        &[url, format!("perfkit_checksum=sha256:{}", "1".repeat(64))],
+        None,
+    );
+    assert!(!ok, "a download with another checksum ran:\n{text}");
+    assert!(!log.exists(), "download with another checksum: perfkit ran");
 
     // A binary that is not the one the job names, and a job that names
     // none: perfkit never runs and no settings file is ever written.

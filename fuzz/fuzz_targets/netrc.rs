@@ -19,11 +19,21 @@ fuzz_target!(|data: &[u8]| {
             let t = t.trim_matches(['`', '"']);
             NAMED.contains(&t) || t.eq_ignore_ascii_case("review.opendev.org")
         };
+        // What the message says besides those names: a token of the file
+        // that merely spells part of a name it gives (`assword\``) is not
+        // quoted.
+        let mut rest = message.to_ascii_lowercase();
+        for name in NAMED.iter().chain(&["review.opendev.org"]) {
+            rest = rest.replace(name, " ");
+        }
         let tokens = text
             .split_whitespace()
             .filter(|t| t.len() >= 8 && !named(t));
         for token in tokens {
-            assert!(!message.contains(token), "the error quotes a token");
+            assert!(
+                !rest.contains(&token.to_ascii_lowercase()),
+                "the error quotes a token"
+            );
         }
     }
 });

@@ -283,6 +283,16 @@ mod tests {
         assert!(err.contains("both"), "{err}");
     }
 
+    /// Found by the netrc fuzz target (its check, not the parser, was
+    /// wrong): a token that spells part of the keyword the message names is
+    /// still not quoted; the message names the keyword only.
+    #[test]
+    fn a_token_spelling_part_of_a_keyword_is_not_quoted() {
+        let text = "password ot\u{12}cd assword` ```` before `mach";
+        let err = netrc_lookup(text, "review.opendev.org").unwrap_err();
+        assert_eq!(err, "`password` before any `machine`");
+    }
+
     #[test]
     fn file_errors_name_lines_never_their_text() {
         let dir = tempfile::tempdir().unwrap();
