@@ -638,16 +638,9 @@ fn help_shows_examples() {
 /// A stand-in `perfkit` in `dir` that logs its arguments, its archive
 /// environment, and the settings file it is handed (`$3`) with its mode.
 /// Returns (executable, log).
-/// ansible-playbook's arguments for a scaffolded post-run on localhost with
-/// the change's zuul vars, Rally results in `results`, perfkit's home and
-/// `vars` (`-e` values, in order).
-fn post_run_args(
-    bin: &Path,
-    results: &Path,
-    home: &Path,
-    vars: &[String],
-    playbook: &Path,
-) -> Vec<String> {
+/// ansible-playbook's arguments for a scaffolded playbook on localhost with
+/// the change's zuul vars and `vars` (`-e` values, in order).
+fn change_playbook_args(bin: &Path, vars: &[String], playbook: &Path) -> Vec<String> {
     let mut args = vec![
         "-e".to_string(),
         format!(
@@ -656,16 +649,29 @@ fn post_run_args(
         ),
         "-e".into(),
         format!("@{}", fixture("zuul-vars/change.yaml").display()),
-        "-e".into(),
-        format!("rally_results_dir={}", results.display()),
-        "-e".into(),
-        format!("perfkit_home={}", home.display()),
     ];
     for var in vars {
         args.extend(["-e".to_string(), var.clone()]);
     }
     args.push(playbook.display().to_string());
     args
+}
+
+/// Like [`change_playbook_args`] for a post-run: Rally results in
+/// `results`, perfkit's home, then `vars`.
+fn post_run_args(
+    bin: &Path,
+    results: &Path,
+    home: &Path,
+    vars: &[String],
+    playbook: &Path,
+) -> Vec<String> {
+    let mut all = vec![
+        format!("rally_results_dir={}", results.display()),
+        format!("perfkit_home={}", home.display()),
+    ];
+    all.extend_from_slice(vars);
+    change_playbook_args(bin, &all, playbook)
 }
 
 /// A scaffolded nova checkout, the tools venv's bin dir and a work
@@ -2267,20 +2273,8 @@ fn archive_secret(dir: &Path) -> PathBuf {
 /// the stub roles and `extra` (`-e` values); asserts it passed and returns
 /// its output.
 fn run_playbook(bin: &Path, playbook: &Path, roles: &Path, extra: &[String]) -> String {
-    let mut args = vec![
-        "-v".to_string(),
-        "-e".into(),
-        format!(
-            "ansible_python_interpreter={}",
-            bin.join("python").display()
-        ),
-        "-e".into(),
-        format!("@{}", fixture("zuul-vars/change.yaml").display()),
-    ];
-    for e in extra {
-        args.extend(["-e".to_string(), e.clone()]);
-    }
-    args.push(playbook.display().to_string());
+    let mut args = vec!["-v".to_string()];
+    args.extend(change_playbook_args(bin, extra, playbook));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = ansible(bin, &args, &[("ANSIBLE_ROLES_PATH", roles)]);
     let text = format!("{}{}", stdout(&out), stderr(&out));
@@ -2747,19 +2741,9 @@ fn the_fio_rbd_job_file_parses_and_its_playbook_always_removes_the_image() {
     };
     let playbook = dir.path().join(RUN_FIO_RBD);
     let run_fio = |fio: &Path, rbd: &Path, more: &[String]| {
-        let mut args = vec![
-            "-e".to_string(),
-            format!(
-                "ansible_python_interpreter={}",
-                bin.join("python").display()
-            ),
-            "-e".into(),
-            format!("@{}", fixture("zuul-vars/change.yaml").display()),
-        ];
-        for e in extra(fio, rbd).iter().chain(more) {
-            args.extend(["-e".to_string(), e.clone()]);
-        }
-        args.push(playbook.display().to_string());
+        let mut vars = extra(fio, rbd);
+        vars.extend_from_slice(more);
+        let args = change_playbook_args(&bin, &vars, &playbook);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = ansible(&bin, &args, &[("ANSIBLE_ROLES_PATH", &roles)]);
         (
