@@ -38,7 +38,8 @@ pub struct Archive {
     root: Path,
     display: String,
     /// Set once the store was seen refusing a create-only put of an existing
-    /// object ([`Archive::ensure_create_only`]): checked once per process.
+    /// object ([`Archive::ensure_create_only`]), so the probe runs once per
+    /// process; set from the start for stores that need no probe.
     create_only_seen: Arc<OnceLock<()>>,
 }
 
