@@ -7,7 +7,7 @@ mod commands;
 
 use std::process::ExitCode;
 
-use commands::{collect, compare, demo, ingest, ls, review, scaffold, site, suspects};
+use commands::{collect, compare, demo, ingest, ls, repair, review, scaffold, site, suspects};
 use perfkit_ops::{Outcome, env, report_error};
 
 /// Exit code for any error (bad input, unreachable archive, usage).
@@ -44,6 +44,7 @@ enum Command {
     Ingest(Box<ingest::IngestArgs>),
     Collect(Box<collect::CollectArgs>),
     Ls(ls::LsArgs),
+    Repair(repair::RepairArgs),
     Scaffold(scaffold::ScaffoldArgs),
     Compare(compare::CompareArgs),
     Review(review::ReviewArgs),
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
             Command::Ingest(args) => perfkit_ops::ingest::run((*args).into()).await,
             Command::Collect(args) => perfkit_ops::collect::run((*args).into()).await,
             Command::Ls(args) => perfkit_ops::ls::run(args.into()).await,
+            Command::Repair(args) => perfkit_ops::repair::run(args.into()).await,
             Command::Scaffold(args) => perfkit_ops::scaffold::run(args.into()).map_err(Into::into),
             Command::Compare(args) => perfkit_ops::compare::run(args.into()).await,
             Command::Review(args) => review::run(args).await,
@@ -99,9 +101,12 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env(env::PERFKIT_LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colours only on a terminal: a CI log or a file gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .init();
 }

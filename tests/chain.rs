@@ -26,6 +26,8 @@ const SITE_URL: &str = "https://perf.example.org/";
 const SLOWER: (u64, u32) = (912345, 3);
 /// The patchset that changes nothing (30 ms).
 const CLEAN: (u64, u32) = (912346, 1);
+/// Another slower patchset, built later (the collector test's).
+const LATER: (u64, u32) = (912347, 2);
 
 /// The Python that runs the servers: the tools venv's, else `python3`.
 fn python() -> Option<PathBuf> {
@@ -86,11 +88,21 @@ impl Drop for Server {
     }
 }
 
-/// Starts the test Zuul with `builds`; returns it and its base URL.
+/// Starts the test Zuul with `builds`; returns it and its base URL. It
+/// appends a JSON line per request to `dir/zuul-requests.jsonl`.
 fn start_zuul(python: &Path, dir: &Path, builds: &[Value]) -> (Server, String) {
     let description = dir.join("builds.json");
     std::fs::write(&description, json!({ "builds": builds }).to_string()).unwrap();
-    let zuul = Server::start(python, "zuul_server.py", &[&"--builds", &description]);
+    let zuul = Server::start(
+        python,
+        "zuul_server.py",
+        &[
+            &"--builds",
+            &description,
+            &"--request-log",
+            &dir.join("zuul-requests.jsonl"),
+        ],
+    );
     assert!(
         zuul.first_line.starts_with("http://127.0.0.1:"),
         "the test Zuul said {:?}",
@@ -111,7 +123,7 @@ impl Gerrit {
     fn start(python: &Path, dir: &Path) -> Gerrit {
         let dir = dir.join("gerrit");
         std::fs::create_dir_all(dir.join("home")).unwrap();
-        let changes: Vec<Value> = [SLOWER, CLEAN]
+        let changes: Vec<Value> = [SLOWER, CLEAN, LATER]
             .iter()
             .map(|(number, patch_sets)| {
                 json!({"project": PROJECT, "number": number, "patch_sets": patch_sets,
@@ -134,6 +146,8 @@ impl Gerrit {
                 &dir.join("log.json"),
                 &"--dump",
                 &dir.join("dump.json"),
+                &"--control",
+                &dir.join("control.json"),
             ],
         );
         let port: u16 = server.first_line.parse().unwrap_or_else(|_| {
@@ -151,8 +165,15 @@ impl Gerrit {
 
     /// Every request the server received, oldest first.
     fn requests(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.dir.join("log.json")).unwrap();
+        let Ok(text) = std::fs::read_to_string(self.dir.join("log.json")) else {
+            return Vec::new();
+        };
         serde_json::from_str(&text).unwrap()
+    }
+
+    /// Sets the server's knobs (`tests/tools/gerrit_server.py`).
+    fn control(&self, knobs: Value) {
+        std::fs::write(self.dir.join("control.json"), knobs.to_string()).unwrap();
     }
 
     fn posts(&self) -> Vec<Value> {
@@ -174,10 +195,9 @@ impl Gerrit {
             .unwrap_or_default()
     }
 
-    /// `perfkit review` of a patchset with the account's credentials in the
-    /// environment (and a HOME without `.netrc`); asserts the password
-    /// shows in neither output.
-    fn review(&self, archive: &Path, (change, patchset): (u64, u32)) -> (i32, String, String) {
+    /// perfkit with the account's credentials in the environment (and a
+    /// HOME without `.netrc`).
+    fn perfkit(&self) -> Command {
         let mut cmd = perfkit();
         for var in [
             "PERFKIT_GERRIT_CREDENTIALS",
@@ -189,8 +209,15 @@ impl Gerrit {
         }
         cmd.env("HOME", self.dir.join("home"))
             .env("PERFKIT_GERRIT_USER", USER)
-            .env("PERFKIT_GERRIT_PASSWORD", PASSWORD)
-            .args(["review", "--gerrit", &self.url, "--project", PROJECT])
+            .env("PERFKIT_GERRIT_PASSWORD", PASSWORD);
+        cmd
+    }
+
+    /// `perfkit review` of a patchset with the account's credentials;
+    /// asserts the password shows in neither output.
+    fn review(&self, archive: &Path, (change, patchset): (u64, u32)) -> (i32, String, String) {
+        let mut cmd = self.perfkit();
+        cmd.args(["review", "--gerrit", &self.url, "--project", PROJECT])
             .args(["--change", &change.to_string()])
             .args(["--patchset", &patchset.to_string()])
             .arg("--archive")
@@ -448,4 +475,171 @@ fn collect_then_review_posts_the_regression_and_nothing_for_the_clean_change() {
         "{step}"
     );
     eprintln!("chain test took {:.1?}", started.elapsed());
+}
+
+/// The paths the test Zuul was asked for since the last call (its request
+/// log is emptied).
+fn zuul_paths(dir: &Path) -> Vec<String> {
+    let log = dir.join("zuul-requests.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    std::fs::write(&log, "").unwrap();
+    text.lines()
+        .map(|l| {
+            let r: Value = serde_json::from_str(l).unwrap();
+            r["path"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+/// Every file of the site with its modification time.
+fn site_files(site: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![site.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+                out.push((path, modified));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The upstream collector as one line from cron: `perfkit collect
+/// --review --gerrit … --site …`. A cycle archives the new builds, reviews
+/// only the patchsets that got one, and builds the site; a cycle with
+/// nothing new asks Zuul for one page, downloads no report, sends Gerrit
+/// nothing and rewrites no site file; a review that fails stays pending in
+/// the archive and the next cycle posts it exactly once; a cycle that finds
+/// another one's lease does nothing.
+#[test]
+fn one_collector_line_archives_reviews_and_publishes_each_result_once() {
+    let Some(python) = python() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let gerrit = Gerrit::start(&python, work.path());
+    let archive = work.path().join("archive");
+    let site = work.path().join("site");
+    let all = history();
+    let cycle = |zuul_url: &str| {
+        let mut cmd = gerrit.perfkit();
+        cmd.args([
+            "collect",
+            "--zuul",
+            zuul_url,
+            "--tenant",
+            "openstack",
+            "--job",
+            JOB,
+        ])
+        .arg("--archive")
+        .arg(&archive)
+        .args(["--review", "--gerrit", &gerrit.url])
+        .arg("--site")
+        .arg(&site)
+        .args(["--site-url", SITE_URL]);
+        let (code, out, err) = run(&mut cmd);
+        assert!(
+            !out.contains(PASSWORD) && !err.contains(PASSWORD),
+            "{out}{err}"
+        );
+        (code, out, err)
+    };
+    let posts_on = |change: u64| {
+        gerrit
+            .posts()
+            .iter()
+            .filter(|p| {
+                p["path"]
+                    .as_str()
+                    .is_some_and(|path| path.contains(&format!("~{change}/")))
+            })
+            .count()
+    };
+
+    // Cycle 1: the branch history and the slower patchset.
+    let (zuul, zuul_url) = start_zuul(&python, work.path(), &all[..21]);
+    let (code, out, err) = cycle(&zuul_url);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("21 new (21 archived"), "{out}");
+    assert!(
+        out.contains("reviews: 1 patchsets with a new build, 0 left pending earlier"),
+        "{out}"
+    );
+    assert_eq!(posts_on(SLOWER.0), 1);
+    assert!(site.join("openstack~nova/change/912345-3.html").is_file());
+    zuul_paths(work.path());
+
+    // Cycle 2: nothing new. One page of builds, no report, no Gerrit
+    // request, no site file rewritten.
+    let gerrit_before = gerrit.requests().len();
+    let site_before = site_files(&site);
+    let (code, out, err) = cycle(&zuul_url);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("(1 page): 0 new"), "{out}");
+    let asked = zuul_paths(work.path());
+    assert_eq!(asked.len(), 1, "one page of the builds API: {asked:?}");
+    assert!(asked[0].ends_with("/builds"), "{asked:?}");
+    assert_eq!(gerrit.requests().len(), gerrit_before, "Gerrit was asked");
+    assert_eq!(site_files(&site), site_before, "a site file was rewritten");
+    drop(zuul);
+
+    // Cycle 3: a new slower patchset, but Gerrit refuses the review: the
+    // build is archived, the review stays pending, exit 2.
+    let mut later = zuul_build(23, Some(LATER), "change-900001.report.json");
+    later["start_time"] = json!(shift(all[21]["end_time"].as_str().unwrap(), 60));
+    later["end_time"] = json!(shift(all[21]["end_time"].as_str().unwrap(), 120));
+    let mut builds = all[..21].to_vec();
+    builds.push(later);
+    let (zuul, zuul_url) = start_zuul(&python, work.path(), &builds);
+    gerrit.control(json!({"fail_next": {"count": 1000, "status": 403, "method": "POST"}}));
+    let (code, out, err) = cycle(&zuul_url);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("1 new (1 archived"), "{out}");
+    assert!(err.contains("it stays pending"), "{err}");
+    assert_eq!(posts_on(LATER.0), 1, "one refused POST");
+    assert!(gerrit.messages(LATER).is_empty());
+
+    // Cycle 4: Gerrit is back; the pending review is posted, once.
+    gerrit.control(json!({"fail_next": {"count": 0}}));
+    let (code, out, err) = cycle(&zuul_url);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 new"), "{out}");
+    assert!(
+        out.contains("reviews: 0 patchsets with a new build, 1 left pending earlier"),
+        "{out}"
+    );
+    assert_eq!(gerrit.messages(LATER).len(), 1);
+    // Cycle 5: nothing pending any more, nothing new: Gerrit is not asked.
+    let gerrit_before = gerrit.requests().len();
+    let (code, out, err) = cycle(&zuul_url);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 left pending earlier"), "{out}");
+    assert_eq!(gerrit.requests().len(), gerrit_before);
+    assert_eq!(gerrit.messages(LATER).len(), 1);
+    assert_eq!(gerrit.messages(SLOWER).len(), 1);
+
+    // A cycle that finds another's lease does nothing and exits 0.
+    zuul_paths(work.path());
+    let store = perfkit_archive::Archive::open(archive.to_str().unwrap()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let held = rt
+        .block_on(store.take_lease("openstack", std::time::Duration::from_secs(600)))
+        .unwrap()
+        .unwrap();
+    let (code, out, err) = cycle(&zuul_url);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("another collect cycle of tenant openstack holds the lease"),
+        "{out}"
+    );
+    assert!(zuul_paths(work.path()).is_empty(), "Zuul was asked");
+    rt.block_on(store.release_lease("openstack", held));
+    drop(zuul);
 }

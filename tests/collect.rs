@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fixture, perfkit, run, tree};
+use common::{archive_shape, fixture, perfkit, run, tree};
 use serde_json::{Value, json};
 
 const JOB: &str = "nova-rally-task";
@@ -297,7 +297,7 @@ fn never_ran(mut build: Value) -> Value {
 /// The archive key of the `builds` object of build `n`.
 fn builds_key(n: usize, change: u64, patchset: u32) -> String {
     format!(
-        "v1/builds/project=openstack%2Fnova/change={change}/patchset={patchset}/build={}.parquet",
+        "v2/builds/project=openstack%2Fnova/change={change}/patchset={patchset}/build={}/attempt=0.parquet",
         uuid(n)
     )
 }
@@ -305,7 +305,7 @@ fn builds_key(n: usize, change: u64, patchset: u32) -> String {
 fn builds_keys(archive: &Path) -> BTreeSet<String> {
     tree(archive)
         .into_iter()
-        .filter(|k| k.starts_with("v1/builds/"))
+        .filter(|k| k.starts_with("v2/builds/"))
         .collect()
 }
 
@@ -775,7 +775,7 @@ fn collected_builds_match_the_in_job_ingest() {
             .arg(dir.join("report.json")));
         assert_eq!(code, 0, "{out}{err}");
     }
-    assert_eq!(tree(&collected), tree(&in_job));
+    assert_eq!(archive_shape(&collected), archive_shape(&in_job));
     assert_eq!(builds_keys(&collected).len(), 5);
     assert!(builds_keys(&collected).contains(&builds_key(1, 912345, 3)));
     assert!(builds_keys(&collected).contains(&builds_key(5, 0, 0)));
@@ -1821,7 +1821,7 @@ fn a_locust_csv_set_is_collected_whole_with_its_upgrade_window() {
         .arg(&vars)
         .arg(results.join("locust")));
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(tree(&collected), tree(&in_job));
+    assert_eq!(archive_shape(&collected), archive_shape(&in_job));
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let archive = perfkit_archive::Archive::open(collected.to_str().unwrap()).unwrap();

@@ -47,7 +47,7 @@ fn demo_archives_the_bundled_examples_once() {
     );
     let builds = tree(&archive)
         .into_iter()
-        .filter(|p| p.starts_with("v1/builds/"))
+        .filter(|p| p.starts_with("v2/builds/"))
         .count();
     assert_eq!(builds, 56);
 

@@ -1,7 +1,9 @@
 //! The archive is readable by others: DuckDB (from PyPI) reads it with
 //! `hive_partitioning=true`, decodes `project=openstack%2Fnova` and types
 //! change/patchset as integers, and its row counts match an independent
-//! Python reading of the source JSON (`tests/tools/rally_counts.py`).
+//! Python reading of the source JSON (`tests/tools/rally_counts.py`). The
+//! README's query reads each build's newest attempt only: a build replaced
+//! by another result and the leftovers of a writer that died are not read.
 
 mod common;
 
@@ -20,16 +22,22 @@ const FILES: [&str; 5] = [
 const QUERY: &str = r#"
 import duckdb, json, sys
 root = sys.argv[1]
-src = lambda t: f"read_parquet('{root}/v1/{t}/**/*.parquet', hive_partitioning=true, union_by_name=true)"
+src = lambda t: f"read_parquet('{root}/v2/{t}/**/*.parquet', hive_partitioning=true, union_by_name=true, filename=true)"
 con = duckdb.connect()
+# The README's view of builds: each build's newest attempt.
+con.sql(f"""CREATE VIEW newest AS SELECT * FROM {src('builds')}
+            QUALIFY attempt = max(attempt) OVER (PARTITION BY project, build_id)""")
+one = lambda t: f"""(SELECT x.* FROM {src(t)} x JOIN newest b ON x.build_id = b.build_id
+                    AND x.filename LIKE '%/attempt=' || b.attempt || '-' || b.token || '.parquet')"""
 out = {}
 out["builds"] = [
     dict(zip(["project", "change", "patchset", "change_type", "patchset_type", "source_file", "iterations", "failed"], r))
-    for r in con.sql(f"SELECT project, change, patchset, typeof(change), typeof(patchset), source_file, iteration_count, failed_iteration_count FROM {src('builds')} ORDER BY source_file").fetchall()
+    for r in con.sql("SELECT project, change, patchset, typeof(change), typeof(patchset), source_file, iteration_count, failed_iteration_count FROM newest ORDER BY source_file").fetchall()
 ]
-out["samples"] = dict(con.sql(f"SELECT b.source_file, count(*) FROM {src('samples')} s JOIN {src('builds')} b USING (build_id) GROUP BY ALL").fetchall())
-out["totals"] = dict(con.sql(f"SELECT b.source_file, count(*) FILTER (WHERE s.action = 'total') FROM {src('samples')} s JOIN {src('builds')} b USING (build_id) GROUP BY ALL").fetchall())
-out["workloads"] = dict(con.sql(f"SELECT b.source_file, count(*) FROM {src('workloads')} w JOIN {src('builds')} b USING (build_id) GROUP BY ALL").fetchall())
+out["samples"] = dict(con.sql(f"SELECT b.source_file, count(*) FROM {one('samples')} s JOIN newest b USING (build_id) GROUP BY ALL").fetchall())
+out["totals"] = dict(con.sql(f"SELECT b.source_file, count(*) FILTER (WHERE s.action = 'total') FROM {one('samples')} s JOIN newest b USING (build_id) GROUP BY ALL").fetchall())
+out["workloads"] = dict(con.sql(f"SELECT b.source_file, count(*) FROM {one('workloads')} w JOIN newest b USING (build_id) GROUP BY ALL").fetchall())
+out["all_attempts"] = con.sql(f"SELECT count(*) FROM {src('builds')}").fetchall()[0][0]
 print(json.dumps(out))
 "#;
 
@@ -44,9 +52,44 @@ fn duckdb_reads_what_perfkit_wrote() {
         let (code, _, err) = run(ingest_into(&archive)
             .args(["--project", "openstack/nova"])
             .args(["--change", "912345", "--patchset", &(i + 1).to_string()])
+            .args(["--build", &format!("build{i}")])
             .arg(fixture(file)));
         assert_eq!(code, 0, "{file}: {err}");
     }
+    // Patchset 1's build is first archived from another report, then
+    // replaced: its attempt 0 stays, and must not be read.
+    let replaced = dir.path().join("replaced");
+    std::fs::create_dir_all(&replaced).unwrap();
+    for (file, replace) in [("rally/dev-sla-v1.report.json", false), (FILES[0], true)] {
+        let (code, _, err) = run(ingest_into(&replaced)
+            .args([
+                "--project",
+                "openstack/nova",
+                "--change",
+                "912345",
+                "--patchset",
+                "1",
+            ])
+            .args(["--build", "build0"])
+            .args(replace.then_some("--replace"))
+            .arg(fixture(file)));
+        assert_eq!(code, 0, "{file}: {err}");
+    }
+    copy_tree(&replaced, &archive, "build=build0");
+    // A writer that died before its commit left a data object behind.
+    let orphan_dir =
+        archive.join("v2/workloads/project=openstack%2Fnova/change=912345/patchset=2/build=build1");
+    let committed = std::fs::read_dir(&orphan_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(
+        &committed,
+        orphan_dir.join("attempt=0-00000000deadbeef.parquet"),
+    )
+    .unwrap();
     let output = Command::new(&python)
         .args(["-c", QUERY])
         .arg(&archive)
@@ -61,6 +104,11 @@ fn duckdb_reads_what_perfkit_wrote() {
 
     let builds = got["builds"].as_array().unwrap();
     assert_eq!(builds.len(), FILES.len());
+    assert_eq!(
+        got["all_attempts"],
+        FILES.len() + 1,
+        "build0 has two attempts"
+    );
     for b in builds {
         assert_eq!(b["project"], "openstack/nova", "{b}");
         assert_eq!(b["change"], 912345);
@@ -101,5 +149,21 @@ fn duckdb_reads_what_perfkit_wrote() {
         let build = builds.iter().find(|b| b["source_file"] == name).unwrap();
         assert_eq!(build["iterations"], expected["iterations"], "{name}");
         assert_eq!(build["failed"], expected["failed_iterations"], "{name}");
+    }
+}
+
+/// Replaces `to`'s objects of the build directories named `build_dir` with
+/// `from`'s (the same relative paths), leaving everything else.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path, build_dir: &str) {
+    for table in ["builds", "samples", "workloads", "series"] {
+        let rel =
+            format!("v2/{table}/project=openstack%2Fnova/change=912345/patchset=1/{build_dir}");
+        let (src, dst) = (from.join(&rel), to.join(&rel));
+        std::fs::remove_dir_all(&dst).unwrap();
+        std::fs::create_dir_all(&dst).unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+        }
     }
 }

@@ -8,7 +8,7 @@ use common::{fixture, ingest_into, perfkit, run, tree};
 fn builds_in(archive: &std::path::Path) -> Vec<String> {
     tree(archive)
         .into_iter()
-        .filter(|p| p.starts_with("v1/builds/"))
+        .filter(|p| p.starts_with("v2/builds/"))
         .collect()
 }
 
@@ -45,13 +45,28 @@ fn ingest_twice_is_idempotent_and_replace_rewrites() {
         "{out}"
     );
     let files = tree(&archive);
-    let expected_key = "project=openstack%2Fnova/change=912345/patchset=3/build=5f2c1e0a9b8d4c3e8f7a6b5c4d3e2f1a.parquet";
-    for table in ["samples", "workloads", "builds"] {
-        assert!(
-            files.contains(&format!("v1/{table}/{expected_key}")),
+    let build_dir =
+        "project=openstack%2Fnova/change=912345/patchset=3/build=5f2c1e0a9b8d4c3e8f7a6b5c4d3e2f1a";
+    for table in ["samples", "workloads", "series"] {
+        let prefix = format!("v2/{table}/{build_dir}/attempt=0-");
+        assert_eq!(
+            files.iter().filter(|f| f.starts_with(&prefix)).count(),
+            1,
             "{files:?}"
         );
     }
+    assert!(
+        files.contains(&format!("v2/builds/{build_dir}/attempt=0.parquet")),
+        "{files:?}"
+    );
+    assert_eq!(
+        files
+            .iter()
+            .filter(|f| f.starts_with("v2/index/project=openstack%2Fnova/segments/"))
+            .count(),
+        1,
+        "{files:?}"
+    );
     let before: Vec<_> = files
         .iter()
         .map(|f| std::fs::read(archive.join(f)).unwrap())
@@ -70,10 +85,27 @@ fn ingest_twice_is_idempotent_and_replace_rewrites() {
     assert_eq!(before, after, "a second ingest must not touch the archive");
     assert_eq!(tree(&archive), files);
 
+    // Replace commits attempt 1 beside attempt 0, which is never touched.
     let (code, out, _) = run(perfkit().args(args).arg("--replace").arg(&report));
     assert_eq!(code, 0);
     assert!(out.contains("replaced openstack/nova"), "{out}");
-    assert_eq!(tree(&archive), files);
+    let replaced = tree(&archive);
+    for (file, bytes) in files.iter().zip(&before) {
+        assert_eq!(&std::fs::read(archive.join(file)).unwrap(), bytes, "{file}");
+    }
+    let new: Vec<&String> = replaced.iter().filter(|f| !files.contains(f)).collect();
+    assert_eq!(
+        new.len(),
+        5,
+        "three data objects, the commit, a segment: {new:?}"
+    );
+    assert!(
+        new.iter()
+            .any(|f| f.ends_with(&format!("{build_dir}/attempt=1.parquet"))),
+        "{new:?}"
+    );
+    let (_, listed, _) = run(perfkit().args(["ls", "--json", "--archive"]).arg(&archive));
+    assert_eq!(listed.lines().count(), 1, "{listed}");
 }
 
 #[test]
@@ -197,7 +229,7 @@ fn zuul_vars_key_change_and_branch_builds() {
         assert_eq!(builds.len(), 1, "{kind}: {builds:?}");
         assert!(
             builds[0].contains(&partition)
-                && builds[0].ends_with(&format!("build={build}.parquet")),
+                && builds[0].ends_with(&format!("build={build}/attempt=0.parquet")),
             "{kind}: {builds:?}"
         );
 
@@ -408,4 +440,72 @@ fn control_characters_in_reports_do_not_reach_the_terminal() {
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains('\u{1b}'), "{out:?}");
     assert!(out.contains("Dummy.du\\u{1b}[31mmmy"), "{out}");
+}
+
+/// Two `perfkit ingest` processes of one build id with different results,
+/// started together, ten times: exactly one archives it; the other fails
+/// with a conflict (exit 2) and leaves nothing visible; what readers see is
+/// the winner's build whole (its iteration count, its file's digest).
+#[test]
+fn racing_ingests_of_one_build_leave_the_winner_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("rally/dev-success.report.json", 10),
+        ("rally/dev-failures.report.json", 31),
+    ];
+    for round in 0..10 {
+        let archive = dir.path().join(format!("archive-{round}"));
+        let spawn = |file: &str| {
+            ingest_into(&archive)
+                .args(["--project", "openstack/nova", "--build", "raced"])
+                .arg(fixture(file))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let children = [spawn(files[0].0), spawn(files[1].0)];
+        let outputs: Vec<std::process::Output> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let codes: Vec<i32> = outputs.iter().map(|o| o.status.code().unwrap()).collect();
+        let winner = codes.iter().position(|&c| c == 0).expect("one archives it");
+        let loser = &outputs[1 - winner];
+        assert_eq!(codes[1 - winner], 2, "round {round}: {codes:?}");
+        let err = String::from_utf8_lossy(&loser.stderr);
+        assert!(
+            err.contains("already archived from a different file")
+                || err.contains("is archived from other bytes"),
+            "round {round}: {err}"
+        );
+        let (code, out, err) = run(perfkit().args(["ls", "--json", "--archive"]).arg(&archive));
+        assert_eq!(code, 0, "{err}");
+        let rows: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 1, "round {round}: {out}");
+        assert_eq!(rows[0]["iterations"], files[winner].1, "round {round}");
+        // The committed attempt's data objects are the winner's: its
+        // `series` rows count the winner's iterations.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store = perfkit_archive::Archive::open(archive.to_str().unwrap()).unwrap();
+        let listed = rt.block_on(store.list_builds(None)).unwrap();
+        let build = rt
+            .block_on(perfkit_archive::history::load_build(&store, &listed[0]))
+            .unwrap();
+        let iterations: u64 = build
+            .series
+            .iter()
+            .filter(|s| s.action == "total")
+            .map(|s| s.samples)
+            .sum();
+        assert_eq!(iterations, files[winner].1, "round {round}");
+        let commits = tree(&archive)
+            .into_iter()
+            .filter(|p| p.starts_with("v2/builds/") && p.ends_with(".parquet"))
+            .count();
+        assert_eq!(commits, 1, "round {round}");
+    }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 fn builds_in(archive: &Path) -> Vec<String> {
     tree(archive)
         .into_iter()
-        .filter(|p| p.starts_with("v1/builds/"))
+        .filter(|p| p.starts_with("v2/builds/"))
         .collect()
 }
 

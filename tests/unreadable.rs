@@ -1,9 +1,12 @@
 //! One bad object fails alone: in the demo's archive, one build's `series`
-//! object is corrupt, another's `series` and `samples` are gone (nothing
-//! to rebuild them from) and a third's `builds` object is corrupt.
-//! `compare`, `review`, `ls` and `site` each skip those builds with a
-//! warning naming them, count them in their summary, and go on with the
-//! rest: the same verdict, the other builds listed, the site built.
+//! object is corrupt and another's `series` and `samples` are gone.
+//! `site` skips those builds with a warning naming them and the object,
+//! counts them in its summary, and goes on with the rest; `compare` and
+//! `review` read only the patchset's builds and its baseline (the newest
+//! branch builds), so old broken builds do not touch them, and a broken
+//! one in the baseline is skipped the same way. `ls` reads only the
+//! project's index and lists every build; a corrupt `builds` object is
+//! read by no reader once its row is indexed.
 
 mod common;
 
@@ -26,10 +29,22 @@ fn rows(archive: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The one object of `build`'s first attempt in `table`.
 fn object(archive: &Path, table: &str, build: &str) -> PathBuf {
-    archive.join(format!(
-        "v1/{table}/project=perfkit%2Fdemo/change=0/patchset=0/build={build}.parquet"
-    ))
+    let dir = archive.join(format!(
+        "v2/{table}/project=perfkit%2Fdemo/change=0/patchset=0/build={build}"
+    ));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files.pop().unwrap()
+}
+
+/// The part of `path` below the archive, as warnings name it.
+fn relative(archive: &Path, path: &Path) -> String {
+    path.strip_prefix(archive).unwrap().display().to_string()
 }
 
 /// `perfkit compare` of the demo's regressed patchset: (exit code, stdout,
@@ -42,9 +57,10 @@ fn compare(archive: &Path) -> (i32, String, String) {
         .args(["--project", DEMO, "--change", "900001", "--patchset", "1"]))
 }
 
-/// Breaks the three oldest branch builds; returns their ids, in the
-/// order: corrupt `series`, missing `series` and `samples`, corrupt `builds`.
-fn break_three(archive: &Path) -> [String; 3] {
+/// Breaks the three oldest branch builds; returns their ids and the
+/// objects at fault: corrupt `series`, missing `series` and `samples`,
+/// corrupt `builds`.
+fn break_three(archive: &Path) -> ([String; 3], [String; 3]) {
     // `ls` lists builds oldest first.
     let branch: Vec<String> = rows(archive)
         .into_iter()
@@ -52,16 +68,21 @@ fn break_three(archive: &Path) -> [String; 3] {
         .map(|r| r["build"].as_str().unwrap().to_string())
         .collect();
     let [a, b, c] = [&branch[0], &branch[1], &branch[2]].map(String::clone);
-    std::fs::write(object(archive, "series", &a), b"PAR1 not really").unwrap();
-    std::fs::remove_file(object(archive, "series", &b)).unwrap();
+    let faults = [
+        object(archive, "series", &a),
+        object(archive, "series", &b),
+        object(archive, "builds", &c),
+    ];
+    std::fs::write(&faults[0], b"PAR1 not really").unwrap();
+    std::fs::remove_file(&faults[1]).unwrap();
     std::fs::remove_file(object(archive, "samples", &b)).unwrap();
-    std::fs::write(object(archive, "builds", &c), b"garbage").unwrap();
-    [a, b, c]
+    std::fs::write(&faults[2], b"garbage").unwrap();
+    ([a, b, c], faults.map(|f| relative(archive, &f)))
 }
 
 /// Each broken build is named once in a warning with the object at fault.
-fn assert_warned(err: &str, broken: &[String], tables: &[&str]) {
-    for (build, table) in broken.iter().zip(tables) {
+fn assert_warned(err: &str, broken: &[String], objects: &[String]) {
+    for (build, object) in broken.iter().zip(objects) {
         let warning = err
             .lines()
             .find(|l| {
@@ -70,12 +91,7 @@ fn assert_warned(err: &str, broken: &[String], tables: &[&str]) {
                 ))
             })
             .unwrap_or_else(|| panic!("no warning about {build}:\n{err}"));
-        assert!(
-            warning.contains(&format!(
-                "v1/{table}/project=perfkit%2Fdemo/change=0/patchset=0/build={build}.parquet"
-            )),
-            "{warning}"
-        );
+        assert!(warning.contains(object.as_str()), "{warning}");
     }
 }
 
@@ -91,18 +107,15 @@ fn compare_review_ls_and_site_skip_a_bad_build_and_go_on() {
         .count();
     let (code, before, _) = compare(&archive);
     assert_eq!(code, 1, "{before}");
-    let broken = break_three(&archive);
+    let (broken, faults) = break_three(&archive);
 
-    // compare: the same verdict from the other builds (the broken ones are
-    // old, before the branch's change point), exit 1 for the regression.
+    // compare: the same verdict, exit 1 for the regression. It reads the
+    // patchset's builds and its baseline (the most recent branch builds)
+    // only, so the broken builds, the oldest, are not even read.
     let (code, after, err) = compare(&archive);
     assert_eq!(code, 1, "{after}{err}");
     assert_eq!(after, before);
-    assert_warned(&err, &broken, &["series", "samples", "builds"]);
-    assert!(
-        err.contains("skipped 3 unreadable builds (named above); the verdict is of the others"),
-        "{err}"
-    );
+    assert!(!err.contains("skipped"), "{err}");
 
     // review: likewise (a dry run without credentials reads no Gerrit).
     let home = dir.path().join("home");
@@ -126,35 +139,28 @@ fn compare_review_ls_and_site_skip_a_bad_build_and_go_on() {
     let (code, out, err) = run(&mut review);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("regression in 2 of 5 series"), "{out}");
-    assert_warned(&err, &broken, &["series", "samples", "builds"]);
-    assert!(err.contains("skipped 3 unreadable builds"), "{err}");
+    assert!(!err.contains("skipped"), "{err}");
 
-    // ls reads only `builds` objects: the corrupt one is skipped, the two
-    // with broken data are listed.
+    // ls reads only the index: every build is listed.
     let (code, out, err) = run(perfkit().arg("ls").arg("--archive").arg(&archive));
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out.lines().count(),
-        total,
-        "a header and {} builds:\n{out}",
-        total - 1
+        total + 1,
+        "a header and {total} builds:\n{out}"
     );
+    assert!(broken.iter().all(|b| out.contains(b.as_str())), "{out}");
+    assert_eq!(rows(&archive).len(), total);
+
+    // repair reads the `builds` objects the index lacks only: the index
+    // has the corrupt one's row, so nothing changes.
+    let (code, out, err) = run(perfkit().arg("repair").arg("--archive").arg(&archive));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("warning"), "{err}");
     assert!(
-        !out.contains(&broken[2]) && out.contains(&broken[0]),
+        out.contains(&format!("{DEMO}: {total} builds listed, 0 added")),
         "{out}"
     );
-    assert_warned(&err, &broken[2..], &["builds"]);
-    assert!(
-        err.contains("skipped 1 unreadable build (named above); the others are listed"),
-        "{err}"
-    );
-    let (code, out, err) = run(perfkit()
-        .args(["ls", "--json"])
-        .arg("--archive")
-        .arg(&archive));
-    assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), total - 1);
-    assert!(err.contains("skipped 1 unreadable build"), "{err}");
 
     // site: built from the others, twice (the second run incremental).
     let out_dir = dir.path().join("site");
@@ -166,24 +172,47 @@ fn compare_review_ls_and_site_skip_a_bad_build_and_go_on() {
             .arg("--out")
             .arg(&out_dir));
         assert_eq!(code, 0, "{out}{err}");
-        assert_warned(&err, &broken, &["series", "samples", "builds"]);
+        assert_warned(&err, &broken[..2], &faults[..2]);
         assert!(
-            out.contains("skipped 3 unreadable builds (named above); the site shows the others"),
+            out.contains("skipped 2 unreadable builds (named above); the site shows the others"),
             "{out}"
         );
         assert!(
-            out.contains(&format!("{DEMO}: {} branch builds", branch - 3)),
+            out.contains(&format!("{DEMO}: {} branch builds", branch - 2)),
             "{out}"
         );
         assert!(out_dir.join("index.html").is_file());
     }
+
+    // A broken build inside compare's baseline is skipped, named and
+    // counted; the verdict is of the others.
+    let (_, json, _) = run(perfkit()
+        .arg("compare")
+        .arg("--archive")
+        .arg(&archive)
+        .args(["--project", DEMO, "--change", "900001", "--patchset", "1"])
+        .args(["--format", "json"]));
+    let json: Value = serde_json::from_str(&json).unwrap();
+    let newest = json["baseline"].as_array().unwrap().last().unwrap()["build"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let series = object(&archive, "series", &newest);
+    std::fs::write(&series, b"PAR1 not really").unwrap();
+    let (code, out, err) = compare(&archive);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_warned(&err, &[newest], &[relative(&archive, &series)]);
+    assert!(
+        err.contains("skipped 1 unreadable build (named above); the verdict is of the others"),
+        "{err}"
+    );
 }
 
-/// A `builds` row put under another build's path (copied by hand, or
-/// written by a credential that may write there) is not read as that
-/// build: a branch build's objects copied under the patchset that
-/// `compare` judges are skipped with a warning saying what the row and the
-/// path each name, and the verdict is the one without them.
+/// A build's objects copied under another build's path (by hand, or by a
+/// credential that may write there) are not read as that build: readers
+/// do not see them (the index has no row for them), and `perfkit repair`,
+/// which reads every `builds` object, names the mismatch and leaves them
+/// out; the verdict is the one without them.
 #[test]
 fn a_build_row_under_another_builds_path_is_skipped() {
     let dir = tempfile::tempdir().unwrap();
@@ -200,32 +229,29 @@ fn a_build_row_under_another_builds_path_is_skipped() {
         .to_string();
     for table in ["builds", "samples", "workloads", "series"] {
         let from = object(&archive, table, &branch);
-        let to = archive.join(format!(
-            "v1/{table}/project=perfkit%2Fdemo/change=900001/patchset=1/build={branch}.parquet"
-        ));
+        let to = archive
+            .join(format!(
+                "v2/{table}/project=perfkit%2Fdemo/change=900001/patchset=1/build={branch}"
+            ))
+            .join(from.file_name().unwrap());
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(&from, &to).unwrap();
     }
     let why = format!(
-        "its row describes project {DEMO} build {branch} change 0 patchset 0, but its path names project {DEMO} build {branch} change 900001 patchset 1"
+        "its row describes build {branch} of {DEMO} change 0 patchset 0 attempt Some(0), not the one its path names"
     );
 
-    let (code, out, err) = run(perfkit()
-        .args(["ls", "--json"])
-        .arg("--archive")
-        .arg(&archive));
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out.lines().count(), listed, "{out}");
+    let (code, out, err) = run(perfkit().arg("repair").arg("--archive").arg(&archive));
+    assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains(&why), "{err}");
+    // Listed (its objects are there) but not added.
     assert!(
-        err.contains(&format!(
-            "warning: skipped build {branch} of {DEMO} change 900001 patchset 1: "
-        )),
-        "{err}"
+        out.contains(&format!("{} builds listed, 0 added", listed + 1)),
+        "{out}"
     );
+    assert_eq!(rows(&archive).len(), listed);
 
     let (code, after, err) = compare(&archive);
     assert_eq!(code, 1, "{after}{err}");
     assert_eq!(after, before);
-    assert!(err.contains(&why), "{err}");
 }

@@ -15,7 +15,9 @@ use arrow::array::{
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use perfkit_schema::records::BuildMeta;
-use perfkit_schema::tables::{builds_schema, samples_schema, workloads_schema};
+use perfkit_schema::tables::{
+    builds_schema, committed_builds_schema, samples_schema, workloads_schema,
+};
 use perfkit_schema::{
     ArchiveKey, BuildId, BuildRecord, ProjectName, SampleRow, Table, WorkloadRecord,
 };
@@ -509,6 +511,108 @@ pub fn encode_build(build: &BuildRecord) -> Result<Bytes, ArchiveError> {
 
 /// A `builds` table of several builds (the local build cache).
 pub fn encode_builds(builds: &[BuildRecord]) -> Result<Bytes, ArchiveError> {
+    let batch = RecordBatch::try_new(builds_schema(), build_columns(builds)).map_err(|e| {
+        ArchiveError::Encode {
+            table: "builds",
+            message: e.to_string(),
+        }
+    })?;
+    encode(Table::Builds, &batch)
+}
+
+/// Where a build's committed objects are: attempt `attempt` of layout v2,
+/// whose data objects carry `token` in their names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Commit {
+    pub attempt: u32,
+    pub token: String,
+}
+
+/// A build's row as a v2 `builds` object and the project index hold it:
+/// the record and its commit (`None`: a build of layout v1, indexed by
+/// `perfkit repair`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommittedRow {
+    pub record: BuildRecord,
+    pub commit: Option<Commit>,
+}
+
+/// Committed rows as one Parquet file (a v2 `builds` object holds one, an
+/// index segment many).
+pub fn encode_committed(rows: &[CommittedRow]) -> Result<Bytes, ArchiveError> {
+    encode_committed_with(rows, Vec::new())
+}
+
+/// Like [`encode_committed`], with more key-value metadata in the footer.
+pub fn encode_committed_with(
+    rows: &[CommittedRow],
+    metadata: Vec<(String, String)>,
+) -> Result<Bytes, ArchiveError> {
+    let records: Vec<BuildRecord> = rows.iter().map(|r| r.record.clone()).collect();
+    let mut columns = build_columns(&records);
+    columns.push(Arc::new(UInt64Array::from_iter_values(
+        rows.iter().map(|r| r.record.key.change),
+    )));
+    columns.push(Arc::new(UInt32Array::from_iter_values(
+        rows.iter().map(|r| r.record.key.patchset),
+    )));
+    columns.push(Arc::new(UInt32Array::from_iter(
+        rows.iter().map(|r| r.commit.as_ref().map(|c| c.attempt)),
+    )));
+    columns.push(strings(
+        rows.iter()
+            .map(|r| r.commit.as_ref().map(|c| c.token.as_str())),
+    ));
+    let batch = RecordBatch::try_new(committed_builds_schema(), columns).map_err(|e| {
+        ArchiveError::Encode {
+            table: "builds",
+            message: e.to_string(),
+        }
+    })?;
+    let mut writer = TableWriter::with_metadata(Table::Builds, batch.schema(), metadata)?;
+    writer.write(&batch)?;
+    writer.finish()
+}
+
+/// Reads committed rows back; `name` names the object in errors. Each
+/// row's key is its own (`archive_change`, `archive_patchset`), checked
+/// against its `builds` columns as [`decode_builds`] checks a path.
+pub fn decode_committed(
+    name: &ArchiveKey,
+    batches: &[RecordBatch],
+) -> Result<Vec<CommittedRow>, ArchiveError> {
+    let records = decode_build_rows(name, batches)?;
+    let mut out = Vec::with_capacity(records.len());
+    let mut row_iter = records.into_iter();
+    for batch in batches {
+        let col = Columns {
+            batch,
+            key: name,
+            table: Table::Builds,
+        };
+        let attempts = col.u32("attempt")?;
+        let tokens = col.string("token")?;
+        for row in 0..batch.num_rows() {
+            let Some(record) = row_iter.next() else { break };
+            let commit = match (attempts.is_null(row), tokens.is_null(row)) {
+                (true, true) => None,
+                (false, false) if perfkit_schema::key::is_token(tokens.value(row)) => {
+                    Some(Commit {
+                        attempt: attempts.value(row),
+                        token: tokens.value(row).to_string(),
+                    })
+                }
+                _ => return Err(col.bad(format!("row {row} has a malformed attempt or token"))),
+            };
+            check_row_matches_path(&record.key, &record)?;
+            out.push(CommittedRow { record, commit });
+        }
+    }
+    Ok(out)
+}
+
+/// The `builds` columns of `builds`, in [`builds_schema`]'s order.
+fn build_columns(builds: &[BuildRecord]) -> Vec<ArrayRef> {
     let b = builds;
     let text = |f: fn(&BuildRecord) -> Option<&str>| strings(b.iter().map(f));
     // `project=sha` items, sorted by project.
@@ -572,12 +676,7 @@ pub fn encode_builds(builds: &[BuildRecord]) -> Result<Bytes, ArchiveError> {
         string_lists(required.iter().map(Vec::as_slice)),
         text(|r| r.failure.as_deref()),
     ];
-    let batch =
-        RecordBatch::try_new(builds_schema(), columns).map_err(|e| ArchiveError::Encode {
-            table: "builds",
-            message: e.to_string(),
-        })?;
-    encode(Table::Builds, &batch)
+    columns
 }
 
 /// Reads the `builds` object at `key` back into its record(s): each row
@@ -611,6 +710,9 @@ pub fn decode_build_rows(
         let build_id = col.string("build_id")?;
         let change = col.u64("gerrit_change")?;
         let patchset = col.u32("gerrit_patchset")?;
+        // Committed rows name their own key; other rows take `key`'s.
+        let archive_change = col.optional_column::<UInt64Array>("archive_change")?;
+        let archive_patchset = col.optional_column::<UInt32Array>("archive_patchset")?;
         let statuses = col.list("task_statuses")?;
         let required = match batch.column_by_name("required_commits") {
             Some(_) => Some(col.list("required_commits")?),
@@ -622,8 +724,10 @@ pub fn decode_build_rows(
             let record = BuildRecord {
                 key: ArchiveKey {
                     project: ProjectName::try_from(project.value(row)).map_err(|e| col.bad(e))?,
-                    change: key.change,
-                    patchset: key.patchset,
+                    change: archive_change.as_ref().map_or(key.change, |a| a.value(row)),
+                    patchset: archive_patchset
+                        .as_ref()
+                        .map_or(key.patchset, |a| a.value(row)),
                     build: BuildId::try_from(build_id.value(row)).map_err(|e| col.bad(e))?,
                 },
                 meta: BuildMeta {

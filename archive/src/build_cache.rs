@@ -16,7 +16,7 @@ use perfkit_schema::{ArchiveKey, ArchivedBuild, ProjectName, SeriesRow, Table};
 use serde::{Deserialize, Serialize};
 
 use crate::ArchiveError;
-use crate::batch::{decode_build_rows, encode_builds};
+use crate::batch::{CommittedRow, decode_build_rows, encode_builds};
 use crate::history::{Unreadable, load_readable};
 use crate::parquet_file::decode;
 use crate::progress::Progress;
@@ -26,8 +26,9 @@ use crate::store::Archive;
 /// Segments allowed before they are merged into one.
 const MAX_SEGMENTS: usize = 24;
 
-/// Bumped when the cache's layout changes; an old cache is rebuilt.
-const CACHE_FORMAT: u32 = 1;
+/// Bumped when the cache's layout changes; an old cache is rebuilt
+/// (2: versions name committed attempts).
+const CACHE_FORMAT: u32 = 2;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Index {
@@ -77,9 +78,29 @@ pub struct CachePlan {
     /// Builds skipped because an object of theirs is missing or
     /// undecodable; they are left out of the listing and the cache.
     unreadable: Vec<Unreadable>,
+    /// The index's row of every listed build, by cache key.
+    rows: HashMap<String, CommittedRow>,
+}
+
+/// A build's version in the cache: which committed attempt it is (v2
+/// objects never change), or for v1 its row's digest and ingest time.
+fn version_of(row: &CommittedRow) -> String {
+    match &row.commit {
+        Some(c) => format!("a{}-{}", c.attempt, c.token),
+        None => format!(
+            "v1-{}-{}",
+            row.record.ingested_at_us, row.record.source_sha256
+        ),
+    }
 }
 
 impl CachePlan {
+    fn rows_of(&self, list: &[(ArchiveKey, String)]) -> Vec<CommittedRow> {
+        list.iter()
+            .filter_map(|(k, _)| self.rows.get(&cache_key(k)).cloned())
+            .collect()
+    }
+
     /// The builds skipped so far (see [`load_readable`]).
     pub fn unreadable(&self) -> &[Unreadable] {
         &self.unreadable
@@ -151,12 +172,19 @@ impl BuildCache {
         archive: &Archive,
         project: &ProjectName,
     ) -> Result<CachePlan, ArchiveError> {
-        let listed = archive.list_build_versions(Some(project)).await?;
+        let indexed = archive.read_index(project).await?;
+        for why in &indexed.skipped {
+            tracing::warn!("{why}");
+        }
         let dir = self.project_dir(project);
         let index = read_index(&dir, archive.display_url());
         let mut current: Vec<(ArchiveKey, String)> = Vec::new();
         let mut missing: Vec<(ArchiveKey, String)> = Vec::new();
-        for (key, version) in listed {
+        let mut rows = HashMap::new();
+        for row in indexed.rows {
+            let key = row.record.key.clone();
+            let version = version_of(&row);
+            rows.insert(cache_key(&key), row);
             match index.builds.get(&cache_key(&key)) {
                 Some(e) if e.version == version => current.push((key, version)),
                 _ => missing.push((key, version)),
@@ -169,6 +197,7 @@ impl BuildCache {
             missing,
             reread: 0,
             unreadable: Vec::new(),
+            rows,
         })
     }
 
@@ -180,8 +209,8 @@ impl BuildCache {
         plan: &mut CachePlan,
         progress: &dyn Progress,
     ) -> Result<Vec<ArchivedBuild>, ArchiveError> {
-        let keys: Vec<ArchiveKey> = plan.missing.iter().map(|(k, _)| k.clone()).collect();
-        let loaded = load_readable(archive, &keys, progress).await?;
+        let rows = plan.rows_of(&plan.missing);
+        let loaded = load_readable(archive, &rows, progress).await?;
         CachePlan::drop_unreadable(&mut plan.missing, &loaded.unreadable);
         plan.unreadable.extend(loaded.unreadable);
         let fetched = loaded.builds;
@@ -223,8 +252,8 @@ impl BuildCache {
                     "build cache in {} is unusable ({why}); rebuilding it",
                     dir.display()
                 );
-                let keys: Vec<ArchiveKey> = plan.current.iter().map(|(k, _)| k.clone()).collect();
-                let loaded = load_readable(archive, &keys, progress).await?;
+                let rows = plan.rows_of(&plan.current);
+                let loaded = load_readable(archive, &rows, progress).await?;
                 for (key, _) in &plan.current {
                     plan.index.builds.remove(&cache_key(key));
                 }

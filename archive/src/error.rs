@@ -20,6 +20,15 @@ pub enum ArchiveError {
         "archive `{url}`: the store overwrote `{key}` although perfkit put it create-only (`If-None-Match: *`) twice; nothing was written"
     )]
     CreateOnlyIgnored { url: String, key: String },
+    #[error("archive `{url}`: build `{key}` {what}; nothing of this ingest was kept")]
+    Conflict {
+        url: String,
+        key: String,
+        /// What was found, e.g. "is archived from other bytes (sha256 …)".
+        what: String,
+        /// The SHA-256 of the archived result, when it could be read.
+        archived_sha256: Option<String>,
+    },
     #[error("cannot encode {table} as Parquet: {message}")]
     Encode {
         table: &'static str,
@@ -55,6 +64,7 @@ impl ArchiveError {
             }
             ArchiveError::CreateOnlyIgnored { .. } => "this store ignores conditional creates, so two ingests of one build could overwrite each other's objects unnoticed; use one that honours them (AWS S3, Ceph RGW, MinIO, GCS, Azure, a local directory) or ask its operator to enable them".into(),
             ArchiveError::Store { .. } => "check the archive URL, credentials (`AWS_*`, `GOOGLE_*`, `AZURE_*`) and that the store is reachable, then run the same command again: it is safe to repeat".into(),
+            ArchiveError::Conflict { .. } => "pass `--replace` to archive this result as the build's next attempt (readers then see it, all at once), or a different `--build`".into(),
             ArchiveError::Encode { .. } | ArchiveError::Decode { .. } => return None,
         })
     }

@@ -1,6 +1,7 @@
 //! Reading archived builds back for the detector and the site: each build's
-//! `builds` row and its `series` rows (rebuilt from `samples` and
-//! `workloads` for builds archived before the `series` table existed).
+//! `builds` row (from the project's index, or its own object) and its
+//! `series` rows (rebuilt from `samples` and `workloads` for v1 builds
+//! archived before the `series` table existed).
 //! [`load_readable`] skips a build whose objects are missing or
 //! undecodable, naming it, so that one bad object fails alone.
 
@@ -8,11 +9,11 @@ use futures::{StreamExt, TryStreamExt};
 use perfkit_schema::{ArchiveKey, ArchivedBuild, Table};
 
 use crate::ArchiveError;
-use crate::batch::decode_builds;
+use crate::batch::CommittedRow;
 use crate::parquet_file::decode;
 use crate::progress::Progress;
 use crate::series::{decode_series, rebuild};
-use crate::store::Archive;
+use crate::store::{Archive, BuildRef};
 
 /// How many builds are fetched at once: enough to hide object-store
 /// latency, few enough to stay polite to a shared S3 endpoint.
@@ -48,18 +49,19 @@ pub struct Loaded {
     pub unreadable: Vec<Unreadable>,
 }
 
-/// Loads `keys` (in the given order), skipping builds with a missing or
-/// undecodable object ([`ArchiveError::is_bad_object`]); any other error
-/// (the store unreachable) fails the whole load.
+/// Loads the builds of `rows` (in the given order; the rows come from a
+/// project's index, [`Archive::read_index`]), skipping builds with a
+/// missing or undecodable object ([`ArchiveError::is_bad_object`]); any
+/// other error (the store unreachable) fails the whole load.
 pub async fn load_readable(
     archive: &Archive,
-    keys: &[ArchiveKey],
+    rows: &[CommittedRow],
     progress: &dyn Progress,
 ) -> Result<Loaded, ArchiveError> {
-    progress.start("reading builds", Some(keys.len() as u64));
+    progress.start("reading builds", Some(rows.len() as u64));
     let mut done = 0u64;
     let results: Vec<Result<ArchivedBuild, ArchiveError>> =
-        futures::stream::iter(keys.iter().map(|key| load_build(archive, key)))
+        futures::stream::iter(rows.iter().map(|row| load_row(archive, row)))
             .buffered(CONCURRENT_READS)
             .inspect(|_| {
                 done += 1;
@@ -69,11 +71,11 @@ pub async fn load_readable(
             .await;
     progress.finish();
     let mut loaded = Loaded::default();
-    for (key, result) in keys.iter().zip(results) {
+    for (row, result) in rows.iter().zip(results) {
         match result {
             Ok(build) => loaded.builds.push(build),
             Err(e) if e.is_bad_object() => loaded.unreadable.push(Unreadable {
-                key: key.clone(),
+                key: row.record.key.clone(),
                 reason: e.to_string(),
             }),
             Err(e) => return Err(e),
@@ -82,16 +84,17 @@ pub async fn load_readable(
     Ok(loaded)
 }
 
-/// Loads `keys` (in the given order); progress counts builds. Any build
-/// that cannot be read fails the load (see [`load_readable`]).
+/// Loads `builds` (in the given order), reading each one's `builds` object
+/// first; progress counts builds. Any build that cannot be read fails the
+/// load.
 pub async fn load_builds(
     archive: &Archive,
-    keys: &[ArchiveKey],
+    builds: &[BuildRef],
     progress: &dyn Progress,
 ) -> Result<Vec<ArchivedBuild>, ArchiveError> {
-    progress.start("reading builds", Some(keys.len() as u64));
+    progress.start("reading builds", Some(builds.len() as u64));
     let mut done = 0u64;
-    let loaded = futures::stream::iter(keys.iter().map(|key| load_build(archive, key)))
+    let loaded = futures::stream::iter(builds.iter().map(|b| load_build(archive, b)))
         .buffered(CONCURRENT_READS)
         .inspect(|_| {
             done += 1;
@@ -103,31 +106,56 @@ pub async fn load_builds(
     loaded
 }
 
-/// Loads one build: its record and series rows.
+/// Loads one listed build: its `builds` row, then its series rows.
 pub async fn load_build(
     archive: &Archive,
-    key: &ArchiveKey,
+    build: &BuildRef,
 ) -> Result<ArchivedBuild, ArchiveError> {
-    let url = |table| archive.object_url(key, table);
-    let builds = archive.get(key, Table::Builds).await?;
-    let record = decode_builds(key, &decode(&url(Table::Builds), builds)?)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| ArchiveError::Decode {
-            key: url(Table::Builds),
-            message: "the builds object has no row".into(),
-        })?;
-    let series = match archive.get_if_present(key, Table::Series).await? {
-        Some(bytes) => decode_series(key, &decode(&url(Table::Series), bytes)?)?,
+    let row = match build.attempt {
+        Some(attempt) => archive.commit_row(&build.key, attempt).await?,
+        None => archive
+            .newest_row_v1(&build.key)
+            .await?
+            .ok_or_else(|| ArchiveError::Decode {
+                key: archive.object_url(&build.key, Table::Builds),
+                message: "the builds object is gone".into(),
+            })?,
+    };
+    load_row(archive, &row).await
+}
+
+/// Loads the series rows of the build `row` describes (rebuilt from
+/// `samples` and `workloads` for v1 builds archived before the `series`
+/// table existed).
+pub async fn load_row(
+    archive: &Archive,
+    row: &CommittedRow,
+) -> Result<ArchivedBuild, ArchiveError> {
+    let key = &row.record.key;
+    let series = match &row.commit {
+        Some(commit) => {
+            let path = archive.data_path(key, Table::Series, commit);
+            let url = archive.url_of(&path);
+            decode_series(key, &decode(&url, archive.get_path(&path).await?)?)?
+        }
         None => {
-            let samples = archive.get(key, Table::Samples).await?;
-            let workloads = archive.get(key, Table::Workloads).await?;
-            rebuild(
-                key,
-                &decode(&url(Table::Samples), samples)?,
-                &decode(&url(Table::Workloads), workloads)?,
-            )?
+            let url = |table| archive.object_url(key, table);
+            match archive.get_if_present(key, Table::Series).await? {
+                Some(bytes) => decode_series(key, &decode(&url(Table::Series), bytes)?)?,
+                None => {
+                    let samples = archive.get(key, Table::Samples).await?;
+                    let workloads = archive.get(key, Table::Workloads).await?;
+                    rebuild(
+                        key,
+                        &decode(&url(Table::Samples), samples)?,
+                        &decode(&url(Table::Workloads), workloads)?,
+                    )?
+                }
+            }
         }
     };
-    Ok(ArchivedBuild { record, series })
+    Ok(ArchivedBuild {
+        record: row.record.clone(),
+        series,
+    })
 }

@@ -11,13 +11,16 @@
 
 pub mod batch;
 pub mod build_cache;
+pub mod collector;
 mod error;
 pub mod history;
+pub mod index;
 pub mod parquet_file;
 pub mod progress;
 pub mod series;
 pub mod sink;
 mod store;
 
+pub use batch::{Commit, CommittedRow};
 pub use error::ArchiveError;
-pub use store::{Archive, BuildObjects, MULTIPART_THRESHOLD, PutOutcome};
+pub use store::{Archive, BuildObjects, BuildRef, MULTIPART_THRESHOLD, PutOutcome};

@@ -33,15 +33,26 @@ pub struct TableWriter {
 impl TableWriter {
     /// A writer for `table` with the given schema.
     pub fn new(table: Table, schema: SchemaRef) -> Result<Self, ArchiveError> {
+        Self::with_metadata(table, schema, Vec::new())
+    }
+
+    /// Like [`TableWriter::new`], with more key-value metadata in the footer.
+    pub fn with_metadata(
+        table: Table,
+        schema: SchemaRef,
+        extra: Vec<(String, String)>,
+    ) -> Result<Self, ArchiveError> {
+        let mut metadata = vec![
+            KeyValue::new(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string()),
+            KeyValue::new(TABLE_KEY.to_string(), table.name().to_string()),
+        ];
+        metadata.extend(extra.into_iter().map(|(k, v)| KeyValue::new(k, v)));
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(ZSTD_LEVEL).map_err(|e| encode_error(table, e.to_string()))?,
             ))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_key_value_metadata(Some(vec![
-                KeyValue::new(SCHEMA_VERSION_KEY.to_string(), SCHEMA_VERSION.to_string()),
-                KeyValue::new(TABLE_KEY.to_string(), table.name().to_string()),
-            ]));
+            .set_key_value_metadata(Some(metadata));
         let props = without_dictionary(table)
             .iter()
             .fold(props, |props, column| {
@@ -91,17 +102,37 @@ pub fn encode(table: Table, batch: &RecordBatch) -> Result<Bytes, ArchiveError> 
 
 /// Decodes a whole (small) Parquet file; `key` names it in errors.
 pub fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>, ArchiveError> {
+    decode_with_metadata(key, bytes).map(|(batches, _)| batches)
+}
+
+/// A footer's key-value metadata.
+pub type KeyValues = Vec<(String, String)>;
+
+/// Like [`decode`], with the footer's key-value metadata.
+pub fn decode_with_metadata(
+    key: &str,
+    bytes: Bytes,
+) -> Result<(Vec<RecordBatch>, KeyValues), ArchiveError> {
     let decode_error = |e: &dyn std::fmt::Display| ArchiveError::Decode {
         key: key.to_string(),
         message: e.to_string(),
     };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| decode_error(&e))?
-        .build()
-        .map_err(|e| decode_error(&e))?;
-    reader
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| decode_error(&e))?;
+    let metadata = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let reader = builder.build().map_err(|e| decode_error(&e))?;
+    let batches = reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| decode_error(&e))
+        .map_err(|e| decode_error(&e))?;
+    Ok((batches, metadata))
 }
 
 fn encode_error(table: Table, message: String) -> ArchiveError {

@@ -7,13 +7,44 @@
 //! build (or a concurrent one) finds it and changes nothing. Opening an
 //! archive from a URL lives in [`open`], key <-> path mapping in [`paths`].
 
+mod commit;
+pub mod counting;
+mod list;
 mod open;
 mod paths;
+
+pub(crate) use commit::{Newest, new_token};
+pub use list::BuildRef;
+
+/// Whether the store refused the request for lack of permission. S3 LIST
+/// errors reach object_store as generic errors that carry the status only
+/// in their text.
+pub(crate) fn denied(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::PermissionDenied { .. })
+        || e.to_string().contains("403 Forbidden")
+}
+
+/// `root` followed by the unencoded `parts`.
+pub(crate) fn join(root: &Path, parts: Vec<String>) -> Path {
+    paths::join(root, parts)
+}
+
+/// A listed v1 object's table and key.
+pub(crate) fn parse_v1(root: &Path, location: &Path) -> Option<(Table, ArchiveKey)> {
+    paths::parse_key(root, location)
+}
+
+/// A listed v2 object's table, key, attempt and token.
+pub(crate) fn parse_v2_object(
+    root: &Path,
+    location: &Path,
+) -> Option<perfkit_schema::key::V2Object> {
+    paths::parse_v2(root, location)
+}
 
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 use perfkit_schema::key::{ArchiveKey, Table};
@@ -41,6 +72,8 @@ pub struct Archive {
     /// object ([`Archive::ensure_create_only`]), so the probe runs once per
     /// process; set from the start for stores that need no probe.
     create_only_seen: Arc<OnceLock<()>>,
+    /// Requests made through this archive, once [`Archive::counting`].
+    counts: Option<Arc<counting::RequestCounts>>,
 }
 
 /// The object, one per project, that tells whether the store honours
@@ -51,13 +84,14 @@ const CREATE_ONLY_PROBE: &str = "create-only-probe";
 const CREATE_ONLY_PROBE_TEXT: &[u8] =
     b"perfkit: written create-only to check that this store refuses to overwrite it\n";
 
-/// The encoded Parquet objects of one build, one per table.
+/// One build to write: its encoded data objects and its `builds` row
+/// (encoded by [`Archive::put_build`], which knows the attempt).
 #[derive(Debug, Clone)]
 pub struct BuildObjects {
     pub samples: Bytes,
     pub workloads: Bytes,
     pub series: Bytes,
-    pub builds: Bytes,
+    pub record: perfkit_schema::BuildRecord,
 }
 
 /// What [`Archive::put_build`] did.
@@ -65,7 +99,8 @@ pub struct BuildObjects {
 pub enum PutOutcome {
     /// The build was not archived before; it is now.
     Written,
-    /// The build was archived and `replace` rewrote it.
+    /// The build was archived and this is its next attempt (`replace`, or
+    /// a result where only a record without results was).
     Replaced,
     /// The build was already archived (possibly by a concurrent ingest);
     /// nothing visible changed.
@@ -110,7 +145,27 @@ impl Archive {
             root,
             display,
             create_only_seen: Arc::default(),
+            counts: None,
         }
+    }
+
+    /// The same archive, counting the requests made through it from now
+    /// on ([`Archive::requests`]).
+    pub fn counting(self) -> Archive {
+        let counts = Arc::new(counting::RequestCounts::default());
+        Archive {
+            store: Arc::new(counting::CountingStore {
+                inner: self.store,
+                counts: counts.clone(),
+            }),
+            counts: Some(counts),
+            ..self
+        }
+    }
+
+    /// The requests counted so far (`None` unless [`Archive::counting`]).
+    pub fn requests(&self) -> Option<counting::Requests> {
+        self.counts.as_ref().map(|c| c.snapshot())
     }
 
     /// Skips the create-only probe: for object_store's own local-directory
@@ -120,6 +175,14 @@ impl Archive {
     pub(crate) fn with_trusted_create_only(self) -> Archive {
         let _ = self.create_only_seen.set(());
         self
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
     }
 
     /// The archive's location for messages, without credentials.
@@ -138,9 +201,17 @@ impl Archive {
         }
     }
 
-    /// Whether `key` is archived, i.e. its `builds` object exists.
+    /// Where `key`'s attempts are committed (its v2 `builds` directory),
+    /// for "archived to …" messages.
+    pub fn build_url(&self, key: &ArchiveKey) -> String {
+        let mut url = self.url_of(&paths::join(&self.root, key.v2_build_dir(Table::Builds)));
+        url.push('/');
+        url
+    }
+
+    /// Whether `key` is archived, i.e. a `builds` object of it exists.
     pub async fn contains(&self, key: &ArchiveKey) -> Result<bool, ArchiveError> {
-        self.exists(&self.path(key, Table::Builds)).await
+        Ok(self.contains_if_allowed(key).await? == Some(true))
     }
 
     /// Like [`Archive::contains`], or `None` when the store refuses to say:
@@ -151,79 +222,11 @@ impl Archive {
         &self,
         key: &ArchiveKey,
     ) -> Result<Option<bool>, ArchiveError> {
-        let path = self.path(key, Table::Builds);
-        match self.store.head(&path).await {
-            Ok(_) => Ok(Some(true)),
-            Err(object_store::Error::NotFound { .. }) => Ok(Some(false)),
-            Err(object_store::Error::PermissionDenied { .. }) => Ok(None),
-            Err(e) => Err(self.error("check", &path, e)),
-        }
-    }
-
-    /// Writes one build: samples, workloads and series first, the `builds`
-    /// object last, so readers never see a partial build. Without `replace`, an
-    /// archived build is left alone ([`PutOutcome::AlreadyArchived`]); with
-    /// it, the build is first hidden (its `builds` object deleted), then
-    /// rewritten.
-    pub async fn put_build(
-        &self,
-        key: &ArchiveKey,
-        objects: BuildObjects,
-        replace: bool,
-    ) -> Result<PutOutcome, ArchiveError> {
-        self.ensure_create_only(&key.project).await?;
-        let builds = self.path(key, Table::Builds);
-        let existed = if replace {
-            self.exists(&builds).await?
-        } else {
-            // Not knowing is fine here: the create-only row below decides.
-            self.contains_if_allowed(key).await? == Some(true)
-        };
-        if existed && !replace {
-            return Ok(PutOutcome::AlreadyArchived);
-        }
-        if existed {
-            // Hidden before its data changes, so no reader mixes old and new.
-            self.store
-                .delete(&builds)
-                .await
-                .map_err(|e| self.error("delete", &builds, e))?;
-        }
-        // Overwritten, not created: leftovers of an earlier failed attempt
-        // are invisible (no `builds` object) and must not block this one.
-        // The price: when two ingests of one build race, the loser may
-        // overwrite the winner's data objects. Both encode the same build,
-        // so that is harmless unless they ran different perfkit versions.
-        let (samples, workloads, series) = (
-            self.path(key, Table::Samples),
-            self.path(key, Table::Workloads),
-            self.path(key, Table::Series),
-        );
-        futures::try_join!(
-            self.put_overwrite(&samples, objects.samples),
-            self.put_overwrite(&workloads, objects.workloads),
-            self.put_overwrite(&series, objects.series),
-        )?;
-        let mode = if replace {
-            PutMode::Overwrite
-        } else {
-            PutMode::Create
-        };
-        let options = PutOptions {
-            mode,
-            ..PutOptions::default()
-        };
-        match self
-            .store
-            .put_opts(&builds, PutPayload::from(objects.builds), options)
-            .await
-        {
-            Ok(_) if existed => Ok(PutOutcome::Replaced),
-            Ok(_) => Ok(PutOutcome::Written),
-            // A concurrent ingest of the same build won the race.
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::AlreadyArchived),
-            Err(e) => Err(self.error("write", &builds, e)),
-        }
+        Ok(match self.newest(key).await? {
+            commit::Newest::Unknown => None,
+            commit::Newest::Absent => Some(false),
+            commit::Newest::V1 | commit::Newest::V2(_) => Some(true),
+        })
     }
 
     /// Refuses to write to a store that ignores create-only puts (some
@@ -241,7 +244,7 @@ impl Archive {
     }
 
     async fn probe_create_only(&self, project: &ProjectName) -> Result<(), ArchiveError> {
-        let mut parts = ArchiveKey::table_prefix(Table::Builds, Some(project));
+        let mut parts = ArchiveKey::v2_table_prefix(Table::Builds, Some(project));
         parts.push(CREATE_ONLY_PROBE.to_string());
         let path = paths::join(&self.root, parts);
         for _ in 0..2 {
@@ -265,21 +268,51 @@ impl Archive {
         })
     }
 
-    /// Reads `table`'s object of `key`.
+    /// Reads `table`'s data object of the build `row` describes (the
+    /// attempt it names, or the v1 object).
+    pub async fn get_data(
+        &self,
+        row: &crate::batch::CommittedRow,
+        table: Table,
+    ) -> Result<Bytes, ArchiveError> {
+        match &row.commit {
+            Some(commit) => {
+                self.get_path(&self.data_path(&row.record.key, table, commit))
+                    .await
+            }
+            None => self.get(&row.record.key, table).await,
+        }
+    }
+
+    /// Reads `table`'s object of `key` in layout v1.
     pub async fn get(&self, key: &ArchiveKey, table: Table) -> Result<Bytes, ArchiveError> {
-        let path = self.path(key, table);
+        self.get_path(&self.path(key, table)).await
+    }
+
+    pub(crate) async fn get_path(&self, path: &Path) -> Result<Bytes, ArchiveError> {
         let result = self
             .store
-            .get(&path)
+            .get(path)
             .await
-            .map_err(|e| self.error("read", &path, e))?;
+            .map_err(|e| self.error("read", path, e))?;
         result
             .bytes()
             .await
-            .map_err(|e| self.error("read", &path, e))
+            .map_err(|e| self.error("read", path, e))
     }
 
-    /// Reads `table`'s object of `key`, or `None` when it does not exist.
+    /// Where `path` lives, for messages (see [`Archive::object_url`]).
+    pub(crate) fn url_of(&self, path: &Path) -> String {
+        let relative = paths::relative_display(&self.root, path);
+        if self.display.ends_with('/') {
+            format!("{}{}", self.display, relative)
+        } else {
+            format!("{}/{}", self.display, relative)
+        }
+    }
+
+    /// Reads `table`'s object of `key` in layout v1, or `None` when it
+    /// does not exist.
     pub async fn get_if_present(
         &self,
         key: &ArchiveKey,
@@ -298,76 +331,23 @@ impl Archive {
         Ok(Some(bytes))
     }
 
-    /// Every archived build (one with a `builds` object), optionally of one
-    /// project, sorted by project, change, patchset and build. Objects that
-    /// do not parse as archive keys are ignored.
-    pub async fn list_builds(
-        &self,
-        project: Option<&ProjectName>,
-    ) -> Result<Vec<ArchiveKey>, ArchiveError> {
-        Ok(self
-            .list_build_versions(project)
-            .await?
-            .into_iter()
-            .map(|(key, _)| key)
-            .collect())
-    }
-
-    /// Like [`Archive::list_builds`], with a version string per build that
-    /// changes when the build is rewritten (`--replace`): size, modification
-    /// time and ETag of its `builds` object.
-    pub async fn list_build_versions(
-        &self,
-        project: Option<&ProjectName>,
-    ) -> Result<Vec<(ArchiveKey, String)>, ArchiveError> {
-        let prefix = paths::join(&self.root, ArchiveKey::table_prefix(Table::Builds, project));
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| self.error("list", &prefix, e))?;
-        let mut keys: Vec<(ArchiveKey, String)> = metas
-            .iter()
-            .filter_map(|meta| {
-                let (table, key) = paths::parse_key(&self.root, &meta.location)?;
-                let version = format!(
-                    "{}-{}-{}",
-                    meta.size,
-                    meta.last_modified.timestamp_micros(),
-                    meta.e_tag.as_deref().unwrap_or("")
-                );
-                Some((table, key, version))
-            })
-            .filter(|(table, key, _)| {
-                *table == Table::Builds && project.is_none_or(|p| &key.project == p)
-            })
-            .map(|(_, key, version)| (key, version))
-            .collect();
-        keys.sort_by(|(a, _), (b, _)| {
-            (&a.project, a.change, a.patchset, &a.build)
-                .cmp(&(&b.project, b.change, b.patchset, &b.build))
-        });
-        keys.dedup_by(|a, b| a.0 == b.0);
-        Ok(keys)
-    }
-
+    /// `table`'s object of `key` in layout v1.
     fn path(&self, key: &ArchiveKey, table: Table) -> Path {
         paths::join(&self.root, key.parts(table))
     }
 
-    async fn exists(&self, path: &Path) -> Result<bool, ArchiveError> {
-        match self.store.head(path).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(self.error("check", path, e)),
-        }
-    }
-
-    async fn put_overwrite(&self, path: &Path, bytes: Bytes) -> Result<(), ArchiveError> {
+    /// Writes an object that must not exist yet, create-only. Above
+    /// [`MULTIPART_THRESHOLD`] it is uploaded in parts, which object stores
+    /// cannot make conditional; its name carries a fresh random token, so
+    /// no other writer uses it either.
+    pub(crate) async fn put_new(&self, path: &Path, bytes: Bytes) -> Result<(), ArchiveError> {
         if bytes.len() <= MULTIPART_THRESHOLD {
+            let options = PutOptions {
+                mode: PutMode::Create,
+                ..PutOptions::default()
+            };
             self.store
-                .put(path, PutPayload::from(bytes))
+                .put_opts(path, PutPayload::from(bytes), options)
                 .await
                 .map_err(|e| self.error("write", path, e))?;
             return Ok(());
@@ -394,7 +374,7 @@ impl Archive {
         Ok(())
     }
 
-    fn error(
+    pub(crate) fn error(
         &self,
         action: &'static str,
         path: &Path,

@@ -19,9 +19,8 @@ use std::process::Command;
 use local_server::LocalServer;
 use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
 use perfkit_archive::Archive;
-use perfkit_schema::key::Table;
 
-use suite::{NOVA_BUILDS_KEY, nova};
+use suite::{NOVA_BUILD_DIR, nova};
 
 const CONTAINER: &str = "perfkit-test";
 
@@ -115,8 +114,8 @@ fn azure_archive_against_azurite() {
         assert_eq!(archive.display_url(), "az://perfkit-test/runs/a");
         suite::exercise(&archive, &raw, "runs/a").await;
         assert_eq!(
-            archive.object_url(&nova(), Table::Builds),
-            format!("az://{CONTAINER}/runs/a/{NOVA_BUILDS_KEY}")
+            archive.build_url(&nova()),
+            format!("az://{CONTAINER}/runs/a/{NOVA_BUILD_DIR}")
         );
 
         suite::assert_conditional_create(&raw).await;

@@ -21,7 +21,7 @@ use perfkit_archive::ArchiveError;
 use perfkit_archive::{Archive, PutOutcome};
 use perfkit_schema::key::Table;
 
-use suite::{NOVA_BUILDS_KEY, nova, objects};
+use suite::{NOVA_BUILD_DIR, NOVA_BUILDS_KEY, nova, objects};
 
 #[tokio::test]
 async fn in_memory_archive_under_a_root() {
@@ -34,8 +34,8 @@ async fn in_memory_archive_under_a_root() {
     suite::exercise(&archive, store.as_ref(), "team/archive").await;
     suite::assert_conditional_create(store.as_ref()).await;
     assert_eq!(
-        archive.object_url(&nova(), Table::Builds),
-        format!("memory:///team/archive/{NOVA_BUILDS_KEY}")
+        archive.build_url(&nova()),
+        format!("memory:///team/archive/{NOVA_BUILD_DIR}")
     );
 }
 
@@ -46,14 +46,14 @@ async fn memory_url_opens_an_empty_archive() {
     assert_eq!(archive.list_builds(None).await.unwrap(), vec![]);
     assert_eq!(
         archive
-            .put_build(&nova(), objects("m"), false)
+            .put_build(objects(&nova(), "m"), false)
             .await
             .unwrap(),
         PutOutcome::Written
     );
     assert_eq!(
-        archive.object_url(&nova(), Table::Builds),
-        format!("memory:///{NOVA_BUILDS_KEY}")
+        archive.build_url(&nova()),
+        format!("memory:///{NOVA_BUILD_DIR}")
     );
 }
 
@@ -78,13 +78,19 @@ async fn local_directory_archive() {
     // On disk the project is one directory whose name holds a literal `%2F`.
     let on_disk = dir.join(NOVA_BUILDS_KEY);
     assert!(on_disk.is_file(), "{} missing", on_disk.display());
-    assert_eq!(std::fs::read(&on_disk).unwrap(), b"builds-third");
+    assert!(std::fs::read(&on_disk).unwrap().starts_with(b"PAR1"));
     assert_eq!(
-        archive.object_url(&nova(), Table::Builds),
-        on_disk.to_str().unwrap(),
-        "object_url is the file's path"
+        archive.build_url(&nova()),
+        format!(
+            "{}/",
+            dir.join(NOVA_BUILD_DIR)
+                .to_str()
+                .unwrap()
+                .trim_end_matches('/')
+        ),
+        "build_url is the directory's path"
     );
-    let mut projects: Vec<String> = std::fs::read_dir(dir.join("v1/builds"))
+    let mut projects: Vec<String> = std::fs::read_dir(dir.join("v2/builds"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|name| name.starts_with("project="))
@@ -94,7 +100,7 @@ async fn local_directory_archive() {
         projects,
         ["project=openstack%2Fneutron", "project=openstack%2Fnova"]
     );
-    assert!(!dir.join("v1/builds/project=openstack").exists());
+    assert!(!dir.join("v2/builds/project=openstack").exists());
     // Staged writes were all renamed into place.
     let staging = walk(&dir)
         .into_iter()
@@ -111,19 +117,17 @@ async fn file_url_and_trailing_slash() {
     let archive = Archive::open(&url).unwrap();
     assert_eq!(archive.display_url(), dir.to_str().unwrap());
     archive
-        .put_build(&nova(), objects("f"), false)
+        .put_build(objects(&nova(), "f"), false)
         .await
         .unwrap();
-    assert_eq!(
-        std::fs::read(dir.join(NOVA_BUILDS_KEY)).unwrap(),
-        b"builds-f"
-    );
+    assert!(dir.join(NOVA_BUILDS_KEY).is_file());
 
     // The same directory opened as a plain path sees the same build.
     let again = Archive::open(&format!("{}/", dir.display())).unwrap();
     assert_eq!(again.display_url(), dir.to_str().unwrap());
-    assert_eq!(again.list_builds(None).await.unwrap(), vec![nova()]);
-    let outcome = again.put_build(&nova(), objects("g"), false).await.unwrap();
+    let listed = again.list_builds(None).await.unwrap();
+    assert_eq!(listed.iter().map(|b| &b.key).collect::<Vec<_>>(), [&nova()]);
+    let outcome = again.put_build(objects(&nova(), "f"), false).await.unwrap();
     assert_eq!(outcome, PutOutcome::AlreadyArchived);
 }
 
@@ -164,7 +168,7 @@ async fn write_failure_after_open_is_an_archive_error() {
     // `v1` turns into a file: no table directory can be created below it.
     std::fs::write(tmp.path().join("v1"), b"in the way").unwrap();
     let err = archive
-        .put_build(&nova(), objects("x"), false)
+        .put_build(objects(&nova(), "x"), false)
         .await
         .unwrap_err();
     suite::assert_archive_error(&err, archive.display_url());
@@ -205,8 +209,13 @@ fn s3_display_url_has_no_credentials() {
     .unwrap();
     assert_eq!(archive.display_url(), "s3://bucket/some/prefix");
     assert_eq!(
+        archive.build_url(&nova()),
+        format!("s3://bucket/some/prefix/{NOVA_BUILD_DIR}")
+    );
+    assert_eq!(
         archive.object_url(&nova(), Table::Samples),
-        "s3://bucket/some/prefix/v1/samples/project=openstack%2Fnova/change=912345/patchset=3/build=0f6c3f4ad9b14c1d8e3a7c5b2e1f0a9d.parquet"
+        "s3://bucket/some/prefix/v1/samples/project=openstack%2Fnova/change=912345/patchset=3/build=0f6c3f4ad9b14c1d8e3a7c5b2e1f0a9d.parquet",
+        "v1 objects are still named for messages about them"
     );
     // Credentials in the URL would be silently unused: refused, not echoed.
     match Archive::open_with_options(
@@ -231,53 +240,99 @@ fn walk(dir: &FsPath) -> Vec<String> {
     out
 }
 
-/// An in-memory store that, like some S3-compatible servers, ignores
-/// `If-None-Match: *`: a create-only put overwrites.
+/// An in-memory store that misbehaves on purpose: like some S3-compatible
+/// servers it may ignore `If-None-Match: *` (a create-only put
+/// overwrites), or it may die after a number of writes (every later
+/// request fails, as if the writing process had crashed there).
 #[derive(Debug, Default)]
-struct IgnoresCreateOnly(InMemory);
+struct Faulty {
+    inner: Arc<InMemory>,
+    ignores_create_only: bool,
+    /// Writes (puts and deletes) that still succeed; `None`: all.
+    writes_left: Option<std::sync::atomic::AtomicUsize>,
+}
 
-impl std::fmt::Display for IgnoresCreateOnly {
+impl Faulty {
+    fn ignoring_create_only() -> Faulty {
+        Faulty {
+            ignores_create_only: true,
+            ..Faulty::default()
+        }
+    }
+
+    fn dying_after(inner: Arc<InMemory>, writes: usize) -> Faulty {
+        Faulty {
+            inner,
+            ignores_create_only: false,
+            writes_left: Some(writes.into()),
+        }
+    }
+
+    /// Whether this write may happen; once one is refused, all are.
+    fn write_allowed(&self) -> object_store::Result<()> {
+        use std::sync::atomic::Ordering;
+        let Some(left) = &self.writes_left else {
+            return Ok(());
+        };
+        match left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(object_store::Error::Generic {
+                store: "Faulty",
+                source: "the writer died here".into(),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Faulty {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "IgnoresCreateOnly")
+        write!(f, "Faulty")
     }
 }
 
 #[async_trait::async_trait]
-impl ObjectStore for IgnoresCreateOnly {
+impl ObjectStore for Faulty {
     async fn put_opts(
         &self,
         location: &Path,
         payload: PutPayload,
         mut opts: PutOptions,
     ) -> object_store::Result<PutResult> {
-        opts.mode = PutMode::Overwrite;
-        self.0.put_opts(location, payload, opts).await
+        self.write_allowed()?;
+        if self.ignores_create_only {
+            opts.mode = PutMode::Overwrite;
+        }
+        self.inner.put_opts(location, payload, opts).await
     }
     async fn put_multipart_opts(
         &self,
         location: &Path,
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.0.put_multipart_opts(location, opts).await
+        self.write_allowed()?;
+        self.inner.put_multipart_opts(location, opts).await
     }
     async fn get_opts(
         &self,
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
-        self.0.get_opts(location, options).await
+        self.inner.get_opts(location, options).await
     }
     fn delete_stream(
         &self,
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.0.delete_stream(locations)
+        if let Err(e) = self.write_allowed() {
+            return Box::pin(futures::stream::once(async move { Err(e) }));
+        }
+        self.inner.delete_stream(locations)
     }
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.0.list(prefix)
+        self.inner.list(prefix)
     }
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.0.list_with_delimiter(prefix).await
+        self.inner.list_with_delimiter(prefix).await
     }
     async fn copy_opts(
         &self,
@@ -285,7 +340,8 @@ impl ObjectStore for IgnoresCreateOnly {
         to: &Path,
         options: CopyOptions,
     ) -> object_store::Result<()> {
-        self.0.copy_opts(from, to, options).await
+        self.write_allowed()?;
+        self.inner.copy_opts(from, to, options).await
     }
 }
 
@@ -294,10 +350,10 @@ impl ObjectStore for IgnoresCreateOnly {
 /// costs one probe put per process (the probe exists after the first).
 #[tokio::test]
 async fn a_store_that_ignores_create_only_puts_is_refused() {
-    let store = Arc::new(IgnoresCreateOnly::default());
+    let store = Arc::new(Faulty::ignoring_create_only());
     let archive = Archive::from_store(store.clone(), Path::from("a"), "s3://lax/a".into());
     let err = archive
-        .put_build(&nova(), objects("x"), false)
+        .put_build(objects(&nova(), "x"), false)
         .await
         .unwrap_err();
     assert!(
@@ -307,7 +363,7 @@ async fn a_store_that_ignores_create_only_puts_is_refused() {
     let text = err.to_string();
     assert!(
         text.contains("s3://lax/a")
-            && text.contains("v1/builds/project=openstack%2Fnova/create-only-probe"),
+            && text.contains("v2/builds/project=openstack%2Fnova/create-only-probe"),
         "{text}"
     );
     assert!(err.hint().unwrap().contains("ignores conditional creates"));
@@ -319,7 +375,7 @@ async fn a_store_that_ignores_create_only_puts_is_refused() {
         .unwrap();
     assert_eq!(
         keys,
-        ["a/v1/builds/project=openstack%2Fnova/create-only-probe"],
+        ["a/v2/builds/project=openstack%2Fnova/create-only-probe"],
         "only the probe was written"
     );
     assert!(archive.list_builds(None).await.unwrap().is_empty());
@@ -330,7 +386,7 @@ async fn a_store_that_ignores_create_only_puts_is_refused() {
     for process in ["first", "second"] {
         let honest = Archive::from_store(memory.clone(), Path::from("a"), "s3://ok/a".into());
         let outcome = honest
-            .put_build(&nova(), objects(process), false)
+            .put_build(objects(&nova(), "same"), false)
             .await
             .unwrap();
         let want = match process {
@@ -338,23 +394,77 @@ async fn a_store_that_ignores_create_only_puts_is_refused() {
             _ => PutOutcome::AlreadyArchived,
         };
         assert_eq!(outcome, want);
+        let listed = honest.list_builds(None).await.unwrap();
         assert_eq!(
-            honest.list_builds(None).await.unwrap(),
-            vec![nova()],
+            listed.iter().map(|b| &b.key).collect::<Vec<_>>(),
+            [&nova()],
             "the probe is not listed as a build"
         );
     }
-    let probe = Path::parse("a/v1/builds/project=openstack%2Fnova/create-only-probe").unwrap();
+    let probe = Path::parse("a/v2/builds/project=openstack%2Fnova/create-only-probe").unwrap();
     assert!(memory.head(&probe).await.is_ok());
 
     // object_store's own local and in-memory stores are not probed: a
     // local archive holds only its tables.
     let tmp = tempfile::tempdir().unwrap();
     let local = Archive::open(tmp.path().to_str().unwrap()).unwrap();
-    local.put_build(&nova(), objects("z"), false).await.unwrap();
+    local.put_build(objects(&nova(), "z"), false).await.unwrap();
     let others: Vec<String> = walk(tmp.path())
         .into_iter()
         .filter(|p| !p.ends_with(".parquet"))
         .collect();
     assert_eq!(others, Vec::<String>::new());
+}
+
+/// `--replace` is atomic for readers whatever step the writer dies at:
+/// before its commit, readers (through the index and through a listing)
+/// see the previous attempt whole; after it, the listing sees the new one
+/// whole and the index catches up with `repair_index`. Never a mix.
+#[tokio::test]
+async fn a_replace_that_dies_at_any_step_leaves_one_whole_attempt() {
+    let project = perfkit_schema::ProjectName::try_from("openstack/nova").unwrap();
+    let old = objects(&nova(), "old");
+    let new = objects(&nova(), "new");
+    // Writes of a replace: the create-only probe (refused, as it exists),
+    // three data objects, the commit, the segment.
+    for dies_after in 0..=6 {
+        let memory = Arc::new(InMemory::new());
+        let healthy = Archive::from_store(memory.clone(), Path::from("a"), "memory:///a".into());
+        healthy.put_build(old.clone(), false).await.unwrap();
+        // The probe exists: a later writer needs no write to check it.
+        let store = Arc::new(Faulty::dying_after(memory.clone(), dies_after));
+        let dying = Archive::from_store(store, Path::from("a"), "memory:///a".into());
+        let result = dying.put_build(new.clone(), true).await;
+        assert_eq!(result.is_ok(), dies_after == 6, "{dies_after}: {result:?}");
+
+        let committed = dies_after >= 5;
+        let (expected, attempt) = if committed { (&new, 1) } else { (&old, 0) };
+        // Listing: the newest committed attempt, whole.
+        suite::assert_objects(&healthy, expected, attempt).await;
+        let listed = healthy.list_builds(None).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].attempt, Some(attempt), "{dies_after}");
+        // The index: the previous attempt until the new one's segment is
+        // written (or `repair_index` adds it); its data is whole either way.
+        let index = healthy.read_index(&project).await.unwrap();
+        assert_eq!(index.rows.len(), 1);
+        let row = &index.rows[0];
+        let indexed = if dies_after == 6 { &new } else { &old };
+        assert_eq!(row.record, indexed.record, "{dies_after}");
+        assert_eq!(
+            healthy.get_data(row, Table::Series).await.unwrap(),
+            indexed.series,
+            "{dies_after}"
+        );
+        let repaired = healthy.repair_index(&project).await.unwrap();
+        assert_eq!(repaired.added, usize::from(dies_after == 5), "{dies_after}");
+        let index = healthy.read_index(&project).await.unwrap();
+        assert_eq!(index.rows[0].record, expected.record, "{dies_after}");
+        // Running the replace again finishes the job.
+        if !committed {
+            let again = healthy.put_build(new.clone(), true).await.unwrap();
+            assert_eq!(again, PutOutcome::Replaced);
+            suite::assert_objects(&healthy, &new, 1).await;
+        }
+    }
 }

@@ -14,10 +14,9 @@ use std::time::Instant;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use perfkit_archive::{Archive, PutOutcome};
-use perfkit_schema::key::Table;
 
 use moto::Moto;
-use suite::{NOVA_BUILDS_KEY, nova, objects};
+use suite::{NOVA_BUILD_DIR, NOVA_BUILDS_KEY, nova, objects};
 
 const BUCKET: &str = "perfkit-test";
 
@@ -90,21 +89,21 @@ async fn s3_archive_against_moto() {
     assert_eq!(archive.display_url(), "s3://perfkit-test/runs/a");
     suite::exercise(&archive, &raw, "runs/a").await;
     assert_eq!(
-        archive.object_url(&nova(), Table::Builds),
-        format!("s3://{BUCKET}/runs/a/{NOVA_BUILDS_KEY}")
+        archive.build_url(&nova()),
+        format!("s3://{BUCKET}/runs/a/{NOVA_BUILD_DIR}")
     );
 
     // The key as any S3 client sees it: `%2F` is part of the key's text.
     let keys = boto3_keys(
         &bin,
         &endpoint,
-        "runs/a/v1/builds/project=openstack%2Fnova/",
+        "runs/a/v2/builds/project=openstack%2Fnova/",
     );
     assert!(
         keys.contains(&format!("runs/a/{NOVA_BUILDS_KEY}")),
         "{keys:#?}"
     );
-    assert!(boto3_keys(&bin, &endpoint, "runs/a/v1/builds/project=openstack/").is_empty());
+    assert!(boto3_keys(&bin, &endpoint, "runs/a/v2/builds/project=openstack/").is_empty());
 
     suite::assert_conditional_create(&raw).await;
 
@@ -126,7 +125,7 @@ async fn s3_server_down_fails_with_archive_error() {
         Archive::open_with_options(&format!("s3://{BUCKET}/down"), options(&server.endpoint()))
             .unwrap();
     let outcome = archive
-        .put_build(&nova(), objects("up"), false)
+        .put_build(objects(&nova(), "up"), false)
         .await
         .unwrap();
     assert_eq!(outcome, PutOutcome::Written);

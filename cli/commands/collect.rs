@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use perfkit_ops::collect::CollectOptions;
+use perfkit_ops::collect::{CollectOptions, CycleOptions};
+use perfkit_ops::review::PlainHttp;
 
 /// Archive the Rally results of finished Zuul builds, found through Zuul's REST API.
 ///
@@ -27,7 +28,13 @@ use perfkit_ops::collect::CollectOptions;
   perfkit collect --zuul https://zuul.opendev.org --tenant openstack --job nova-rally-task \\\n      \
   --job cinder-rally-task --limit 500 --archive s3://perf-archive/openstack --env-file archive.env\n  \
   perfkit collect --zuul https://zuul.opendev.org --tenant openstack --job nova-rally-task \\\n      \
-  --results-origin 'https://*.rackcdn.com' --results-origin https://storage.bhs.cloud.ovh.net --retry-failed\n\n\
+  --results-origin 'https://*.rackcdn.com' --results-origin https://storage.bhs.cloud.ovh.net --retry-failed\n  \
+  perfkit collect --zuul https://zuul.opendev.org --tenant openstack --job nova-rally-task --since 2h \\\n      \
+  --env-file archive.env --review --gerrit https://review.opendev.org --site /srv/perf --site-url https://perf.example.org/\n\n\
+The last one is the upstream collector, one line from cron every 15 minutes: it archives what is\n\
+new, reviews only the patchsets that got a new build (and any an interrupted run left pending),\n\
+rebuilds the site only when something was archived, and holds a lease in the archive so two runs\n\
+never overlap.\n\n\
 Without --since or --limit every build Zuul still lists is looked at (a backfill); from cron,\n\
 --since a little longer than the interval keeps each run short.\n\n\
 Exit status: 0 when every build was archived, skipped or recorded without results; 2 when\n\
@@ -84,6 +91,27 @@ pub struct CollectArgs {
     /// Fetch builds recorded as failed for good (results gone, cut short or invalid) again
     #[arg(long)]
     retry_failed: bool,
+    /// Then review each patchset that got a new build in this run (and those an
+    /// interrupted run left pending) on Gerrit, as `perfkit review` does
+    #[arg(long, requires = "gerrit")]
+    review: bool,
+    /// Gerrit's base URL for `--review`, e.g. https://review.opendev.org (credentials as
+    /// for `perfkit review`: PERFKIT_GERRIT_CREDENTIALS, ~/.netrc)
+    #[arg(long, value_name = "URL", requires = "review")]
+    gerrit: Option<String>,
+    /// Then rebuild the static site in DIR, when this run archived something
+    #[arg(long = "site", value_name = "DIR")]
+    site: Option<PathBuf>,
+    /// Where the site is served: review messages link there, feeds use it
+    #[arg(long, value_name = "URL")]
+    site_url: Option<String>,
+    /// With `--review` or `--site`: minutes a run may hold the collector's lease (kept in
+    /// the archive, so two runs never overlap, from cron or from CI)
+    #[arg(long, value_name = "MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    lease: u64,
+    /// Accept a plain http:// Gerrit on another machine (see `perfkit review --help`)
+    #[arg(long)]
+    allow_plain_http: bool,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -109,6 +137,17 @@ impl From<CollectArgs> for CollectOptions {
             deadline: args.deadline,
             results_origins: args.results_origins,
             retry_failed: args.retry_failed,
+            cycle: (args.review || args.site.is_some()).then(|| CycleOptions {
+                gerrit: args.gerrit.filter(|_| args.review),
+                site_url: args.site_url,
+                site_out: args.site,
+                lease: std::time::Duration::from_secs(args.lease * 60),
+                plain_http: if args.allow_plain_http {
+                    PlainHttp::Allow
+                } else {
+                    PlainHttp::Refuse
+                },
+            }),
         }
     }
 }

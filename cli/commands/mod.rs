@@ -6,6 +6,7 @@ pub mod compare;
 pub mod demo;
 pub mod ingest;
 pub mod ls;
+pub mod repair;
 pub mod review;
 pub mod scaffold;
 pub mod site;

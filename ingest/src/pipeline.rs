@@ -11,17 +11,17 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use perfkit_schema::records::BuildMeta;
-use perfkit_schema::{ArchiveKey, BuildId, BuildRecord, ProjectName, Table, WorkloadRecord};
+use perfkit_schema::{ArchiveKey, BuildId, BuildRecord, ProjectName, WorkloadRecord};
 use sha2::{Digest, Sha256};
 
 use crate::IngestError;
 use crate::input::{self, Contents, Input};
 use crate::json_inplace;
 use crate::rally::{self, ParseError, ParseOptions};
-use perfkit_archive::batch::{SampleBatcher, encode_build, encode_workloads};
+use perfkit_archive::batch::{SampleBatcher, encode_workloads};
 use perfkit_archive::progress::Progress;
 use perfkit_archive::series::{SeriesCollector, Tee, encode_series};
-use perfkit_archive::{Archive, BuildObjects, PutOutcome};
+use perfkit_archive::{Archive, BuildObjects, CommittedRow, PutOutcome};
 
 /// What to archive a file as.
 #[derive(Debug, Clone)]
@@ -103,13 +103,13 @@ pub async fn ingest_file(
     let size = std::fs::metadata(path).map_err(read_error)?.len();
     let (build_id, mut digest) = build_id_for(run_id, || hash_file(path, progress, size))?;
     let key = key_for(request, &build_id);
-    let location = archive.object_url(&key, Table::Builds);
-    if !request.replace && archive.contains_if_allowed(&key).await? == Some(true) {
+    let location = archive.build_url(&key);
+    if let Some(archived) = archived_row(archive, request, &key).await? {
         let digest = match digest.take() {
             Some(digest) => digest,
             None => hash_file(path, progress, size)?,
         };
-        return already_archived(archive, path, key, location, &digest).await;
+        return already_archived(archive, path, archived, location, &digest).await;
     }
 
     // Parsing is synchronous and CPU-bound; files are ingested one at a
@@ -168,9 +168,9 @@ async fn ingest_measured(
     let digest = contents.sha256();
     let (build_id, _) = build_id_for(run_id, || Ok(digest.clone()))?;
     let key = key_for(request, &build_id);
-    let location = archive.object_url(&key, Table::Builds);
-    if !request.replace && archive.contains_if_allowed(&key).await? == Some(true) {
-        return already_archived(archive, path, key, location, &digest).await;
+    let location = archive.build_url(&key);
+    if let Some(archived) = archived_row(archive, request, &key).await? {
+        return already_archived(archive, path, archived, location, &digest).await;
     }
     let job = request.meta.job.clone().unwrap_or_default();
     let measured = input::parse_measured(&input, path, &contents, &job)?;
@@ -228,19 +228,33 @@ async fn put(
         Ok::<_, IngestError>((
             encode_workloads(&key.build, &tables.workloads)?,
             encode_series(&key.build, &tables.series)?,
-            encode_build(&build)?,
         ))
     })();
     let sample_rows = tables.samples.rows();
     let samples = tables.samples.finish()?;
-    let (workloads, series, builds) = others?;
+    let (workloads, series) = others?;
     let objects = BuildObjects {
         samples,
         workloads,
         series,
-        builds,
+        record: build.clone(),
     };
-    let outcome = archive.put_build(&key, objects, replace).await?;
+    let outcome = archive
+        .put_build(objects, replace)
+        .await
+        .map_err(|e| match e {
+            // Said as ingest says a conflict found before parsing.
+            perfkit_archive::ArchiveError::Conflict {
+                archived_sha256: Some(archived),
+                ..
+            } if !build.source_sha256.is_empty() => IngestError::Conflict {
+                path: path.to_path_buf(),
+                build: key.build.to_string(),
+                archived_sha256: archived,
+                sha256: build.source_sha256.clone(),
+            },
+            e => e.into(),
+        })?;
     Ok(IngestReport {
         path: path.to_path_buf(),
         outcome,
@@ -283,23 +297,51 @@ fn key_for(request: &IngestRequest, build: &BuildId) -> ArchiveKey {
     }
 }
 
-/// Same id, same bytes: nothing to do. Same id, other bytes: a different
-/// result claims this build; never drop it silently.
+/// The row of `key` when it is archived with results and this is not a
+/// `--replace` (a build recorded without results is superseded by one with
+/// them); `None` also when the store refuses to say (the create-only
+/// commit decides then).
+async fn archived_row(
+    archive: &Archive,
+    request: &IngestRequest,
+    key: &ArchiveKey,
+) -> Result<Option<CommittedRow>, IngestError> {
+    if request.replace {
+        return Ok(None);
+    }
+    Ok(archive
+        .newest_row(key)
+        .await?
+        .filter(|row| row.record.has_results()))
+}
+
+/// Same id, same bytes: nothing to do but make sure the project's index
+/// has the build (its writer may have died before adding it). Same id,
+/// other bytes: a different result claims this build; never drop it
+/// silently.
 async fn already_archived(
     archive: &Archive,
     path: &Path,
-    key: ArchiveKey,
+    archived: CommittedRow,
     location: String,
     digest: &str,
 ) -> Result<IngestReport, IngestError> {
-    let archived = archived_digest(archive, &key).await?;
-    if archived != digest {
+    let key = archived.record.key.clone();
+    if archived.record.source_sha256 != digest {
         return Err(IngestError::Conflict {
             path: path.to_path_buf(),
             build: key.build.to_string(),
-            archived_sha256: archived,
+            archived_sha256: archived.record.source_sha256,
             sha256: digest.to_string(),
         });
+    }
+    // A writer that died between its commit and its index segment left the
+    // build out of the index: add it (only then, so that a second ingest of
+    // the same file writes nothing).
+    if archived.commit.is_some() && archive.is_indexed(&archived).await? != Some(true) {
+        archive
+            .append_index(&key.project, std::slice::from_ref(&archived))
+            .await?;
     }
     Ok(IngestReport {
         path: path.to_path_buf(),
@@ -365,7 +407,7 @@ async fn record_gap(
         patchset: request.meta.patchset.unwrap_or(0),
         build: build_id.clone(),
     };
-    let location = archive.object_url(&key, Table::Builds);
+    let location = archive.build_url(&key);
     let build = BuildRecord {
         key: key.clone(),
         meta: request.meta.clone(),
@@ -405,19 +447,6 @@ async fn record_gap(
         request.replace,
     )
     .await
-}
-
-/// The SHA-256 of the file an archived build was ingested from.
-async fn archived_digest(archive: &Archive, key: &ArchiveKey) -> Result<String, IngestError> {
-    let url = archive.object_url(key, Table::Builds);
-    let bytes = archive.get(key, Table::Builds).await?;
-    let batches = perfkit_archive::parquet_file::decode(&url, bytes)?;
-    let builds = perfkit_archive::batch::decode_builds(key, &batches)?;
-    Ok(builds
-        .into_iter()
-        .next()
-        .map(|b| b.source_sha256)
-        .unwrap_or_default())
 }
 
 /// One parsed file: the run, its samples (all handed to the encoder, which

@@ -41,10 +41,11 @@ async fn archived(archive: &Archive, path: &Path) -> (ArchiveKey, Vec<SeriesRow>
         .await
         .unwrap();
     let key = report.key;
+    let row = archive.newest_row(&key).await.unwrap().unwrap();
     let mut tables = Vec::new();
     for t in [Table::Series, Table::Samples, Table::Workloads] {
-        let bytes = archive.get(&key, t).await.unwrap();
-        tables.push(decode(&archive.object_url(&key, t), bytes).unwrap());
+        let bytes = archive.get_data(&row, t).await.unwrap();
+        tables.push(decode(t.name(), bytes).unwrap());
     }
     let written = decode_series(&key, &tables[0]).unwrap();
     let rebuilt = rebuild(&key, &tables[1], &tables[2]).unwrap();

@@ -2,10 +2,13 @@
 
 use crate::Outcome;
 
-use perfkit_analysis::compare::compare;
+use perfkit_analysis::compare::{Comparison, compare};
 use perfkit_analysis::report;
+use perfkit_archive::Archive;
+use perfkit_archive::history::Unreadable;
+use perfkit_schema::ProjectName;
 
-use crate::read::{load_projects, open_existing, project_names, unreadable_summary};
+use crate::read::{load_for_patchset, open_existing, project_names, unreadable_summary};
 
 /// Output formats of `perfkit compare`.
 #[derive(Clone, Copy)]
@@ -31,12 +34,26 @@ pub struct CompareOptions {
     pub site_url: Option<String>,
 }
 
+/// The verdict of one patchset as `perfkit compare` reaches it: the
+/// project's index, then the `series` of the patchset's builds and of its
+/// baseline only. `None` without builds of the patchset; the builds that
+/// could not be read are returned beside.
+pub async fn judge(
+    archive: &Archive,
+    project: &ProjectName,
+    change: u64,
+    patchset: u32,
+) -> anyhow::Result<(Option<Comparison>, Vec<Unreadable>)> {
+    let (builds, unreadable) = load_for_patchset(archive, project, change, patchset).await?;
+    Ok((compare(&builds, change, patchset), unreadable))
+}
+
 pub async fn run(args: CompareOptions) -> anyhow::Result<Outcome> {
     let projects = project_names(std::slice::from_ref(&args.project))?;
     let archive = open_existing(args.archive)?;
-    let (grouped, unreadable) = load_projects(&archive, &projects).await?;
-    let builds = grouped.into_values().next().unwrap_or_default();
-    let Some(comparison) = compare(&builds, args.change, args.patchset) else {
+    let (comparison, unreadable) =
+        judge(&archive, &projects[0], args.change, args.patchset).await?;
+    let Some(comparison) = comparison else {
         anyhow::bail!(
             "no build of {} change {} patchset {} in {}\nhint: check the numbers with `perfkit ls --project {}`; builds appear once `perfkit ingest` archived them",
             projects[0],
@@ -57,6 +74,7 @@ pub async fn run(args: CompareOptions) -> anyhow::Result<Outcome> {
     if let Some(line) = unreadable_summary(&unreadable, "the verdict is of the others") {
         eprintln!("{line}");
     }
+    crate::read::log_requests(&archive);
     Ok(if comparison.has_regression() {
         Outcome::Regression
     } else {

@@ -262,7 +262,7 @@ pub async fn run(args: DemoOptions) -> anyhow::Result<Outcome> {
         "next: `perfkit compare --archive {url} --project perfkit/demo --change 900001 --patchset 1`, or query the archive with DuckDB:"
     );
     println!(
-        "  duckdb -c \"SELECT * FROM read_parquet('{}/v1/workloads/**/*.parquet', hive_partitioning=true)\"",
+        "  duckdb -c \"SELECT * FROM read_parquet('{}/v2/workloads/**/*.parquet', hive_partitioning=true)\"   (the README's query reads each build's newest attempt only)",
         url.trim_end_matches('/')
     );
     Ok(if failures == 0 {

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod ls;
 mod progress;
 mod read;
+pub mod repair;
 pub mod review;
 pub mod scaffold;
 pub mod site;

@@ -2,14 +2,11 @@
 
 use crate::Outcome;
 
-use perfkit_archive::batch::decode_builds;
-use perfkit_archive::parquet_file::decode;
-use perfkit_schema::{ProjectName, Table};
+use perfkit_schema::ProjectName;
 
-use perfkit_archive::history::Unreadable;
 use perfkit_schema::shown;
 
-use crate::read::{unreadable_summary, warn_unreadable};
+use crate::read::index_rows;
 
 /// What `perfkit ls` was asked to do (the binary fills it from its arguments).
 pub struct LsOptions {
@@ -29,29 +26,21 @@ pub async fn run(args: LsOptions) -> anyhow::Result<Outcome> {
         .transpose()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let archive = crate::read::open_existing(args.archive)?;
-    let keys = archive.list_builds(project.as_ref()).await?;
-    let mut builds = Vec::with_capacity(keys.len());
-    let mut unreadable = Vec::new();
-    for key in &keys {
-        let rows = async {
-            let bytes = archive.get(key, Table::Builds).await?;
-            let batches = decode(&archive.object_url(key, Table::Builds), bytes)?;
-            decode_builds(key, &batches)
-        };
-        match rows.await {
-            Ok(rows) => builds.extend(rows),
-            // One bad object fails alone: named, counted, the rest listed.
-            Err(e) if e.is_bad_object() => unreadable.push(Unreadable {
-                key: key.clone(),
-                reason: e.to_string(),
-            }),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    warn_unreadable(&unreadable);
-    let skipped = unreadable_summary(&unreadable, "the others are listed");
+    let projects: Vec<ProjectName> = project.into_iter().collect();
+    // One index per project: a few requests, not one per build.
+    let mut builds: Vec<perfkit_schema::BuildRecord> = index_rows(&archive, &projects)
+        .await?
+        .into_values()
+        .flatten()
+        .map(|row| row.record)
+        .collect();
     builds.sort_by(|a, b| (a.started_at_us, &a.key.build).cmp(&(b.started_at_us, &b.key.build)));
+    crate::read::log_requests(&archive);
     if args.json {
+        use std::io::Write;
+        // One write per buffer, not per line: 10,000 builds are one
+        // command's output.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for b in &builds {
             let line = serde_json::json!({
                 "project": b.key.project.as_str(), "change": b.key.change, "patchset": b.key.patchset,
@@ -62,18 +51,13 @@ pub async fn run(args: LsOptions) -> anyhow::Result<Outcome> {
                 "task_statuses": b.task_statuses, "source_format": b.source_format,
                 "zuul_result": b.meta.zuul_result, "failure": b.failure,
             });
-            println!("{line}");
+            writeln!(out, "{line}")?;
         }
-        if let Some(line) = skipped {
-            eprintln!("{line}");
-        }
+        out.flush()?;
         return Ok(Outcome::Success);
     }
     if builds.is_empty() {
         eprintln!("no builds in {}", archive.display_url());
-        if let Some(line) = skipped {
-            eprintln!("{line}");
-        }
         return Ok(Outcome::Success);
     }
     println!(
@@ -125,9 +109,6 @@ pub async fn run(args: LsOptions) -> anyhow::Result<Outcome> {
             b.failed_iteration_count,
             sla_column(b),
         );
-    }
-    if let Some(line) = skipped {
-        eprintln!("{line}");
     }
     Ok(Outcome::Success)
 }

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use perfkit_archive::Archive;
+use perfkit_analysis::compare::compare;
 use perfkit_archive::history::{Unreadable, load_readable};
+use perfkit_archive::{Archive, CommittedRow};
 use perfkit_schema::{ArchivedBuild, ProjectName};
 
 use crate::ingest::archive_url;
@@ -20,7 +21,15 @@ pub fn open_existing(flag: Option<String>) -> anyhow::Result<Archive> {
             "no archive at `{url}`\nhint: pass `--archive` (or set `PERFKIT_ARCHIVE`) to where `perfkit ingest` wrote"
         );
     }
-    Archive::open(&url).map_err(anyhow::Error::from)
+    // Counted, so that `-v` says what a command cost ([`log_requests`]).
+    Ok(Archive::open(&url)?.counting())
+}
+
+/// Logs (at `-v`) how many requests of each kind the command made.
+pub fn log_requests(archive: &Archive) {
+    if let Some(requests) = archive.requests() {
+        tracing::info!("{}: {requests}", archive.display_url());
+    }
 }
 
 /// Parses `--project` values.
@@ -33,6 +42,31 @@ pub fn project_names(raw: &[String]) -> anyhow::Result<Vec<ProjectName>> {
 /// Builds of each project.
 pub type Grouped = BTreeMap<ProjectName, Vec<ArchivedBuild>>;
 
+/// The index rows of each of `projects` (every project of the archive when
+/// empty): a few requests per project, whatever its history. Index objects
+/// that cannot be read are named in a warning; builds of layout v1 that
+/// are not indexed yet are read one by one, with a hint to index them.
+pub async fn index_rows(
+    archive: &Archive,
+    projects: &[ProjectName],
+) -> anyhow::Result<BTreeMap<ProjectName, Vec<CommittedRow>>> {
+    let mut out = BTreeMap::new();
+    for project in projects_to_read(archive, projects).await? {
+        let index = archive.read_index(&project).await?;
+        for why in &index.skipped {
+            eprintln!("warning: {}", perfkit_schema::shown(why));
+        }
+        if index.unindexed_v1 > 0 {
+            eprintln!(
+                "note: {} builds of {project} (archive layout v1) are not in its index and were read one by one\nhint: `perfkit repair --project {project}` indexes them",
+                index.unindexed_v1
+            );
+        }
+        out.insert(project, index.rows);
+    }
+    Ok(out)
+}
+
 /// Every archived build of `projects` (all projects when empty), grouped
 /// by project, with a progress bar for long reads. Builds with a missing or
 /// undecodable object are skipped with a warning naming them
@@ -41,15 +75,12 @@ pub async fn load_projects(
     archive: &Archive,
     projects: &[ProjectName],
 ) -> anyhow::Result<(Grouped, Vec<Unreadable>)> {
-    let mut keys = Vec::new();
-    if projects.is_empty() {
-        keys = archive.list_builds(None).await?;
-    } else {
-        for p in projects {
-            keys.extend(archive.list_builds(Some(p)).await?);
-        }
-    }
-    let loaded = load_readable(archive, &keys, &Counter::new()).await?;
+    let rows: Vec<CommittedRow> = index_rows(archive, projects)
+        .await?
+        .into_values()
+        .flatten()
+        .collect();
+    let loaded = load_readable(archive, &rows, &Counter::new()).await?;
     warn_unreadable(&loaded.unreadable);
     let mut grouped: Grouped = BTreeMap::new();
     for build in loaded.builds {
@@ -62,6 +93,51 @@ pub async fn load_projects(
         grouped.entry(p.clone()).or_default();
     }
     Ok((grouped, loaded.unreadable))
+}
+
+/// What judging one patchset of `project` needs: the patchset's builds and
+/// the baseline the detector picks for them, found from the index rows
+/// alone; only those builds' `series` objects are read (at most ~30 per
+/// job), never the project's whole history.
+pub async fn load_for_patchset(
+    archive: &Archive,
+    project: &ProjectName,
+    change: u64,
+    patchset: u32,
+) -> anyhow::Result<(Vec<ArchivedBuild>, Vec<Unreadable>)> {
+    let rows = index_rows(archive, std::slice::from_ref(project))
+        .await?
+        .into_values()
+        .flatten()
+        .collect::<Vec<_>>();
+    // The baseline is chosen from the rows (job, branch, time, provider,
+    // result), so builds without their series choose the same one.
+    let bare: Vec<ArchivedBuild> = rows
+        .iter()
+        .map(|r| ArchivedBuild {
+            record: r.record.clone(),
+            series: Vec::new(),
+        })
+        .collect();
+    let needed: std::collections::HashSet<String> = match compare(&bare, change, patchset) {
+        Some(c) => c
+            .builds
+            .iter()
+            .chain(&c.baseline)
+            .map(|b| b.build.clone())
+            .collect(),
+        None => Default::default(),
+    };
+    let wanted: Vec<CommittedRow> = rows
+        .into_iter()
+        .filter(|r| {
+            let k = &r.record.key;
+            needed.contains(k.build.as_str()) || (k.change == change && k.patchset == patchset)
+        })
+        .collect();
+    let loaded = load_readable(archive, &wanted, &Counter::new()).await?;
+    warn_unreadable(&loaded.unreadable);
+    Ok((loaded.builds, loaded.unreadable))
 }
 
 /// One warning per skipped build, naming it and the object at fault.
@@ -92,12 +168,5 @@ pub async fn projects_to_read(
     if !projects.is_empty() {
         return Ok(projects.to_vec());
     }
-    let mut all: Vec<ProjectName> = archive
-        .list_builds(None)
-        .await?
-        .into_iter()
-        .map(|k| k.project)
-        .collect();
-    all.dedup();
-    Ok(all)
+    Ok(archive.list_projects().await?)
 }

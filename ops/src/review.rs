@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 
 use perfkit_analysis::compare::{Comparison, Status, compare};
 use perfkit_analysis::report::summary;
+use perfkit_archive::Archive;
 use perfkit_schema::{ArchivedBuild, ProjectName};
 use perfkit_site::urls::project_dir;
 use serde::Serialize;
 
-use crate::read::{load_projects, open_existing, project_names, unreadable_summary};
+use crate::read::{load_for_patchset, open_existing, project_names, unreadable_summary};
 pub use perfkit_gerrit::client::PlainHttp;
 use perfkit_gerrit::message::{MESSAGE_LIMIT, Marker};
 use perfkit_gerrit::{ChangeRef, Gerrit, Posted};
@@ -88,6 +89,12 @@ struct ReviewInput<'a> {
 }
 
 pub async fn run(args: ReviewOptions) -> anyhow::Result<Outcome> {
+    run_on(None, args).await
+}
+
+/// [`run`] on an archive already open (the collector's), or the one
+/// `args.archive` names.
+pub async fn run_on(archive: Option<&Archive>, args: ReviewOptions) -> anyhow::Result<Outcome> {
     let base = perfkit_gerrit::client::base_url(&args.gerrit, args.plain_http)?;
     if let Some(label) = &args.vote {
         check_label(label)?;
@@ -116,12 +123,20 @@ pub async fn run(args: ReviewOptions) -> anyhow::Result<Outcome> {
 
     let projects = project_names(std::slice::from_ref(&args.project))?;
     let project = &projects[0];
-    let archive = open_existing(args.archive.clone())?;
-    let (grouped, unreadable) = load_projects(&archive, &projects).await?;
+    let opened;
+    let archive = match archive {
+        Some(archive) => archive,
+        None => {
+            opened = open_existing(args.archive.clone())?;
+            &opened
+        }
+    };
+    let (mut builds, unreadable) =
+        load_for_patchset(archive, project, args.change, args.patchset).await?;
+    crate::read::log_requests(archive);
     if let Some(line) = unreadable_summary(&unreadable, "the verdict is of the others") {
         eprintln!("{line}");
     }
-    let mut builds = grouped.into_values().next().unwrap_or_default();
     if let Some(job) = &args.job {
         let jobs = patchset_jobs(&builds, args.change, args.patchset);
         builds.retain(|b| b.record.meta.job.as_deref() == Some(job.as_str()));

@@ -51,8 +51,17 @@ pub fn open_repos(args: &[String]) -> anyhow::Result<Option<perfkit_site::Commit
 }
 
 pub async fn run(args: SiteOptions) -> anyhow::Result<Outcome> {
+    run_on(None, args).await
+}
+
+/// [`run`] on an archive already open (the collector's), or the one
+/// `args.archive` names.
+pub async fn run_on(archive: Option<Archive>, args: SiteOptions) -> anyhow::Result<Outcome> {
     let projects = project_names(&args.projects)?;
-    let archive = open_existing(args.archive)?;
+    let archive = match archive {
+        Some(archive) => archive,
+        None => open_existing(args.archive)?,
+    };
     let commits = open_repos(&args.repos)?;
     if let Some(base) = &args.base_url
         && perfkit_site::urls::http_url(base).is_none()
@@ -106,6 +115,7 @@ pub async fn run(args: SiteOptions) -> anyhow::Result<Outcome> {
         println!("{line}");
     }
     println!("open: {}", report.index.display());
+    crate::read::log_requests(&archive);
     Ok(Outcome::Success)
 }
 

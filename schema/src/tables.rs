@@ -142,7 +142,26 @@ pub fn series_schema() -> SchemaRef {
 
 /// `builds`: one row per build; its presence marks the build complete.
 pub fn builds_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
+    Arc::new(Schema::new(build_fields()))
+}
+
+/// A `builds` row of layout v2 and a row of a project's index
+/// (`docs/archive-v2.md`): the `builds` columns, the build's change and
+/// patchset as its path names them, and which committed attempt the row
+/// describes (null attempt and token: a build of layout v1).
+pub fn committed_builds_schema() -> SchemaRef {
+    let mut fields = build_fields();
+    fields.extend([
+        Field::new("archive_change", DataType::UInt64, false),
+        Field::new("archive_patchset", DataType::UInt32, false),
+        Field::new("attempt", DataType::UInt32, true),
+        utf8("token", true),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+fn build_fields() -> Vec<Field> {
+    vec![
         utf8("build_id", false),
         utf8("gerrit_project", false),
         Field::new("gerrit_change", DataType::UInt64, true),
@@ -195,7 +214,7 @@ pub fn builds_schema() -> SchemaRef {
         // Added later still: why `perfkit collect` gave up on a build
         // (`source_format = "failed"`); null otherwise and in older files.
         utf8("failure", true),
-    ]))
+    ]
 }
 
 #[cfg(test)]
@@ -209,6 +228,7 @@ mod tests {
             workloads_schema(),
             series_schema(),
             builds_schema(),
+            committed_builds_schema(),
         ] {
             for name in ["project", "change", "patchset", "build"] {
                 assert!(

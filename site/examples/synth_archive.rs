@@ -5,6 +5,7 @@
 //!
 //!   cargo run --release -p perfkit-site --example synth_archive -- \
 //!     --out DIR [--builds 10000] [--workloads 20] [--actions 10] [--start-build 0] [--seed 1]
+//!     [--check-every 0]
 //!
 //! Every build is periodic (change 0, pipeline `periodic`, branch `master`,
 //! job `bench-rally`, one a day, Zuul-like ids and log URLs) of
@@ -16,13 +17,15 @@
 //! 0.3 % of iterations fail. Everything is a pure function of the seed and
 //! the build's index, so `--start-build K` appends builds K.. that continue
 //! the same history. The `samples` objects are empty but valid (the site
-//! reads only `builds` and `series`).
+//! reads only `builds` and `series`). With `--check-every N`, every Nth
+//! build is instead a check build of a change of its own (the index
+//! benchmark judges the newest).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use perfkit_archive::batch::{SampleBatcher, encode_build, encode_workloads};
+use perfkit_archive::batch::{SampleBatcher, encode_workloads};
 use perfkit_archive::series::encode_series;
 use perfkit_archive::{Archive, BuildObjects, PutOutcome};
 use perfkit_schema::identity::{WorkloadPlace, config_hash, sha256_hex};
@@ -86,6 +89,7 @@ struct Options {
     actions: u32,
     start: u64,
     seed: u64,
+    check_every: u64,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -96,6 +100,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
         actions: 10,
         start: 0,
         seed: 1,
+        check_every: 0,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -110,6 +115,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             "--actions" => o.actions = number(value()?)? as u32,
             "--start-build" => o.start = number(value()?)?,
             "--seed" => o.seed = number(value()?)?,
+            "--check-every" => o.check_every = number(value()?)?,
             "-h" | "--help" => return Err(usage()),
             _ => return Err(format!("unknown argument {flag}\n{}", usage())),
         }
@@ -124,7 +130,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
 }
 
 fn usage() -> String {
-    "usage: synth_archive --out DIR [--builds N] [--workloads W] [--actions A] [--start-build K] [--seed S]".into()
+    "usage: synth_archive --out DIR [--builds N] [--workloads W] [--actions A] [--start-build K] [--seed S] [--check-every N]".into()
 }
 
 /// SplitMix64: small, fast, and seeded per (seed, build, workload, …) so
@@ -188,6 +194,7 @@ struct WorkloadPlan {
 
 struct Plan {
     seed: u64,
+    check_every: u64,
     project: ProjectName,
     workloads: Vec<WorkloadPlan>,
 }
@@ -199,6 +206,7 @@ impl Plan {
             .collect();
         Plan {
             seed: o.seed,
+            check_every: o.check_every,
             project: ProjectName::try_from(PROJECT).expect("a valid project name"),
             workloads,
         }
@@ -441,21 +449,31 @@ fn build_objects(
         workloads.push(run.record);
         rows.extend(run.rows);
     }
+    // With `--check-every N`, every Nth build is a check build of its own
+    // change (900000 + index, patchset 1) instead of a periodic one.
+    let check = plan.check_every > 0 && index % plan.check_every == plan.check_every - 1;
+    let change = if check { 900_000 + index } else { 0 };
     let key = ArchiveKey {
         project: plan.project.clone(),
-        change: 0,
-        patchset: 0,
+        change,
+        patchset: u32::from(check),
         build: build_id.clone(),
     };
     let record = BuildRecord {
         key: key.clone(),
         meta: BuildMeta {
-            git_ref: Some(format!("refs/heads/{BRANCH}")),
+            change: check.then_some(change),
+            patchset: check.then_some(1),
+            git_ref: Some(if check {
+                format!("refs/changes/{:02}/{change}/1", change % 100)
+            } else {
+                format!("refs/heads/{BRANCH}")
+            }),
             newrev: Some(
                 sha256_hex(format!("commit {} {index}", plan.seed).as_bytes())[..40].to_string(),
             ),
             branch: Some(BRANCH.into()),
-            pipeline: Some("periodic".into()),
+            pipeline: Some(if check { "check" } else { "periodic" }.into()),
             job: Some(JOB.into()),
             zuul_build: Some(id.clone()),
             buildset: Some(zuul_id(&format!("buildset {} {index}", plan.seed))),
@@ -493,15 +511,15 @@ fn build_objects(
         samples: SampleBatcher::new(&build_id)?.finish()?,
         workloads: encode_workloads(&build_id, &workloads)?,
         series: encode_series(&build_id, &rows)?,
-        builds: encode_build(&record)?,
+        record,
     };
     Ok((key, objects))
 }
 
 async fn write_build(plan: Arc<Plan>, archive: Archive, index: u64) -> Result<bool, String> {
-    let (key, objects) = build_objects(&plan, index).map_err(|e| e.to_string())?;
+    let (_, objects) = build_objects(&plan, index).map_err(|e| e.to_string())?;
     let outcome = archive
-        .put_build(&key, objects, false)
+        .put_build(objects, false)
         .await
         .map_err(|e| e.to_string())?;
     Ok(outcome == PutOutcome::Written)

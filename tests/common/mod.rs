@@ -64,6 +64,40 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
 }
 
 /// Every file below `dir`, relative, sorted.
+/// [`tree`] with what differs between two ingests of the same builds left
+/// out ([`key_shapes`]), so that two archives of the same builds compare
+/// equal.
+#[allow(dead_code)] // not every test binary compares archives
+pub fn archive_shape(dir: &Path) -> Vec<String> {
+    key_shapes(tree(dir))
+}
+
+/// Archive keys with each writer's random token and the index segments'
+/// names (their time and token) left out, sorted.
+#[allow(dead_code)]
+pub fn key_shapes(keys: Vec<String>) -> Vec<String> {
+    let mut shapes: Vec<String> = keys
+        .into_iter()
+        .map(|key| {
+            if let Some(rest) = key.strip_suffix(".parquet")
+                && let Some((head, tail)) = rest.rsplit_once('-')
+                && tail.len() == 16
+                && tail.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                for kind in ["segments", "compacts"] {
+                    if let Some((dir, _)) = head.rsplit_once(&format!("/{kind}/")) {
+                        return format!("{dir}/{kind}/*");
+                    }
+                }
+                return format!("{head}-TOKEN.parquet");
+            }
+            key
+        })
+        .collect();
+    shapes.sort();
+    shapes
+}
+
 pub fn tree(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
         let Ok(entries) = std::fs::read_dir(dir) else {

@@ -4,7 +4,7 @@
 //! are decoded part by part before [`ArchiveKey::from_parts`] reads them.
 
 use object_store::path::{Path, PathPart};
-use perfkit_schema::key::{ArchiveKey, Table};
+use perfkit_schema::key::{ArchiveKey, Table, V2Object};
 
 /// `root` followed by the unencoded `parts`.
 pub(super) fn join(root: &Path, parts: Vec<String>) -> Path {
@@ -38,6 +38,28 @@ pub(super) fn parse_key(root: &Path, location: &Path) -> Option<(Table, ArchiveK
     // written with different escaping by another tool) would be read from
     // a different object than the one listed; such objects are foreign.
     (join(root, key.parts(table)) == *location).then_some((table, key))
+}
+
+/// Reads a listed v2 object's path back; `None` for anything else.
+pub(super) fn parse_v2(root: &Path, location: &Path) -> Option<V2Object> {
+    let parts = location
+        .prefix_match(root)?
+        .map(|part| percent_decode(part.as_ref()))
+        .collect::<Option<Vec<String>>>()?;
+    let object = ArchiveKey::from_v2_parts(&parts)?;
+    let encoded = match &object.token {
+        Some(token) => object.key.data_parts(object.table, object.attempt, token),
+        None => object.key.commit_parts(object.attempt),
+    };
+    (join(root, encoded) == *location).then_some(object)
+}
+
+/// The decoded parts of `location` below `root`.
+pub(super) fn decoded_parts(root: &Path, location: &Path) -> Option<Vec<String>> {
+    location
+        .prefix_match(root)?
+        .map(|part| percent_decode(part.as_ref()))
+        .collect()
 }
 
 /// Decodes `%XX` escapes; `None` for a malformed escape or invalid UTF-8.

@@ -5,7 +5,9 @@
 //! failed for good (`source_format` "failed"), so that the next cycle
 //! skips it; with `--retry-failed` such builds are fetched again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use perfkit_archive::progress::Silent;
 use perfkit_archive::{Archive, PutOutcome};
@@ -13,7 +15,7 @@ use perfkit_ingest::IngestError;
 use perfkit_ingest::pipeline::{
     IngestReport, IngestRequest, RunId, archive_failure, archive_without_results, ingest_file,
 };
-use perfkit_schema::{ArchiveKey, BuildId, Table};
+use perfkit_schema::{ArchiveKey, BuildId, ProjectName};
 use perfkit_zuul::vars::interpret;
 use reqwest::Url;
 use tokio::sync::Semaphore;
@@ -93,7 +95,13 @@ pub struct Collector {
     scratch: Scratch,
     /// Parsing is CPU-bound and holds a report in memory: a few at a time.
     ingest_slots: Semaphore,
+    /// Per project, the builds its index holds (and whether each failed
+    /// for good): read once per run, so an archived build costs no request.
+    known: tokio::sync::Mutex<HashMap<ProjectName, Arc<Known>>>,
 }
+
+/// A project's indexed builds: (change, patchset, build id) → failed for good.
+type Known = HashMap<(u64, u32, String), bool>;
 
 impl Collector {
     pub fn new(
@@ -109,6 +117,7 @@ impl Collector {
             query: settings.query,
             scratch: Scratch::new()?,
             ingest_slots: Semaphore::new(settings.parallel_ingests.max(1)),
+            known: Default::default(),
         })
     }
 
@@ -146,13 +155,23 @@ impl Collector {
             patchset: request.meta.patchset.unwrap_or(0),
             build: id.clone(),
         };
-        if self
-            .archive
-            .contains(&key)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            if !(self.retry_failed && self.recorded_as_failed(&key).await?) {
+        let indexed = self.known(&key.project).await?;
+        let failed_for_good = match indexed.get(&(key.change, key.patchset, id.to_string())) {
+            Some(&failed) => Some(failed),
+            // Not indexed: a build whose writer died before its index
+            // segment is still archived (two HEAD requests tell).
+            None if self
+                .archive
+                .contains(&key)
+                .await
+                .map_err(|e| e.to_string())? =>
+            {
+                Some(self.recorded_as_failed(&key).await?)
+            }
+            None => None,
+        };
+        if let Some(failed) = failed_for_good {
+            if !(self.retry_failed && failed) {
                 return Ok(Outcome::Skipped);
             }
             // Its row says "failed": replaced by whatever this attempt finds.
@@ -225,18 +244,56 @@ impl Collector {
         Ok(Outcome::FailedForGood(reason))
     }
 
-    /// Whether the archived `builds` row of `key` says "failed for good".
-    async fn recorded_as_failed(&self, key: &ArchiveKey) -> Result<bool, String> {
-        let url = self.archive.object_url(key, Table::Builds);
-        let bytes = self
+    /// The key `build` would be archived under, when its project's index
+    /// does not hold it yet (`None` when it does, or when Zuul's
+    /// description of it is unusable: collecting says why).
+    pub async fn unarchived_key(&self, build: &ApiBuild) -> Option<ArchiveKey> {
+        let zuul = interpret(build.facts(&self.tenant)).ok()?;
+        let key = ArchiveKey {
+            project: zuul.project?,
+            change: zuul.meta.change.unwrap_or(0),
+            patchset: zuul.meta.patchset.unwrap_or(0),
+            build: BuildId::try_from(build.uuid.as_str()).ok()?,
+        };
+        let known = self.known(&key.project).await.ok()?;
+        (!known.contains_key(&(key.change, key.patchset, key.build.to_string()))).then_some(key)
+    }
+
+    /// The builds `project`'s index holds, read on first use.
+    async fn known(&self, project: &ProjectName) -> Result<Arc<Known>, String> {
+        let mut known = self.known.lock().await;
+        if let Some(builds) = known.get(project) {
+            return Ok(builds.clone());
+        }
+        let index = self
             .archive
-            .get(key, Table::Builds)
+            .read_index(project)
             .await
             .map_err(|e| e.to_string())?;
-        let rows = perfkit_archive::parquet_file::decode(&url, bytes)
-            .and_then(|batches| perfkit_archive::batch::decode_builds(key, &batches))
+        let builds: Known = index
+            .rows
+            .iter()
+            .map(|row| {
+                let k = &row.record.key;
+                (
+                    (k.change, k.patchset, k.build.to_string()),
+                    row.record.failed_for_good(),
+                )
+            })
+            .collect();
+        let builds = Arc::new(builds);
+        known.insert(project.clone(), builds.clone());
+        Ok(builds)
+    }
+
+    /// Whether the archived `builds` row of `key` says "failed for good".
+    async fn recorded_as_failed(&self, key: &ArchiveKey) -> Result<bool, String> {
+        let row = self
+            .archive
+            .newest_row(key)
+            .await
             .map_err(|e| e.to_string())?;
-        Ok(rows.iter().any(|row| row.failed_for_good()))
+        Ok(row.is_some_and(|row| row.record.failed_for_good()))
     }
 
     /// Downloads the first candidate that exists.

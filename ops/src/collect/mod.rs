@@ -5,6 +5,9 @@
 //! one build; this module runs them a few at a time and sums up.
 
 mod build;
+mod cycle;
+
+pub use cycle::CycleOptions;
 
 use crate::Outcome;
 use std::path::PathBuf;
@@ -63,6 +66,9 @@ pub struct CollectOptions {
     pub results_origins: Vec<String>,
     /// Fetch builds recorded as failed for good again
     pub retry_failed: bool,
+    /// Review what is new and rebuild the site, under the collector's
+    /// lease (`None`: archive only)
+    pub cycle: Option<CycleOptions>,
 }
 
 /// How many builds ended which way.
@@ -130,7 +136,71 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
         since_us,
         limit: args.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
+    let Some(cycle_options) = &args.cycle else {
+        return collect_builds(&args, archive, fetcher, query, window, None)
+            .await
+            .map(|(outcome, _)| outcome);
+    };
+    let cycle = cycle::Cycle::new(&archive, &args.tenant, cycle_options);
+    let Some(lease) = cycle.begin().await? else {
+        return Ok(Outcome::Success);
+    };
+    let result = async {
+        let earlier = cycle.finish_pending().await?;
+        let (collected, new) =
+            collect_builds(&args, archive.clone(), fetcher, query, window, Some(&cycle)).await?;
+        let reviewed = match new.pending {
+            Some(pending) => cycle.review_list(pending).await?,
+            None => cycle::Reviewed::default(),
+        };
+        let site = cycle.site(new.archived > 0).await?;
+        let failed = earlier.failed + reviewed.failed;
+        if cycle_options.gerrit.is_some() {
+            println!(
+                "reviews: {} patchsets with a new build, {} left pending earlier{}",
+                reviewed.patchsets,
+                earlier.patchsets,
+                if failed > 0 {
+                    format!(", {failed} failed (pending: the next run tries them again)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        anyhow::Ok(
+            if failed > 0 || collected != Outcome::Success || site != Outcome::Success {
+                Outcome::Failed
+            } else {
+                Outcome::Success
+            },
+        )
+    }
+    .await;
+    cycle.end(lease).await;
+    result
+}
 
+/// What a collection brought that a cycle acts on.
+struct New {
+    /// Builds archived (with results or without).
+    archived: usize,
+    /// The patchsets of the builds that were not archived before this run,
+    /// recorded as pending review before any was archived.
+    pending: Option<perfkit_archive::collector::Pending>,
+}
+
+/// Lists the builds and archives those not archived yet. In a cycle, the
+/// patchsets of the builds about to be archived are recorded as pending
+/// review first, so that a run that dies after archiving one still leaves
+/// its review to the next.
+async fn collect_builds(
+    args: &CollectOptions,
+    archive: perfkit_archive::Archive,
+    fetcher: Fetcher,
+    query: BuildsQuery,
+    window: Window,
+    cycle: Option<&cycle::Cycle<'_>>,
+) -> anyhow::Result<(Outcome, New)> {
     let bar = Items::spinner("listing builds");
     let listing = list_builds(&fetcher, &query, window, &|n| {
         bar.set_message(format!("listing builds: {n}"))
@@ -143,6 +213,7 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
             return Err(e);
         }
     };
+
     bar.count("collecting", listing.builds.len() as u64);
 
     let mut tally = Tally::default();
@@ -162,6 +233,14 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
     };
     let collector = Collector::new(archive, fetcher, settings)?;
     let collector = &collector;
+    let mut pending = None;
+    if let Some(cycle) = cycle {
+        let mut keys = Vec::new();
+        for build in &listing.builds {
+            keys.extend(collector.unarchived_key(build).await);
+        }
+        pending = cycle.record_pending(&keys).await?;
+    }
     let mut outcomes = futures::stream::iter(listing.builds.iter().enumerate())
         .map(|(index, build)| async move { (build, collector.collect(build, index).await) })
         .buffer_unordered(concurrency);
@@ -205,13 +284,16 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
     tally.failed_for_good.sort();
     tally.waiting.sort();
     print_summary(&tally, &args.jobs, &query, listing.pages);
-    Ok(
-        if tally.failed.is_empty() && tally.failed_for_good.is_empty() {
-            Outcome::Success
-        } else {
-            Outcome::Failed
-        },
-    )
+    let outcome = if tally.failed.is_empty() && tally.failed_for_good.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    };
+    let new = New {
+        archived: tally.archived + tally.recorded,
+        pending,
+    };
+    Ok((outcome, new))
 }
 
 fn print_summary(tally: &Tally, jobs: &[String], query: &BuildsQuery, pages: u32) {

@@ -1,0 +1,192 @@
+//! One cycle of the upstream collector (`perfkit collect --review …`):
+//! under a lease kept in the archive, finish the reviews an earlier cycle
+//! left pending, archive what is new, review the patchsets that got a new
+//! build (never the whole archive), and rebuild the site only when
+//! something was archived. The pending list is written before the reviews
+//! and removed once all of them are confirmed, so a cycle that dies in
+//! between leaves them to the next; Gerrit's result marker makes a repeated
+//! review a no-op.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use perfkit_archive::Archive;
+use perfkit_archive::collector::{PatchsetRef, Pending};
+use perfkit_schema::ArchiveKey;
+
+use crate::Outcome;
+use crate::review::{Notify, PlainHttp, ReviewOptions};
+use crate::site::SiteOptions;
+
+/// What the cycle does besides archiving.
+pub struct CycleOptions {
+    /// Gerrit's base URL, e.g. `https://review.opendev.org`: review the
+    /// patchsets that got a new build (`None`: no reviews)
+    pub gerrit: Option<String>,
+    /// Base URL of the site: review messages link there
+    pub site_url: Option<String>,
+    /// Directory the site is built in, when the cycle builds it
+    pub site_out: Option<PathBuf>,
+    /// How long a cycle may hold the lease
+    pub lease: Duration,
+    /// Whether a plain `http://` Gerrit off this machine is accepted
+    pub plain_http: PlainHttp,
+}
+
+/// The lease and reviews around one collection.
+pub struct Cycle<'a> {
+    archive: &'a Archive,
+    scope: String,
+    options: &'a CycleOptions,
+}
+
+/// What the reviews of a cycle came to.
+#[derive(Debug, Default)]
+pub struct Reviewed {
+    pub patchsets: usize,
+    pub failed: usize,
+}
+
+impl<'a> Cycle<'a> {
+    pub fn new(archive: &'a Archive, tenant: &str, options: &'a CycleOptions) -> Cycle<'a> {
+        Cycle {
+            archive,
+            scope: tenant.to_string(),
+            options,
+        }
+    }
+
+    /// Takes the lease, or says who holds it (`None`: stop, exit 0).
+    pub async fn begin(&self) -> anyhow::Result<Option<perfkit_archive::collector::Lease>> {
+        match self
+            .archive
+            .take_lease(&self.scope, self.options.lease)
+            .await?
+        {
+            Ok(lease) => Ok(Some(lease)),
+            Err(held) => {
+                println!(
+                    "another collect cycle of tenant {} holds the lease until {} UTC; nothing done",
+                    self.scope,
+                    perfkit_analysis::format::datetime(held.until_us)
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    pub async fn end(&self, lease: perfkit_archive::collector::Lease) {
+        self.archive.release_lease(&self.scope, lease).await;
+    }
+
+    /// Reviews what earlier cycles left pending.
+    pub async fn finish_pending(&self) -> anyhow::Result<Reviewed> {
+        let mut total = Reviewed::default();
+        if self.options.gerrit.is_none() {
+            return Ok(total);
+        }
+        for pending in self.archive.pending(&self.scope).await? {
+            let done = self.review_list(pending).await?;
+            total.patchsets += done.patchsets;
+            total.failed += done.failed;
+        }
+        Ok(total)
+    }
+
+    /// Records the patchsets of `keys` (builds about to be archived) as
+    /// pending review; `None` when there is none (or no Gerrit).
+    pub async fn record_pending(&self, keys: &[ArchiveKey]) -> anyhow::Result<Option<Pending>> {
+        let patchsets: BTreeSet<PatchsetRef> = keys
+            .iter()
+            .filter(|k| k.change > 0)
+            .map(|k| PatchsetRef {
+                project: k.project.to_string(),
+                change: k.change,
+                patchset: k.patchset,
+            })
+            .collect();
+        if patchsets.is_empty() || self.options.gerrit.is_none() {
+            return Ok(None);
+        }
+        let list: Vec<PatchsetRef> = patchsets.into_iter().collect();
+        Ok(Some(self.archive.add_pending(&self.scope, &list).await?))
+    }
+
+    /// Reviews each patchset of `pending` that has an archived build with
+    /// results (one whose build could not be archived is left to the run
+    /// that archives it); forgets the list once all are confirmed (a
+    /// failure leaves it to the next cycle).
+    pub async fn review_list(&self, pending: Pending) -> anyhow::Result<Reviewed> {
+        let mut reviewed = Reviewed::default();
+        let gerrit = self.options.gerrit.clone().unwrap_or_default();
+        let mut with_results: std::collections::HashMap<String, BTreeSet<(u64, u32)>> =
+            Default::default();
+        for p in &pending.patchsets {
+            if !with_results.contains_key(&p.project) {
+                let project = perfkit_schema::ProjectName::try_from(p.project.as_str())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let index = self.archive.read_index(&project).await?;
+                let judged = index
+                    .rows
+                    .iter()
+                    .filter(|r| r.record.has_results())
+                    .map(|r| (r.record.key.change, r.record.key.patchset))
+                    .collect();
+                with_results.insert(p.project.clone(), judged);
+            }
+            if !with_results[&p.project].contains(&(p.change, p.patchset)) {
+                continue;
+            }
+            let options = ReviewOptions {
+                gerrit: gerrit.clone(),
+                project: p.project.clone(),
+                change: p.change,
+                patchset: p.patchset,
+                job: None,
+                archive: None,
+                site_url: self.options.site_url.clone(),
+                dry_run: false,
+                notify: Notify::None,
+                vote: None,
+                always: false,
+                plain_http: self.options.plain_http,
+            };
+            reviewed.patchsets += 1;
+            match crate::review::run_on(Some(self.archive), options).await {
+                Ok(_) => {}
+                Err(e) => {
+                    reviewed.failed += 1;
+                    eprintln!(
+                        "error: review of {} change {} patchset {}: {e:#}\nhint: it stays pending; the next cycle reviews it",
+                        p.project, p.change, p.patchset
+                    );
+                }
+            }
+        }
+        if reviewed.failed == 0 {
+            self.archive.finish_pending(pending).await?;
+        }
+        Ok(reviewed)
+    }
+
+    /// Rebuilds the site when the cycle archived something (or the site
+    /// does not exist yet): a cycle with nothing new rewrites no file.
+    pub async fn site(&self, archived_any: bool) -> anyhow::Result<Outcome> {
+        let Some(out) = &self.options.site_out else {
+            return Ok(Outcome::Success);
+        };
+        if !archived_any && out.join("index.html").is_file() {
+            return Ok(Outcome::Success);
+        }
+        let options = SiteOptions {
+            archive: None,
+            out: out.clone(),
+            projects: Vec::new(),
+            base_url: self.options.site_url.clone(),
+            repos: Vec::new(),
+            commit_url: None,
+        };
+        crate::site::run_on(Some(self.archive.clone()), options).await
+    }
+}
