@@ -16,7 +16,7 @@ use perfkit_schema::{ArchiveKey, BuildId, ProjectName, Table};
 
 use crate::ArchiveError;
 use crate::batch::{CommittedRow, decode_committed, encode_committed_with};
-use crate::parquet_file::decode_with_metadata;
+use crate::parquet_file::for_each_batch;
 use crate::store::{Archive, BuildRef};
 
 /// Segments a reader tolerates before it writes a compact object.
@@ -30,7 +30,10 @@ const CONCURRENT_READS: usize = 16;
 
 /// How long a superseded compact, or a segment a compact covers, is kept
 /// for readers that listed before.
-const COMPACT_GRACE_US: i64 = 3_600 * 1_000_000;
+pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// An hour, in µs: data objects no commit names are deleted once a day old.
+const HOUR_US: i64 = 3_600 * 1_000_000;
 
 /// How far behind the compactor's clock a writer's clock may be: segments
 /// named earlier than a compact by more than this are taken as covered by
@@ -298,14 +301,8 @@ impl Archive {
         }
         index.rows = newest.into_values().collect();
         index.rows.sort_by(|a, b| {
-            let k = |r: &CommittedRow| {
-                (
-                    r.record.key.change,
-                    r.record.key.patchset,
-                    r.record.key.build.as_str().to_string(),
-                )
-            };
-            k(a).cmp(&k(b))
+            let (a, b) = (&a.record.key, &b.record.key);
+            (a.change, a.patchset, a.build.as_str()).cmp(&(b.change, b.patchset, b.build.as_str()))
         });
         Ok(index)
     }
@@ -324,15 +321,24 @@ impl Archive {
             Err(e) if e.is_bad_object() => return Ok(Err(e.to_string())),
             Err(e) => return Err(e),
         };
-        let decoded = decode_with_metadata(&url, bytes).and_then(|(batches, metadata)| {
-            let rows = decode_committed(&index_error_key(project), &batches)
-                .map_err(|e| rename(e, &url))?;
+        // Batch by batch, so a compact of many builds is never held both as
+        // Arrow arrays and as rows.
+        let mut rows = Vec::new();
+        let name = index_error_key(project);
+        let decoded = for_each_batch(&url, bytes, |batch| {
+            rows.extend(
+                decode_committed(&name, std::slice::from_ref(&batch))
+                    .map_err(|e| rename(e, &url))?,
+            );
+            Ok(())
+        })
+        .map(|metadata| {
             let covers = metadata
                 .into_iter()
                 .find(|(k, _)| k == COVERS_KEY)
                 .map(|(_, v)| v.lines().map(str::to_string).collect())
                 .unwrap_or_default();
-            Ok((rows, covers))
+            (std::mem::take(&mut rows), covers)
         });
         Ok(match decoded {
             // Rows of another project in its index would re-key builds.
@@ -362,7 +368,18 @@ impl Archive {
     /// newest compact covers, compacts superseded for an hour, data objects
     /// of attempts that were never committed, older than a day).
     pub async fn repair_index(&self, project: &ProjectName) -> Result<RepairReport, ArchiveError> {
-        self.repair_index_at(project, now_us()).await
+        self.repair_index_at(project, now_us(), DEFAULT_GRACE).await
+    }
+
+    /// [`Archive::repair_index`], keeping index objects a newer compact
+    /// supersedes for `grace` instead of an hour (0 right after a backfill,
+    /// when no reader is running).
+    pub async fn repair_index_with_grace(
+        &self,
+        project: &ProjectName,
+        grace: std::time::Duration,
+    ) -> Result<RepairReport, ArchiveError> {
+        self.repair_index_at(project, now_us(), grace).await
     }
 
     /// [`Archive::repair_index`] as if the clock said `now_us`.
@@ -370,6 +387,7 @@ impl Archive {
         &self,
         project: &ProjectName,
         now_us: i64,
+        grace: std::time::Duration,
     ) -> Result<RepairReport, ArchiveError> {
         let listed = self.list_builds(Some(project)).await?;
         let index = self.read_index(project).await?;
@@ -425,7 +443,9 @@ impl Archive {
             let k = &row.record.key;
             newest.insert((k.change, k.patchset, k.build.clone()), row);
         }
-        report.deleted = self.collect_garbage(project, &newest, now_us).await?;
+        report.deleted = self
+            .collect_garbage(project, &newest, now_us, grace.as_micros() as i64)
+            .await?;
         Ok(report)
     }
 }
@@ -488,11 +508,12 @@ impl Archive {
         project: &ProjectName,
         newest: &NewestRows,
         now_us: i64,
+        grace_us: i64,
     ) -> Result<usize, ArchiveError> {
         let mut doomed: Vec<Path> = Vec::new();
         let compacts = self.list_index(project, true, None).await?;
         if let Some(compact) = compacts.last()
-            && now_us - compact.time_us as i64 > COMPACT_GRACE_US
+            && now_us - compact.time_us as i64 >= grace_us
             && let Ok(Ok((_, covers))) = self.read_index_object(project, compact).await
         {
             for older in &compacts[..compacts.len() - 1] {
@@ -524,8 +545,7 @@ impl Archive {
                 else {
                     continue;
                 };
-                let day_old =
-                    now_us - meta.last_modified.timestamp_micros() > 24 * COMPACT_GRACE_US;
+                let day_old = now_us - meta.last_modified.timestamp_micros() > 24 * HOUR_US;
                 let k = &object.key;
                 let id = (k.change, k.patchset, k.build.clone());
                 let is_newest_attempt = newest
@@ -645,12 +665,18 @@ mod tests {
         // (after a day) the orphan do.
         let report = archive.repair_index(&project()).await.unwrap();
         assert_eq!((report.added, report.deleted), (0, 0));
-        let later = now_us() + 2 * COMPACT_GRACE_US;
-        let report = archive.repair_index_at(&project(), later).await.unwrap();
+        let later = now_us() + 2 * HOUR_US;
+        let report = archive
+            .repair_index_at(&project(), later, DEFAULT_GRACE)
+            .await
+            .unwrap();
         assert_eq!((report.added, report.deleted), (0, 40));
         assert_eq!(names(&archive, false).await.len(), 1);
-        let next_day = now_us() + 25 * COMPACT_GRACE_US;
-        let report = archive.repair_index_at(&project(), next_day).await.unwrap();
+        let next_day = now_us() + 25 * HOUR_US;
+        let report = archive
+            .repair_index_at(&project(), next_day, DEFAULT_GRACE)
+            .await
+            .unwrap();
         assert_eq!(report.deleted, 1, "the orphan");
         assert!(archive.get_path(&orphan_path).await.is_err());
         let index = archive.read_index(&project()).await.unwrap();

@@ -108,6 +108,38 @@ pub fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>, ArchiveError>
 /// A footer's key-value metadata.
 pub type KeyValues = Vec<(String, String)>;
 
+/// Decodes a Parquet file batch by batch, handing each to `each` and
+/// dropping it before the next; returns the footer's key-value metadata.
+pub fn for_each_batch(
+    key: &str,
+    bytes: Bytes,
+    mut each: impl FnMut(RecordBatch) -> Result<(), ArchiveError>,
+) -> Result<KeyValues, ArchiveError> {
+    let decode_error = |e: &dyn std::fmt::Display| ArchiveError::Decode {
+        key: key.to_string(),
+        message: e.to_string(),
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| decode_error(&e))?;
+    let metadata = footer_metadata(&builder);
+    for batch in builder.build().map_err(|e| decode_error(&e))? {
+        each(batch.map_err(|e| decode_error(&e))?)?;
+    }
+    Ok(metadata)
+}
+
+fn footer_metadata<T>(builder: &parquet::arrow::arrow_reader::ArrowReaderBuilder<T>) -> KeyValues {
+    builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Like [`decode`], with the footer's key-value metadata.
 pub fn decode_with_metadata(
     key: &str,
@@ -118,16 +150,7 @@ pub fn decode_with_metadata(
         message: e.to_string(),
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| decode_error(&e))?;
-    let metadata = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .map(|kv| {
-            kv.iter()
-                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let metadata = footer_metadata(&builder);
     let reader = builder.build().map_err(|e| decode_error(&e))?;
     let batches = reader
         .collect::<Result<Vec<_>, _>>()

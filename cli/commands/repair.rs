@@ -22,6 +22,10 @@ pub struct RepairArgs {
     /// Only this project (repeatable); every project of the archive without it
     #[arg(long = "project", value_name = "PROJECT")]
     projects: Vec<String>,
+    /// Minutes index objects a newer compact covers are kept for readers that listed
+    /// before it; 0 right after a backfill, when nothing else reads the archive
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    grace: u64,
 }
 
 impl From<RepairArgs> for RepairOptions {
@@ -29,6 +33,7 @@ impl From<RepairArgs> for RepairOptions {
         RepairOptions {
             archive: args.archive,
             projects: args.projects,
+            grace: std::time::Duration::from_secs(args.grace * 60),
         }
     }
 }

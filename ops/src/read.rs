@@ -112,10 +112,12 @@ pub async fn load_for_patchset(
         .collect::<Vec<_>>();
     // The baseline is chosen from the rows (job, branch, time, provider,
     // result), so builds without their series choose the same one.
-    let bare: Vec<ArchivedBuild> = rows
-        .iter()
-        .map(|r| ArchivedBuild {
-            record: r.record.clone(),
+    let (records, commits): (Vec<_>, Vec<_>) =
+        rows.into_iter().map(|r| (r.record, r.commit)).unzip();
+    let bare: Vec<ArchivedBuild> = records
+        .into_iter()
+        .map(|record| ArchivedBuild {
+            record,
             series: Vec::new(),
         })
         .collect();
@@ -128,11 +130,16 @@ pub async fn load_for_patchset(
             .collect(),
         None => Default::default(),
     };
-    let wanted: Vec<CommittedRow> = rows
+    let wanted: Vec<CommittedRow> = bare
         .into_iter()
-        .filter(|r| {
-            let k = &r.record.key;
+        .zip(commits)
+        .filter(|(b, _)| {
+            let k = &b.record.key;
             needed.contains(k.build.as_str()) || (k.change == change && k.patchset == patchset)
+        })
+        .map(|(b, commit)| CommittedRow {
+            record: b.record,
+            commit,
         })
         .collect();
     let loaded = load_readable(archive, &wanted, &Counter::new()).await?;

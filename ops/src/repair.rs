@@ -13,6 +13,9 @@ pub struct RepairOptions {
     pub archive: Option<String>,
     /// Only these projects (every project of the archive when empty)
     pub projects: Vec<String>,
+    /// How long index objects a newer compact covers are kept for readers
+    /// that listed before it
+    pub grace: std::time::Duration,
 }
 
 pub async fn run(args: RepairOptions) -> anyhow::Result<Outcome> {
@@ -23,7 +26,7 @@ pub async fn run(args: RepairOptions) -> anyhow::Result<Outcome> {
     let mut skipped = 0;
     for project in &projects {
         eprintln!("repairing the index of {project}…");
-        let report = archive.repair_index(project).await?;
+        let report = archive.repair_index_with_grace(project, args.grace).await?;
         for why in &report.skipped {
             eprintln!("warning: not indexed: {}", perfkit_schema::shown(why));
         }
