@@ -199,8 +199,13 @@ impl Archive {
         // writer may have are covered by it (or by `perfkit repair`): list
         // from there on, so a reader's cost follows the recent writes, not
         // the history.
+        // Never from later than this reader's own clock: a compact named in
+        // the future must not hide the segments written until then.
         let after = base.map(|c| IndexName {
-            time_us: c.time_us.saturating_sub(CLOCK_SKEW_US as u64),
+            time_us: c
+                .time_us
+                .min(now_us().max(0) as u64)
+                .saturating_sub(CLOCK_SKEW_US as u64),
             token: String::new(),
             compact: false,
         });
@@ -234,7 +239,8 @@ impl Archive {
             covers.extend(read_segments);
             let compact_rows: Vec<CommittedRow> = newest.values().cloned().collect();
             if let Err(e) = self.write_compact(project, &compact_rows, covers).await {
-                tracing::warn!("did not compact the index of {project}: {e}");
+                // A reader may not write (a read-only credential): `repair` will.
+                tracing::info!("did not compact the index of {project}: {e}");
             }
         }
         Ok((index, newest))
@@ -356,7 +362,18 @@ impl Archive {
         rows: &[CommittedRow],
         covers: Vec<String>,
     ) -> Result<(), ArchiveError> {
-        let path = self.index_path(project, &IndexName::new(true));
+        // Named after the newest segment it covers (never after this
+        // writer's clock): readers list the segments from that time on, so a
+        // compactor whose clock runs ahead hides nothing written since.
+        let mut name = IndexName::new(true);
+        let newest_covered = covers
+            .iter()
+            .filter_map(|file| file.split_once('-')?.0.parse::<u64>().ok())
+            .max();
+        if let Some(time) = newest_covered {
+            name.time_us = name.time_us.min(time);
+        }
+        let path = self.index_path(project, &name);
         let bytes = encode_committed_with(rows, vec![(COVERS_KEY.to_string(), covers.join("\n"))])?;
         self.put_new(&path, bytes).await
     }
@@ -511,12 +528,26 @@ impl Archive {
         grace_us: i64,
     ) -> Result<usize, ArchiveError> {
         let mut doomed: Vec<Path> = Vec::new();
-        let compacts = self.list_index(project, true, None).await?;
-        if let Some(compact) = compacts.last()
-            && now_us - compact.time_us as i64 >= grace_us
+        // The newest compact, and when the store says it was written (its
+        // name's time is that of the newest segment it covers).
+        let mut compacts: Vec<(IndexName, i64)> = self
+            .list_all(&self.index_dir(project, true))
+            .await?
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    IndexName::parse(&m.location)?,
+                    m.last_modified.timestamp_micros(),
+                ))
+            })
+            .filter(|(n, _)| n.compact)
+            .collect();
+        compacts.sort();
+        if let Some((compact, written_us)) = compacts.last()
+            && now_us - written_us >= grace_us
             && let Ok(Ok((_, covers))) = self.read_index_object(project, compact).await
         {
-            for older in &compacts[..compacts.len() - 1] {
+            for (older, _) in &compacts[..compacts.len() - 1] {
                 doomed.push(self.index_path(project, older));
             }
             for segment in self.list_index(project, false, None).await? {

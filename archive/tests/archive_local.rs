@@ -250,6 +250,10 @@ struct Faulty {
     ignores_create_only: bool,
     /// Writes (puts and deletes) that still succeed; `None`: all.
     writes_left: Option<std::sync::atomic::AtomicUsize>,
+    /// The put (counted from 0) that is applied but answered with an error,
+    /// as when a connection drops after the server wrote the object.
+    lose_answer_of: Option<usize>,
+    puts_seen: std::sync::atomic::AtomicUsize,
 }
 
 impl Faulty {
@@ -263,8 +267,16 @@ impl Faulty {
     fn dying_after(inner: Arc<InMemory>, writes: usize) -> Faulty {
         Faulty {
             inner,
-            ignores_create_only: false,
             writes_left: Some(writes.into()),
+            ..Faulty::default()
+        }
+    }
+
+    fn losing_the_answer_of(inner: Arc<InMemory>, put: usize) -> Faulty {
+        Faulty {
+            inner,
+            lose_answer_of: Some(put),
+            ..Faulty::default()
         }
     }
 
@@ -302,7 +314,17 @@ impl ObjectStore for Faulty {
         if self.ignores_create_only {
             opts.mode = PutMode::Overwrite;
         }
-        self.inner.put_opts(location, payload, opts).await
+        let n = self
+            .puts_seen
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let result = self.inner.put_opts(location, payload, opts).await?;
+        if self.lose_answer_of == Some(n) {
+            return Err(object_store::Error::Generic {
+                store: "Faulty",
+                source: "connection reset after the write".into(),
+            });
+        }
+        Ok(result)
     }
     async fn put_multipart_opts(
         &self,
@@ -467,4 +489,31 @@ async fn a_replace_that_dies_at_any_step_leaves_one_whole_attempt() {
             suite::assert_objects(&healthy, &new, 1).await;
         }
     }
+}
+
+/// A commit put whose answer is lost after the store wrote it: the writer
+/// reads the row back, finds its own token, and goes on; it never deletes
+/// the data objects its committed row names.
+#[tokio::test]
+async fn a_commit_whose_answer_is_lost_is_not_undone() {
+    let memory = Arc::new(InMemory::new());
+    let healthy = Archive::from_store(memory.clone(), Path::from("a"), "memory:///a".into());
+    // The probe exists already, so a new writer's puts are: the probe (0,
+    // refused), three data objects (1-3), the commit (4), the segment (5).
+    healthy
+        .put_build(
+            objects(&suite::key("openstack/nova", 1, 1, "other"), "o"),
+            false,
+        )
+        .await
+        .unwrap();
+    let store = Arc::new(Faulty::losing_the_answer_of(memory, 4));
+    let writer = Archive::from_store(store, Path::from("a"), "memory:///a".into());
+    let build = objects(&nova(), "lost");
+    let outcome = writer.put_build(build.clone(), false).await.unwrap();
+    assert_eq!(outcome, PutOutcome::Written);
+    suite::assert_objects(&healthy, &build, 0).await;
+    let project = perfkit_schema::ProjectName::try_from("openstack/nova").unwrap();
+    let index = healthy.read_index(&project).await.unwrap();
+    assert!(index.rows.iter().any(|r| r.record == build.record));
 }

@@ -203,11 +203,10 @@ impl Archive {
             ..PutOptions::default()
         };
         let payload = PutPayload::from(encode_committed(std::slice::from_ref(&row))?);
+        let ours = row.commit.as_ref().map(|c| c.token.clone());
         match self.store.put_opts(&commit_path, payload, options).await {
             Ok(_) => {}
             Err(object_store::Error::AlreadyExists { .. }) => {
-                // Another writer committed this attempt first.
-                self.delete_orphans(&data).await;
                 let theirs = match self.commit_row(&key, attempt).await {
                     Ok(row) => row,
                     // A credential that may only add objects cannot read
@@ -218,18 +217,32 @@ impl Archive {
                     }
                     Err(e) => return Err(e),
                 };
-                if replace && previous.is_some() {
-                    return Err(self.conflict(
-                        &key,
-                        format!("was replaced by another ingest at the same time (attempt {attempt}); run again to replace it after that one"),
-                        Some(theirs.record.source_sha256),
-                    ));
+                // A retried put whose first try landed finds its own row.
+                if theirs.commit.as_ref().map(|c| &c.token) != ours.as_ref() {
+                    // Another writer committed this attempt first.
+                    self.delete_orphans(&data).await;
+                    if replace && previous.is_some() {
+                        return Err(self.conflict(
+                            &key,
+                            format!("was replaced by another ingest at the same time (attempt {attempt}); run again to replace it after that one"),
+                            Some(theirs.record.source_sha256),
+                        ));
+                    }
+                    return self.settle_existing(&theirs, &row.record).await;
                 }
-                return self.settle_existing(&theirs, &row.record).await;
             }
             Err(e) => {
-                self.delete_orphans(&data).await;
-                return Err(self.error("write", &commit_path, e));
+                // The put may have landed although its answer was lost: data
+                // objects a commit names are never deleted.
+                match self.commit_row(&key, attempt).await {
+                    Ok(landed) if landed.commit.as_ref().map(|c| &c.token) == ours.as_ref() => {}
+                    Err(missing) if missing.is_bad_object() => {
+                        self.delete_orphans(&data).await;
+                        return Err(self.error("write", &commit_path, e));
+                    }
+                    // Not known: the data objects stay for `perfkit repair`.
+                    _ => return Err(self.error("write", &commit_path, e)),
+                }
             }
         }
         self.append_index(&key.project, std::slice::from_ref(&row))

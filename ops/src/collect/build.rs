@@ -159,16 +159,25 @@ impl Collector {
         let failed_for_good = match indexed.get(&(key.change, key.patchset, id.to_string())) {
             Some(&failed) => Some(failed),
             // Not indexed: a build whose writer died before its index
-            // segment is still archived (two HEAD requests tell).
-            None if self
+            // segment is still archived (two HEAD requests tell); it is
+            // indexed now, so that readers and reviews see it.
+            None => match self
                 .archive
-                .contains(&key)
+                .newest_row(&key)
                 .await
-                .map_err(|e| e.to_string())? =>
+                .map_err(|e| e.to_string())?
             {
-                Some(self.recorded_as_failed(&key).await?)
-            }
-            None => None,
+                Some(row) => {
+                    if row.commit.is_some() {
+                        self.archive
+                            .append_index(&key.project, std::slice::from_ref(&row))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Some(row.record.failed_for_good())
+                }
+                None => None,
+            },
         };
         if let Some(failed) = failed_for_good {
             if !(self.retry_failed && failed) {
@@ -284,16 +293,6 @@ impl Collector {
         let builds = Arc::new(builds);
         known.insert(project.clone(), builds.clone());
         Ok(builds)
-    }
-
-    /// Whether the archived `builds` row of `key` says "failed for good".
-    async fn recorded_as_failed(&self, key: &ArchiveKey) -> Result<bool, String> {
-        let row = self
-            .archive
-            .newest_row(key)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(row.is_some_and(|row| row.record.failed_for_good()))
     }
 
     /// Downloads the first candidate that exists.

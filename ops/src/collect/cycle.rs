@@ -39,6 +39,9 @@ pub struct Cycle<'a> {
     archive: &'a Archive,
     scope: String,
     options: &'a CycleOptions,
+    /// When this run's lease expires (µs since the epoch): past it another
+    /// run may hold the lease, so this one reviews and publishes nothing.
+    lease_expires_us: std::sync::atomic::AtomicI64,
 }
 
 /// What the reviews of a cycle came to.
@@ -54,6 +57,7 @@ impl<'a> Cycle<'a> {
             archive,
             scope: tenant.to_string(),
             options,
+            lease_expires_us: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -64,7 +68,11 @@ impl<'a> Cycle<'a> {
             .take_lease(&self.scope, self.options.lease)
             .await?
         {
-            Ok(lease) => Ok(Some(lease)),
+            Ok(lease) => {
+                self.lease_expires_us
+                    .store(lease.expires_us, std::sync::atomic::Ordering::Relaxed);
+                Ok(Some(lease))
+            }
             Err(held) => {
                 println!(
                     "another collect cycle of tenant {} holds the lease until {} UTC; nothing done",
@@ -74,6 +82,14 @@ impl<'a> Cycle<'a> {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether this run still holds its lease.
+    fn holds_lease(&self) -> bool {
+        now_us()
+            < self
+                .lease_expires_us
+                .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub async fn end(&self, lease: perfkit_archive::collector::Lease) {
@@ -120,6 +136,7 @@ impl<'a> Cycle<'a> {
     pub async fn review_list(&self, pending: Pending) -> anyhow::Result<Reviewed> {
         let mut reviewed = Reviewed::default();
         let gerrit = self.options.gerrit.clone().unwrap_or_default();
+        let mut failed: Vec<PatchsetRef> = Vec::new();
         let mut with_results: std::collections::HashMap<String, BTreeSet<(u64, u32)>> =
             Default::default();
         for p in &pending.patchsets {
@@ -136,6 +153,15 @@ impl<'a> Cycle<'a> {
                 with_results.insert(p.project.clone(), judged);
             }
             if !with_results[&p.project].contains(&(p.change, p.patchset)) {
+                continue;
+            }
+            if !self.holds_lease() {
+                eprintln!(
+                    "error: this run outlived its lease (`--lease`): {} change {} patchset {} is left pending for the next run",
+                    p.project, p.change, p.patchset
+                );
+                reviewed.failed += 1;
+                failed.push(p.clone());
                 continue;
             }
             let options = ReviewOptions {
@@ -157,6 +183,7 @@ impl<'a> Cycle<'a> {
                 Ok(_) => {}
                 Err(e) => {
                     reviewed.failed += 1;
+                    failed.push(p.clone());
                     eprintln!(
                         "error: review of {} change {} patchset {}: {e:#}\nhint: it stays pending; the next cycle reviews it",
                         p.project, p.change, p.patchset
@@ -164,9 +191,12 @@ impl<'a> Cycle<'a> {
                 }
             }
         }
-        if reviewed.failed == 0 {
-            self.archive.finish_pending(pending).await?;
+        // Only what failed stays pending: the next run does not review the
+        // others again.
+        if !failed.is_empty() {
+            self.archive.add_pending(&self.scope, &failed).await?;
         }
+        self.archive.finish_pending(pending).await?;
         Ok(reviewed)
     }
 
@@ -179,6 +209,12 @@ impl<'a> Cycle<'a> {
         if !archived_any && out.join("index.html").is_file() {
             return Ok(Outcome::Success);
         }
+        if !self.holds_lease() {
+            eprintln!(
+                "error: this run outlived its lease (`--lease`): the site is left to the next run"
+            );
+            return Ok(Outcome::Failed);
+        }
         let options = SiteOptions {
             archive: None,
             out: out.clone(),
@@ -189,4 +225,10 @@ impl<'a> Cycle<'a> {
         };
         crate::site::run_on(Some(self.archive.clone()), options).await
     }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
