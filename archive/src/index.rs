@@ -15,7 +15,9 @@ use perfkit_schema::key::is_token;
 use perfkit_schema::{ArchiveKey, BuildId, ProjectName, Table};
 
 use crate::ArchiveError;
-use crate::batch::{CommittedRow, decode_committed, encode_committed_with};
+use crate::batch::{
+    CommittedRow, LIGHT_COLUMNS, decode_committed, decode_light_rows, encode_committed_with,
+};
 use crate::parquet_file::for_each_batch;
 use crate::store::{Archive, BuildRef};
 
@@ -173,10 +175,12 @@ impl Archive {
             .await
     }
 
-    /// The index objects of `project`: their rows, newest attempt per build.
+    /// The index objects of `project`: their rows, newest attempt per build
+    /// (`light`: only [`LIGHT_COLUMNS`], and never compacted from).
     async fn read_index_objects(
         &self,
         project: &ProjectName,
+        light: bool,
     ) -> Result<(ProjectIndex, NewestRows), ArchiveError> {
         let compacts = self.list_index(project, true, None).await?;
         let mut index = ProjectIndex::default();
@@ -185,7 +189,7 @@ impl Archive {
         let mut base: Option<&IndexName> = None;
         // The newest compact that reads; an older one if it does not.
         for compact in compacts.iter().rev() {
-            match self.read_index_object(project, compact).await? {
+            match self.read_index_object(project, compact, light).await? {
                 Ok((compact_rows, covers)) => {
                     rows.extend(compact_rows);
                     covered = covers;
@@ -218,7 +222,7 @@ impl Archive {
         let read: Vec<_> = futures::stream::iter(
             loose
                 .iter()
-                .map(|name| self.read_index_object(project, name)),
+                .map(|name| self.read_index_object(project, name, light)),
         )
         .buffered(CONCURRENT_READS)
         .try_collect()
@@ -234,7 +238,7 @@ impl Archive {
             }
         }
         let newest = newest_per_build(rows);
-        if read_segments.len() > COMPACT_AFTER {
+        if read_segments.len() > COMPACT_AFTER && !light {
             let mut covers: Vec<String> = covered.into_iter().collect();
             covers.extend(read_segments);
             let compact_rows: Vec<CommittedRow> = newest.values().cloned().collect();
@@ -250,7 +254,7 @@ impl Archive {
     /// a later one). `None` when the store refuses to list the index.
     pub async fn is_indexed(&self, row: &CommittedRow) -> Result<Option<bool>, ArchiveError> {
         let key = &row.record.key;
-        let (_, newest) = match self.read_index_objects(&key.project).await {
+        let (_, newest) = match self.read_index_objects(&key.project, true).await {
             Ok(read) => read,
             Err(ArchiveError::Store { source, .. }) if crate::store::denied(&source) => {
                 return Ok(None);
@@ -271,7 +275,40 @@ impl Archive {
     /// object when more than [`COMPACT_AFTER`] segments are loose (best
     /// effort: a credential that may only read leaves that to the next).
     pub async fn read_index(&self, project: &ProjectName) -> Result<ProjectIndex, ArchiveError> {
-        let (mut index, mut newest) = self.read_index_objects(project).await?;
+        self.read_index_as(project, false).await
+    }
+
+    /// [`Archive::read_index`] with rows of [`LIGHT_COLUMNS`] only (v1 rows
+    /// not indexed yet are whole): for choosing a baseline; fetch the whole
+    /// row of a chosen build with [`Archive::whole_row`].
+    pub async fn read_index_light(
+        &self,
+        project: &ProjectName,
+    ) -> Result<ProjectIndex, ArchiveError> {
+        self.read_index_as(project, true).await
+    }
+
+    /// The whole row of the build `row` names, from its `builds` object.
+    pub async fn whole_row(&self, row: &CommittedRow) -> Result<CommittedRow, ArchiveError> {
+        let key = &row.record.key;
+        match &row.commit {
+            Some(commit) => self.commit_row(key, commit.attempt).await,
+            None => self
+                .newest_row_v1(key)
+                .await?
+                .ok_or_else(|| ArchiveError::Decode {
+                    key: self.object_url(key, Table::Builds),
+                    message: "the builds object is gone".into(),
+                }),
+        }
+    }
+
+    async fn read_index_as(
+        &self,
+        project: &ProjectName,
+        light: bool,
+    ) -> Result<ProjectIndex, ArchiveError> {
+        let (mut index, mut newest) = self.read_index_objects(project, light).await?;
         // Builds of layout v1 that `perfkit repair` has not indexed yet.
         let v1_prefix = crate::store::join(
             self.root(),
@@ -319,6 +356,7 @@ impl Archive {
         &self,
         project: &ProjectName,
         name: &IndexName,
+        light: bool,
     ) -> Result<Result<IndexObject, String>, ArchiveError> {
         let path = self.index_path(project, name);
         let url = self.url_of(&path);
@@ -331,11 +369,15 @@ impl Archive {
         // Arrow arrays and as rows.
         let mut rows = Vec::new();
         let name = index_error_key(project);
-        let decoded = for_each_batch(&url, bytes, |batch| {
-            rows.extend(
-                decode_committed(&name, std::slice::from_ref(&batch))
-                    .map_err(|e| rename(e, &url))?,
-            );
+        let columns = light.then_some(&LIGHT_COLUMNS[..]);
+        let decoded = for_each_batch(&url, bytes, columns, |batch| {
+            let batch = std::slice::from_ref(&batch);
+            let decoded = if light {
+                decode_light_rows(&name, batch)
+            } else {
+                decode_committed(&name, batch)
+            };
+            rows.extend(decoded.map_err(|e| rename(e, &url))?);
             Ok(())
         })
         .map(|metadata| {
@@ -545,7 +587,7 @@ impl Archive {
         compacts.sort();
         if let Some((compact, written_us)) = compacts.last()
             && now_us - written_us >= grace_us
-            && let Ok(Ok((_, covers))) = self.read_index_object(project, compact).await
+            && let Ok(Ok((_, covers))) = self.read_index_object(project, compact, true).await
         {
             for (older, _) in &compacts[..compacts.len() - 1] {
                 doomed.push(self.index_path(project, older));

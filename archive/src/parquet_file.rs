@@ -108,19 +108,30 @@ pub fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>, ArchiveError>
 /// A footer's key-value metadata.
 pub type KeyValues = Vec<(String, String)>;
 
-/// Decodes a Parquet file batch by batch, handing each to `each` and
-/// dropping it before the next; returns the footer's key-value metadata.
+/// Decodes a Parquet file batch by batch (only `columns`, when given),
+/// handing each to `each` and dropping it before the next; returns the
+/// footer's key-value metadata.
 pub fn for_each_batch(
     key: &str,
     bytes: Bytes,
+    columns: Option<&[&str]>,
     mut each: impl FnMut(RecordBatch) -> Result<(), ArchiveError>,
 ) -> Result<KeyValues, ArchiveError> {
     let decode_error = |e: &dyn std::fmt::Display| ArchiveError::Decode {
         key: key.to_string(),
         message: e.to_string(),
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| decode_error(&e))?;
+    let mut builder =
+        ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| decode_error(&e))?;
     let metadata = footer_metadata(&builder);
+    if let Some(columns) = columns {
+        // Only these columns are decompressed and decoded.
+        let mask = parquet::arrow::ProjectionMask::columns(
+            builder.parquet_schema(),
+            columns.iter().copied(),
+        );
+        builder = builder.with_projection(mask);
+    }
     for batch in builder.build().map_err(|e| decode_error(&e))? {
         each(batch.map_err(|e| decode_error(&e))?)?;
     }

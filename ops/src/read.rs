@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt;
 use perfkit_analysis::compare::compare;
 use perfkit_archive::history::{Unreadable, load_readable};
 use perfkit_archive::{Archive, CommittedRow};
@@ -50,9 +51,23 @@ pub async fn index_rows(
     archive: &Archive,
     projects: &[ProjectName],
 ) -> anyhow::Result<BTreeMap<ProjectName, Vec<CommittedRow>>> {
+    index_rows_as(archive, projects, false).await
+}
+
+/// [`index_rows`], with rows of only the columns a baseline is chosen by
+/// when `light` (`Archive::read_index_light`).
+async fn index_rows_as(
+    archive: &Archive,
+    projects: &[ProjectName],
+    light: bool,
+) -> anyhow::Result<BTreeMap<ProjectName, Vec<CommittedRow>>> {
     let mut out = BTreeMap::new();
     for project in projects_to_read(archive, projects).await? {
-        let index = archive.read_index(&project).await?;
+        let index = if light {
+            archive.read_index_light(&project).await?
+        } else {
+            archive.read_index(&project).await?
+        };
         for why in &index.skipped {
             eprintln!("warning: {}", perfkit_schema::shown(why));
         }
@@ -97,15 +112,16 @@ pub async fn load_projects(
 
 /// What judging one patchset of `project` needs: the patchset's builds and
 /// the baseline the detector picks for them, found from the index rows
-/// alone; only those builds' `series` objects are read (at most ~30 per
-/// job), never the project's whole history.
+/// alone (only the columns the choice reads); only those builds' whole
+/// rows and `series` objects are read (at most ~30 per job), never the
+/// project's whole history.
 pub async fn load_for_patchset(
     archive: &Archive,
     project: &ProjectName,
     change: u64,
     patchset: u32,
 ) -> anyhow::Result<(Vec<ArchivedBuild>, Vec<Unreadable>)> {
-    let rows = index_rows(archive, std::slice::from_ref(project))
+    let rows = index_rows_as(archive, std::slice::from_ref(project), true)
         .await?
         .into_values()
         .flatten()
@@ -130,7 +146,7 @@ pub async fn load_for_patchset(
             .collect(),
         None => Default::default(),
     };
-    let wanted: Vec<CommittedRow> = bare
+    let chosen: Vec<CommittedRow> = bare
         .into_iter()
         .zip(commits)
         .filter(|(b, _)| {
@@ -142,9 +158,27 @@ pub async fn load_for_patchset(
             commit,
         })
         .collect();
+    // The chosen builds' whole rows, from their own `builds` objects.
+    let whole: Vec<_> = futures::stream::iter(chosen.iter().map(|row| archive.whole_row(row)))
+        .buffered(16)
+        .collect()
+        .await;
+    let mut wanted = Vec::with_capacity(chosen.len());
+    let mut unreadable = Vec::new();
+    for (row, result) in chosen.iter().zip(whole) {
+        match result {
+            Ok(whole) => wanted.push(whole),
+            Err(e) if e.is_bad_object() => unreadable.push(Unreadable {
+                key: row.record.key.clone(),
+                reason: e.to_string(),
+            }),
+            Err(e) => return Err(e.into()),
+        }
+    }
     let loaded = load_readable(archive, &wanted, &Counter::new()).await?;
-    warn_unreadable(&loaded.unreadable);
-    Ok((loaded.builds, loaded.unreadable))
+    unreadable.extend(loaded.unreadable);
+    warn_unreadable(&unreadable);
+    Ok((loaded.builds, unreadable))
 }
 
 /// One warning per skipped build, naming it and the object at fault.
