@@ -594,16 +594,7 @@ pub fn decode_committed(
         let tokens = col.string("token")?;
         for row in 0..batch.num_rows() {
             let Some(record) = row_iter.next() else { break };
-            let commit = match (attempts.is_null(row), tokens.is_null(row)) {
-                (true, true) => None,
-                (false, false) if perfkit_schema::key::is_token(tokens.value(row)) => {
-                    Some(Commit {
-                        attempt: attempts.value(row),
-                        token: tokens.value(row).to_string(),
-                    })
-                }
-                _ => return Err(col.bad(format!("row {row} has a malformed attempt or token"))),
-            };
+            let commit = commit_at(&col, &attempts, &tokens, row)?;
             check_row_matches_path(&record.key, &record)?;
             out.push(CommittedRow { record, commit });
         }
@@ -687,55 +678,49 @@ pub fn decode_light_rows(
                 patchset: archive_patchset.value(row),
                 build: BuildId::try_from(build_id.value(row)).map_err(|e| col.bad(e))?,
             };
+            let meta = BuildMeta {
+                change: (!change.is_null(row)).then(|| change.value(row)),
+                patchset: (!patchset.is_null(row)).then(|| patchset.value(row)),
+                job,
+                branch,
+                pipeline,
+                node_provider,
+                zuul_result,
+                zuul_buildset_result,
+                ..BuildMeta::default()
+            };
             let record = BuildRecord {
-                key,
-                meta: BuildMeta {
-                    change: (!change.is_null(row)).then(|| change.value(row)),
-                    patchset: (!patchset.is_null(row)).then(|| patchset.value(row)),
-                    job,
-                    branch,
-                    pipeline,
-                    node_provider,
-                    zuul_result,
-                    zuul_buildset_result,
-                    ..BuildMeta::default()
-                },
-                source_format: source_format.value(row).to_string(),
-                source_format_version: None,
-                tool_version: None,
-                source_file: String::new(),
-                source_sha256: String::new(),
-                source_bytes: 0,
-                task_count: 0,
-                task_statuses: Vec::new(),
-                workload_count: 0,
-                iteration_count: 0,
-                failed_iteration_count: 0,
-                pass_sla: false,
                 started_at_us: started
                     .as_ref()
                     .filter(|a| !a.is_null(row))
                     .map(|a| a.value(row)),
-                finished_at_us: None,
                 ingested_at_us: ingested.as_ref().map_or(0, |a| a.value(row)),
-                perfkit_version: String::new(),
-                failure: None,
+                ..BuildRecord::nothing_measured(key, meta, source_format.value(row).to_string())
             };
             check_row_matches_path(&record.key, &record)?;
-            let commit = match (attempts.is_null(row), tokens.is_null(row)) {
-                (true, true) => None,
-                (false, false) if perfkit_schema::key::is_token(tokens.value(row)) => {
-                    Some(Commit {
-                        attempt: attempts.value(row),
-                        token: tokens.value(row).to_string(),
-                    })
-                }
-                _ => return Err(col.bad(format!("row {row} has a malformed attempt or token"))),
-            };
+            let commit = commit_at(&col, &attempts, &tokens, row)?;
             out.push(CommittedRow { record, commit });
         }
     }
     Ok(out)
+}
+
+/// The commit a committed row names (`None`: a v1 build), or an error
+/// when only one of attempt and token is there, or the token is malformed.
+fn commit_at(
+    col: &Columns<'_>,
+    attempts: &UInt32Array,
+    tokens: &StringArray,
+    row: usize,
+) -> Result<Option<Commit>, ArchiveError> {
+    match (attempts.is_null(row), tokens.is_null(row)) {
+        (true, true) => Ok(None),
+        (false, false) if perfkit_schema::key::is_token(tokens.value(row)) => Ok(Some(Commit {
+            attempt: attempts.value(row),
+            token: tokens.value(row).to_string(),
+        })),
+        _ => Err(col.bad(format!("row {row} has a malformed attempt or token"))),
+    }
 }
 
 /// The `builds` columns of `builds`, in [`builds_schema`]'s order.

@@ -408,30 +408,18 @@ async fn record_gap(
         build: build_id.clone(),
     };
     let location = archive.build_url(&key);
+    let format = match failure {
+        Some(_) => FAILED_FORMAT,
+        None => NO_RESULTS_FORMAT,
+    };
+    // Nothing was measured, so nothing passed.
     let build = BuildRecord {
-        key: key.clone(),
-        meta: request.meta.clone(),
-        source_format: match failure {
-            Some(_) => FAILED_FORMAT.to_string(),
-            None => NO_RESULTS_FORMAT.to_string(),
-        },
-        source_format_version: None,
-        tool_version: None,
-        source_file: String::new(),
-        source_sha256: String::new(),
-        source_bytes: 0,
-        task_count: 0,
-        task_statuses: Vec::new(),
-        workload_count: 0,
-        iteration_count: 0,
-        failed_iteration_count: 0,
-        // Nothing was measured, so nothing passed.
-        pass_sla: false,
         started_at_us,
         finished_at_us,
         ingested_at_us: now_us(),
         perfkit_version: env!("CARGO_PKG_VERSION").to_string(),
         failure,
+        ..BuildRecord::nothing_measured(key.clone(), request.meta.clone(), format.to_string())
     };
     let tables = Tables {
         samples: SampleBatcher::new(&build_id)?,

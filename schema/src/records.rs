@@ -309,6 +309,32 @@ pub const NO_RESULTS_FORMAT: &str = "none";
 pub const FAILED_FORMAT: &str = "failed";
 
 impl BuildRecord {
+    /// A record of `key` with `meta` and `source_format` and nothing
+    /// measured: no file, no tasks, no iterations, no SLA passed, no times.
+    pub fn nothing_measured(key: ArchiveKey, meta: BuildMeta, source_format: String) -> Self {
+        BuildRecord {
+            key,
+            meta,
+            source_format,
+            source_format_version: None,
+            tool_version: None,
+            source_file: String::new(),
+            source_sha256: String::new(),
+            source_bytes: 0,
+            task_count: 0,
+            task_statuses: Vec::new(),
+            workload_count: 0,
+            iteration_count: 0,
+            failed_iteration_count: 0,
+            pass_sla: false,
+            started_at_us: None,
+            finished_at_us: None,
+            ingested_at_us: 0,
+            perfkit_version: String::new(),
+            failure: None,
+        }
+    }
+
     /// Whether the build was archived from a result file (see
     /// [`NO_RESULTS_FORMAT`] and [`FAILED_FORMAT`]).
     pub fn has_results(&self) -> bool {
