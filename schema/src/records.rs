@@ -405,35 +405,19 @@ mod tests {
 
     fn periodic(source_format: &str) -> ArchivedBuild {
         ArchivedBuild {
-            record: BuildRecord {
-                key: ArchiveKey {
+            record: BuildRecord::nothing_measured(
+                ArchiveKey {
                     project: ProjectName::try_from("openstack/nova").unwrap(),
                     change: 0,
                     patchset: 0,
                     build: BuildId::try_from("b1").unwrap(),
                 },
-                meta: BuildMeta {
+                BuildMeta {
                     pipeline: Some("periodic".into()),
                     ..BuildMeta::default()
                 },
-                source_format: source_format.into(),
-                source_format_version: None,
-                tool_version: None,
-                source_file: String::new(),
-                source_sha256: String::new(),
-                source_bytes: 0,
-                task_count: 0,
-                task_statuses: Vec::new(),
-                workload_count: 0,
-                iteration_count: 0,
-                failed_iteration_count: 0,
-                pass_sla: false,
-                started_at_us: None,
-                finished_at_us: None,
-                ingested_at_us: 0,
-                perfkit_version: "test".into(),
-                failure: None,
-            },
+                source_format.into(),
+            ),
             series: Vec::new(),
         }
     }
