@@ -19,12 +19,16 @@ fn site(archive: &Path, out: &Path) -> String {
     stdout
 }
 
-/// The site's files, without perfkit's working state in `.perfkit/`.
+/// The site's files; perfkit's working state is never among them.
 fn published(out: &Path) -> Vec<String> {
-    tree(out)
-        .into_iter()
-        .filter(|f| !f.starts_with(".perfkit/"))
-        .collect()
+    let files = tree(out);
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.starts_with('.') && !f.contains("/.")),
+        "perfkit's state in the published site: {files:?}"
+    );
+    files
 }
 
 fn read(path: &Path) -> String {
@@ -177,14 +181,17 @@ fn rebuilds_rewrite_only_what_changed_and_are_deterministic() {
     assert_eq!(code, 0, "{err}");
     let (stdout, log) = site_logged(&archive, &a);
     assert!(stdout.contains("54 branch builds"), "{stdout}");
-    assert!(log.contains("1 new builds on the last site build"), "{log}");
+    assert!(log.contains("1 new branch builds merged ("), "{log}");
+    assert!(log.contains("; 0 of"), "{log}");
     assert_same_as_fresh_build(&archive, &a, &dir.path().join("fresh-2"));
-    let (_, log) = site_logged(&archive, &a);
-    assert!(log.contains("0 new builds on the last site build"), "{log}");
+    let (stdout, log) = site_logged(&archive, &a);
+    assert!(log.contains("branch history unchanged; 0 of"), "{log}");
+    assert_eq!(written(&stdout), 0, "{stdout}");
 
-    // A new patchset, and a branch build older than the newest: every
-    // build is read again, with the same result as a first build.
-    for (build, extra, file) in [
+    // A new patchset, a recheck of it, and a branch build older than the
+    // newest: only what they change is redone, with the same result as a
+    // first build.
+    for (build, extra, file, expect) in [
         (
             "check-3",
             vec![
@@ -196,11 +203,26 @@ fn rebuilds_rewrite_only_what_changed_and_are_deterministic() {
                 "1",
             ],
             fixture("rally/history/change-900002.report.json"),
+            "branch history unchanged; 1 of",
+        ),
+        (
+            "recheck-3",
+            vec![
+                "--pipeline",
+                "check",
+                "--change",
+                "900003",
+                "--patchset",
+                "1",
+            ],
+            fixture("rally/history/change-900001.report.json"),
+            "branch history unchanged; 1 of",
         ),
         (
             "backfilled-23",
             vec!["--pipeline", "periodic", "--branch", "master"],
             fixture("rally/history/build-05.report.json"),
+            "1 new branch builds merged (",
         ),
     ] {
         let (code, _, err) = run(ingest_into(&archive)
@@ -210,12 +232,12 @@ fn rebuilds_rewrite_only_what_changed_and_are_deterministic() {
             .arg(file));
         assert_eq!(code, 0, "{err}");
         let (_, log) = site_logged(&archive, &a);
-        assert!(!log.contains("new builds on the last site build"), "{log}");
+        assert!(log.contains(expect), "{build}: {log}");
         assert_same_as_fresh_build(&archive, &a, &dir.path().join(build));
     }
 
-    // Without perfkit's state (cache, memo, manifest) the site is the same.
-    std::fs::remove_dir_all(a.join(".perfkit")).unwrap();
+    // Without perfkit's state (memo, points, manifest) the site is the same.
+    std::fs::remove_dir_all(dir.path().join("a.perfkit-state")).unwrap();
     assert_eq!(
         written(&site(&archive, &a)),
         0,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Metric, SeriesKey, SeriesLabel, in_time_order, merged_rows};
+use super::{Metric, SeriesKey, SeriesLabel, merged_rows};
 use crate::regress::changepoint::change_points;
 use crate::regress::verdict::{
     Counts, Direction, SeriesData, SeriesInput, Thresholds, Verdict, VerdictKind,
@@ -210,7 +210,17 @@ pub struct Comparer<'a> {
 
 impl<'a> Comparer<'a> {
     pub fn new(builds: &'a [ArchivedBuild]) -> Comparer<'a> {
-        let ordered = in_time_order(builds);
+        Comparer::of_refs(builds.iter())
+    }
+
+    /// As `new`, over builds held elsewhere (the site keeps only the
+    /// builds a patchset and its baseline need).
+    pub fn of_refs(builds: impl IntoIterator<Item = &'a ArchivedBuild>) -> Comparer<'a> {
+        let mut ordered: Vec<&ArchivedBuild> = builds.into_iter().collect();
+        ordered.sort_by(|a, b| {
+            (a.time_us(), a.record.key.build.as_str())
+                .cmp(&(b.time_us(), b.record.key.build.as_str()))
+        });
         let mut patchsets: BTreeMap<(u64, u32), Vec<&ArchivedBuild>> = BTreeMap::new();
         for b in &ordered {
             if b.record.key.change > 0 {
@@ -234,15 +244,18 @@ impl<'a> Comparer<'a> {
         self.patchsets.keys().copied()
     }
 
-    /// The comparison of one patchset; `None` without builds of it.
-    pub fn compare(
+    /// The builds of one patchset and the baseline chosen for them (oldest
+    /// first), and whether it was narrowed to their node provider; `None`
+    /// without builds of it. Reads only the builds' rows, never their
+    /// series: builds without series choose the same baseline.
+    pub fn select(
         &self,
         change: u64,
         patchset: u32,
         thresholds: &Thresholds,
-    ) -> Option<Comparison> {
+    ) -> Option<Selection<'a>> {
         let new = self.patchsets.get(&(change, patchset))?;
-        let first = new.first()?;
+        new.first()?;
         let mut jobs: Vec<Option<&str>> =
             new.iter().map(|b| b.record.meta.job.as_deref()).collect();
         jobs.sort();
@@ -260,9 +273,28 @@ impl<'a> Comparer<'a> {
             baseline.extend(window);
         }
         baseline.sort_by_key(|b| (b.time_us(), b.record.key.build.as_str().to_string()));
-        let series = judge(new, &baseline, thresholds);
+        Some(Selection {
+            builds: new.clone(),
+            baseline,
+            same_provider,
+        })
+    }
+
+    /// The comparison of one patchset; `None` without builds of it.
+    pub fn compare(
+        &self,
+        change: u64,
+        patchset: u32,
+        thresholds: &Thresholds,
+    ) -> Option<Comparison> {
+        let Selection {
+            builds: new,
+            baseline,
+            same_provider,
+        } = self.select(change, patchset, thresholds)?;
+        let series = judge(&new, &baseline, thresholds);
         Some(Comparison {
-            project: first.record.key.project.to_string(),
+            project: new[0].record.key.project.to_string(),
             change,
             patchset,
             builds: new.iter().map(|b| BuildRef::of(b)).collect(),
@@ -272,6 +304,16 @@ impl<'a> Comparer<'a> {
             upgrade: UpgradeTally::of(new.iter().copied()),
         })
     }
+}
+
+/// A patchset's builds and its baseline (`Comparer::select`).
+pub struct Selection<'a> {
+    /// The patchset's builds, oldest first.
+    pub builds: Vec<&'a ArchivedBuild>,
+    /// Its baseline, oldest first.
+    pub baseline: Vec<&'a ArchivedBuild>,
+    /// Whether the baseline was narrowed to the builds' node provider.
+    pub same_provider: bool,
 }
 
 /// The baseline of one job's new builds, and whether it was narrowed to

@@ -181,7 +181,8 @@ impl TrendState {
                 let history = SeriesHistory {
                     label: SeriesLabel::of(build, row),
                     points: acc.points,
-                    config: acc.config,
+                    point_configs: acc.point_configs,
+                    configs: acc.configs,
                 };
                 (key, history)
             })
@@ -251,7 +252,9 @@ fn analyse_all(
 /// One series' points while the builds stream by.
 struct Accumulator<'a> {
     points: Vec<TrendPoint>,
-    config: String,
+    /// As `SeriesHistory`'s.
+    point_configs: Vec<u32>,
+    configs: Vec<String>,
     /// The newest build and row: they name the series (a renamed title).
     newest: (&'a ArchivedBuild, &'a SeriesRow),
 }
@@ -270,14 +273,21 @@ fn accumulate<'a>(
         .entry((branch, &named.workload_key, &named.action))
         .or_insert_with(|| Accumulator {
             points: Vec::new(),
-            config: row.config_hash.clone(),
+            point_configs: Vec::new(),
+            configs: Vec::new(),
             newest: (build, named),
         });
-    let changed = acc.config != row.config_hash;
+    let previous = acc.point_configs.last().copied();
+    let config = match acc.configs.iter().rposition(|c| *c == row.config_hash) {
+        Some(i) => i as u32,
+        None => {
+            acc.configs.push(row.config_hash.clone());
+            (acc.configs.len() - 1) as u32
+        }
+    };
+    let changed = previous.is_some_and(|p| p != config);
     acc.points.push(TrendPoint::of(index, row, changed));
-    if changed {
-        acc.config = row.config_hash.clone();
-    }
+    acc.point_configs.push(config);
     acc.newest = (build, named);
 }
 

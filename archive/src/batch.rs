@@ -537,6 +537,19 @@ pub struct CommittedRow {
     pub commit: Option<Commit>,
 }
 
+/// A build's version: which committed attempt it is (v2 objects never
+/// change), or for v1 its row's digest and ingest time. A rewritten build
+/// has a new one.
+pub fn row_version(row: &CommittedRow) -> String {
+    match &row.commit {
+        Some(c) => format!("a{}-{}", c.attempt, c.token),
+        None => format!(
+            "v1-{}-{}",
+            row.record.ingested_at_us, row.record.source_sha256
+        ),
+    }
+}
+
 /// Committed rows as one Parquet file (a v2 `builds` object holds one, an
 /// index segment many).
 pub fn encode_committed(rows: &[CommittedRow]) -> Result<Bytes, ArchiveError> {

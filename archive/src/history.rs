@@ -124,6 +124,14 @@ pub async fn load_build(
     load_row(archive, &row).await
 }
 
+/// The `series` object's URL of `row`, for an error.
+fn series_url(archive: &Archive, row: &CommittedRow) -> String {
+    match &row.commit {
+        Some(commit) => archive.url_of(&archive.data_path(&row.record.key, Table::Series, commit)),
+        None => archive.object_url(&row.record.key, Table::Series),
+    }
+}
+
 /// Loads the series rows of the build `row` describes (rebuilt from
 /// `samples` and `workloads` for v1 builds archived before the `series`
 /// table existed).
@@ -136,7 +144,16 @@ pub async fn load_row(
         Some(commit) => {
             let path = archive.data_path(key, Table::Series, commit);
             let url = archive.url_of(&path);
-            decode_series(key, &decode(&url, archive.get_path(&path).await?)?)?
+            let bytes = archive.get_path(&path).await?;
+            // Decoding is most of a read's CPU: off the async thread, so the
+            // reads in flight decode on every core.
+            let key = key.clone();
+            tokio::task::spawn_blocking(move || decode_series(&key, &decode(&url, bytes)?))
+                .await
+                .map_err(|e| ArchiveError::Decode {
+                    key: series_url(archive, row),
+                    message: format!("the decoding thread failed: {e}"),
+                })??
         }
         None => {
             let url = |table| archive.object_url(key, table);

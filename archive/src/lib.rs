@@ -2,15 +2,13 @@
 //! Opening a directory or URL as a store ([`Archive::open`]), keys and
 //! paths, Parquet encoding of the tables ([`batch`], [`parquet_file`]),
 //! the atomic put of a build (its `builds` object last, create-only),
-//! listing and reading builds back ([`history`]), the `series` table
-//! ([`series`]) and the local cache of a project's builds that the site
-//! reads ([`build_cache`]). See `docs/ARCHITECTURE.md` ("The archive").
+//! listing and reading builds back ([`history`]) and the `series` table
+//! ([`series`]). See `docs/ARCHITECTURE.md` ("The archive").
 //!
 //! It parses no tool output (that is `perfkit-ingest`) and judges nothing
 //! (that is `perfkit-analysis`).
 
 pub mod batch;
-pub mod build_cache;
 pub mod collector;
 mod error;
 pub mod history;

@@ -102,6 +102,9 @@ pub struct CollectArgs {
     /// Then rebuild the static site in DIR, when this run archived something
     #[arg(long = "site", value_name = "DIR")]
     site: Option<PathBuf>,
+    /// The site's working state between cycles [default: DIR.perfkit-state beside DIR]
+    #[arg(long = "site-state-dir", value_name = "STATE_DIR", requires = "site")]
+    site_state_dir: Option<PathBuf>,
     /// Where the site is served: review messages link there, feeds use it
     #[arg(long, value_name = "URL")]
     site_url: Option<String>,
@@ -141,6 +144,7 @@ impl From<CollectArgs> for CollectOptions {
                 gerrit: args.gerrit.filter(|_| args.review),
                 site_url: args.site_url,
                 site_out: args.site,
+                site_state_dir: args.site_state_dir,
                 lease: std::time::Duration::from_secs(args.lease * 60),
                 plain_http: if args.allow_plain_http {
                     PlainHttp::Allow

@@ -8,8 +8,8 @@ use perfkit_ops::site::SiteOptions;
 /// change, regression alerts and Atom feeds
 ///
 /// Plain files that work from `file://` or any static host. Rebuilding
-/// reads only new builds (a cache in DIR/.perfkit/, which is not part of the
-/// site: leave it out when publishing) and rewrites only changed files.
+/// reads only what new builds change (perfkit keeps its working state in
+/// --state-dir, outside the site) and rewrites only changed files.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  perfkit site --out public\n  perfkit site --archive s3://perf-archive/openstack --out public --base-url https://perf.example.org/\n  perfkit site --out public --project openstack/nova --project openstack/neutron\n  perfkit site --out public --repo openstack/nova=/srv/git/nova --repo openstack/devstack=/srv/git/devstack"
@@ -21,6 +21,10 @@ pub struct SiteArgs {
     /// Directory to write the site to (created if missing)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// perfkit's working state between builds (never published; delete it
+    /// to rebuild from scratch) [default: DIR.perfkit-state beside DIR]
+    #[arg(long, value_name = "STATE_DIR")]
+    state_dir: Option<PathBuf>,
     /// Only these projects (repeatable); the index keeps the others
     #[arg(long = "project", value_name = "PROJECT")]
     projects: Vec<String>,
@@ -46,6 +50,7 @@ impl From<SiteArgs> for SiteOptions {
         SiteOptions {
             archive: args.archive,
             out: args.out,
+            state_dir: args.state_dir,
             projects: args.projects,
             base_url: args.base_url,
             repos: args.repos,

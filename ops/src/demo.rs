@@ -197,7 +197,7 @@ const EXAMPLES: &[Example] = &[
 /// ids on every run. Build n tested commit n; the server got 10 ms slower
 /// with commit 11, and commits 4a and 4b landed between builds 3 and 4.
 fn demo_repo(out: &std::path::Path) -> anyhow::Result<(PathBuf, Vec<String>)> {
-    let path = out.join(perfkit_site::STATE_DIR).join("demo-repo");
+    let path = perfkit_site::dirs::default_state_dir(out).join("demo-repo");
     if path.exists() {
         std::fs::remove_dir_all(&path)?;
     }
@@ -250,6 +250,7 @@ pub async fn run(args: DemoOptions) -> anyhow::Result<Outcome> {
     let site = crate::site::SiteOptions {
         archive: Some(url.clone()),
         out: args.out,
+        state_dir: None,
         projects: Vec::new(),
         base_url: None,
         repos: vec![format!("perfkit/demo={}", repo.display())],

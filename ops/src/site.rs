@@ -3,17 +3,18 @@
 use crate::Outcome;
 use std::path::PathBuf;
 
-use perfkit_archive::Archive;
-use perfkit_archive::build_cache::{BuildCache, cache_key};
-use perfkit_schema::ProjectName;
-use perfkit_site::incremental::ProjectState;
-use perfkit_site::{ProjectInput, build_site};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
-use crate::progress::Counter;
-use crate::read::{
-    open_existing, project_names, projects_to_read, unreadable_summary, warn_unreadable,
-};
-use perfkit_archive::history::Unreadable;
+use perfkit_archive::Archive;
+use perfkit_archive::batch::CommittedRow;
+use perfkit_archive::batch::row_version;
+use perfkit_archive::history::{Unreadable, load_readable};
+use perfkit_archive::progress::Silent;
+use perfkit_schema::{ArchivedBuild, ProjectName};
+use perfkit_site::{BuildSource, ProjectInput, SiteDirs, SiteError, build_key, build_site};
+
+use crate::read::{index_rows, open_existing, project_names, unreadable_summary, warn_unreadable};
 
 /// What `perfkit site` was asked to do (the binary fills it from its arguments).
 pub struct SiteOptions {
@@ -21,6 +22,8 @@ pub struct SiteOptions {
     pub archive: Option<String>,
     /// Directory to write the site to (created if missing)
     pub out: PathBuf,
+    /// perfkit's working state for the next build [default: OUT.perfkit-state beside OUT]
+    pub state_dir: Option<PathBuf>,
     /// Only these projects (repeatable); the index keeps the others
     pub projects: Vec<String>,
     /// URL the site is served from, for absolute links in Atom feeds
@@ -66,19 +69,17 @@ pub async fn run_on(archive: Option<Archive>, args: SiteOptions) -> anyhow::Resu
     if let Some(base) = &args.base_url
         && perfkit_site::urls::http_url(base).is_none()
     {
-        // Before the lock creates the output directory: a bad flag writes nothing.
+        // Before anything is created: a bad flag writes nothing.
         return Err(perfkit_site::SiteError::BaseUrl(base.clone()).into());
     }
-    // Held until the end: the cache and the pages live in the out directory.
-    let _lock = perfkit_site::writer::OutputLock::acquire(&args.out)?;
-    let cache = args.out.join(perfkit_site::STATE_DIR).join("cache");
+    let dirs = SiteDirs::new(&args.out, args.state_dir.as_deref());
+    dirs.prepare()?;
+    // Held until the end: two builds into one site would delete each other's files.
+    let _lock = perfkit_site::writer::OutputLock::acquire(&dirs)?;
+    let unreadable = Mutex::new(Vec::new());
     let mut inputs = Vec::new();
-    let mut unreadable = Vec::new();
-    for project in projects_to_read(&archive, &projects).await? {
-        let (input, skipped) = project_input(&archive, project, &cache, &args.out).await?;
-        warn_unreadable(&skipped);
-        unreadable.extend(skipped);
-        inputs.push(input);
+    for (project, rows) in index_rows(&archive, &projects).await? {
+        inputs.push(project_input(&archive, project, rows, &unreadable));
     }
     let options = perfkit_site::SiteOptions {
         base_url: args.base_url,
@@ -88,8 +89,8 @@ pub async fn run_on(archive: Option<Archive>, args: SiteOptions) -> anyhow::Resu
     };
     let scope = (!projects.is_empty()).then_some(projects.as_slice());
     let report = tokio::task::block_in_place(|| {
-        build_site(inputs, &args.out, &options, scope, &|p| {
-            tracing::info!("rendering {p}");
+        build_site(inputs, &dirs, &options, scope, &|p| {
+            tracing::info!("{p}");
         })
     })?;
     for p in &report.projects {
@@ -111,7 +112,10 @@ pub async fn run_on(archive: Option<Archive>, args: SiteOptions) -> anyhow::Resu
         "site: {} files written, {} unchanged, {} removed",
         s.written, s.unchanged, s.removed
     );
-    if let Some(line) = unreadable_summary(&unreadable, "the site shows the others") {
+    if let Some(line) = unreadable_summary(
+        &unreadable.lock().expect("not poisoned"),
+        "the site shows the others",
+    ) {
         println!("{line}");
     }
     println!("open: {}", report.index.display());
@@ -119,52 +123,63 @@ pub async fn run_on(archive: Option<Archive>, args: SiteOptions) -> anyhow::Resu
     Ok(Outcome::Success)
 }
 
-/// One project's builds through the build cache: only the new ones when
-/// the site's state from its last build accepts them (they extend the
-/// branch history), else every build. Builds with a missing or
-/// undecodable object are left out (as if not archived) and returned beside.
-async fn project_input(
-    archive: &Archive,
+/// One project as its index lists it, its builds read from the archive
+/// only when the site needs them (`perfkit_site::judge`).
+fn project_input<'a>(
+    archive: &'a Archive,
     project: ProjectName,
-    cache_dir: &std::path::Path,
-    out: &std::path::Path,
-) -> anyhow::Result<(ProjectInput, Vec<Unreadable>)> {
-    let cache = BuildCache::new(cache_dir);
-    let mut plan = cache.plan(archive, &project).await?;
-    let fetched = cache.fetch(archive, &mut plan, &Counter::new()).await?;
-    let listing = plan.listing();
-    let new_keys: Vec<String> = fetched.iter().map(|b| cache_key(&b.record.key)).collect();
-    let previous = ProjectState::load(out, &project).filter(|s| {
-        !plan.compaction_due()
-            && s.accepts(out, archive.display_url(), &listing, &new_keys, &fetched)
-    });
-    if previous.is_some() {
-        tracing::info!(
-            "{project}: {} new builds on the last site build",
-            fetched.len()
-        );
-        let input = ProjectInput {
-            project,
-            builds: fetched,
-            listing: Some(listing),
-            previous,
-        };
-        return Ok((input, plan.unreadable().to_vec()));
+    rows: Vec<CommittedRow>,
+    unreadable: &'a Mutex<Vec<Unreadable>>,
+) -> ProjectInput<'a> {
+    let mut versions = BTreeMap::new();
+    let mut listed = Vec::with_capacity(rows.len());
+    let mut by_key = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let key = build_key(&row.record.key);
+        versions.insert(key.clone(), row_version(&row));
+        listed.push(ArchivedBuild {
+            record: row.record.clone(),
+            series: Vec::new(),
+        });
+        by_key.insert(key, row);
     }
-    let mut builds = cache
-        .read_current(archive, &mut plan, &fetched, &Counter::new())
-        .await?;
-    tracing::info!(
-        "{project}: {} builds from the cache, {} read from the archive",
-        builds.len(),
-        fetched.len()
-    );
-    builds.extend(fetched);
-    let input = ProjectInput {
+    ProjectInput {
         project,
-        builds,
-        listing: Some(listing),
-        previous: None,
-    };
-    Ok((input, plan.unreadable().to_vec()))
+        listed,
+        versions,
+        source: Box::new(ArchiveSource {
+            archive,
+            rows: by_key,
+            unreadable,
+            runtime: tokio::runtime::Handle::current(),
+        }),
+    }
+}
+
+/// Builds read from the archive with their series; the unreadable ones are
+/// named in a warning and counted for the summary.
+struct ArchiveSource<'a> {
+    archive: &'a Archive,
+    rows: HashMap<String, CommittedRow>,
+    unreadable: &'a Mutex<Vec<Unreadable>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl BuildSource for ArchiveSource<'_> {
+    fn read(&mut self, keys: &[String]) -> Result<Vec<ArchivedBuild>, SiteError> {
+        let rows: Vec<CommittedRow> = keys
+            .iter()
+            .filter_map(|k| self.rows.get(k).cloned())
+            .collect();
+        let loaded = self
+            .runtime
+            .block_on(load_readable(self.archive, &rows, &Silent))
+            .map_err(|e| SiteError::Read(e.to_string()))?;
+        warn_unreadable(&loaded.unreadable);
+        self.unreadable
+            .lock()
+            .expect("not poisoned")
+            .extend(loaded.unreadable);
+        Ok(loaded.builds)
+    }
 }

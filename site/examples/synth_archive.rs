@@ -5,7 +5,7 @@
 //!
 //!   cargo run --release -p perfkit-site --example synth_archive -- \
 //!     --out DIR [--builds 10000] [--workloads 20] [--actions 10] [--start-build 0] [--seed 1]
-//!     [--check-every 0]
+//!     [--check-every 0] [--variant plain|check|recheck|backfill]
 //!
 //! Every build is periodic (change 0, pipeline `periodic`, branch `master`,
 //! job `bench-rally`, one a day, Zuul-like ids and log URLs) of
@@ -19,7 +19,11 @@
 //! the same history. The `samples` objects are empty but valid (the site
 //! reads only `builds` and `series`). With `--check-every N`, every Nth
 //! build is instead a check build of a change of its own (the index
-//! benchmark judges the newest).
+//! benchmark judges the newest). `--variant` makes the builds written the
+//! site benchmark's updates: `check` builds of their own changes, a
+//! `recheck` (another build of build K's change, two hours later, as if
+//! it were a check build) or a `backfill` (a periodic build half a day
+//! after build K, between it and the next).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -90,6 +94,16 @@ struct Options {
     start: u64,
     seed: u64,
     check_every: u64,
+    variant: Variant,
+}
+
+/// What the builds written are (see the module's doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Plain,
+    Check,
+    Recheck,
+    Backfill,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -101,6 +115,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
         start: 0,
         seed: 1,
         check_every: 0,
+        variant: Variant::Plain,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -116,6 +131,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             "--start-build" => o.start = number(value()?)?,
             "--seed" => o.seed = number(value()?)?,
             "--check-every" => o.check_every = number(value()?)?,
+            "--variant" => {
+                o.variant = match value()?.as_str() {
+                    "plain" => Variant::Plain,
+                    "check" => Variant::Check,
+                    "recheck" => Variant::Recheck,
+                    "backfill" => Variant::Backfill,
+                    other => return Err(format!("--variant: unknown variant {other}")),
+                }
+            }
             "-h" | "--help" => return Err(usage()),
             _ => return Err(format!("unknown argument {flag}\n{}", usage())),
         }
@@ -130,7 +154,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
 }
 
 fn usage() -> String {
-    "usage: synth_archive --out DIR [--builds N] [--workloads W] [--actions A] [--start-build K] [--seed S] [--check-every N]".into()
+    "usage: synth_archive --out DIR [--builds N] [--workloads W] [--actions A] [--start-build K] [--seed S] [--check-every N] [--variant plain|check|recheck|backfill]".into()
 }
 
 /// SplitMix64: small, fast, and seeded per (seed, build, workload, …) so
@@ -195,6 +219,7 @@ struct WorkloadPlan {
 struct Plan {
     seed: u64,
     check_every: u64,
+    variant: Variant,
     project: ProjectName,
     workloads: Vec<WorkloadPlan>,
 }
@@ -207,6 +232,7 @@ impl Plan {
         Plan {
             seed: o.seed,
             check_every: o.check_every,
+            variant: o.variant,
             project: ProjectName::try_from(PROJECT).expect("a valid project name"),
             workloads,
         }
@@ -432,11 +458,23 @@ fn build_objects(
     plan: &Plan,
     index: u64,
 ) -> Result<(ArchiveKey, BuildObjects), perfkit_archive::ArchiveError> {
-    let id = zuul_id(&format!("build {} {index}", plan.seed));
+    let id = match plan.variant {
+        Variant::Plain | Variant::Check => zuul_id(&format!("build {} {index}", plan.seed)),
+        Variant::Recheck => zuul_id(&format!("recheck {} {index}", plan.seed)),
+        Variant::Backfill => zuul_id(&format!("backfill {} {index}", plan.seed)),
+    };
     let build_id = BuildId::try_from(id.as_str()).expect("hex is a valid build id");
     let mut rng = Rng::new(&[plan.seed, 3, index]);
-    let started_us =
-        EPOCH_US + index as i64 * DAY_US + 3 * 3_600_000_000 + rng.range(0, 1_800_000_000) as i64;
+    let later_us = match plan.variant {
+        Variant::Recheck => 2 * 3_600_000_000,
+        Variant::Backfill => DAY_US / 2,
+        Variant::Plain | Variant::Check => 0,
+    };
+    let started_us = EPOCH_US
+        + index as i64 * DAY_US
+        + 3 * 3_600_000_000
+        + rng.range(0, 1_800_000_000) as i64
+        + later_us;
     let mut at_us = started_us;
     let mut workloads = Vec::new();
     let mut rows = Vec::new();
@@ -451,7 +489,11 @@ fn build_objects(
     }
     // With `--check-every N`, every Nth build is a check build of its own
     // change (900000 + index, patchset 1) instead of a periodic one.
-    let check = plan.check_every > 0 && index % plan.check_every == plan.check_every - 1;
+    let check = match plan.variant {
+        Variant::Plain => plan.check_every > 0 && index % plan.check_every == plan.check_every - 1,
+        Variant::Check | Variant::Recheck => true,
+        Variant::Backfill => false,
+    };
     let change = if check { 900_000 + index } else { 0 };
     let key = ArchiveKey {
         project: plan.project.clone(),

@@ -125,28 +125,72 @@ fn four_digits(v: f64) -> Option<(u32, i32)> {
     Some((digits, exponent))
 }
 
-/// Writes `digits` × 10^(exponent − 3) as `push_number_exactly` would.
+/// Writes `digits` × 10^(exponent − 3) as `push_number_exactly` would,
+/// without allocating (it runs for every number of every data file).
 fn push_digits(out: &mut String, negative: bool, digits: u32, exponent: i32) {
-    let text = digits.to_string();
-    let sign = if negative { "-" } else { "" };
-    let short = format!(
-        "{sign}{}e{exponent}",
-        trim_zeros(&format!("{}.{}", &text[..1], &text[1..]))
-    );
-    let plain = (-6..=15).contains(&exponent).then(|| {
-        let point = exponent + 1; // digits before the decimal point
-        let body = if point >= 4 {
-            format!("{text}{}", "0".repeat((point - 4) as usize))
+    let d = [
+        (b'0' + (digits / 1000) as u8) as char,
+        (b'0' + (digits / 100 % 10) as u8) as char,
+        (b'0' + (digits / 10 % 10) as u8) as char,
+        (b'0' + (digits % 10) as u8) as char,
+    ];
+    // Significant digits once trailing zeros are dropped.
+    let mut n = 4;
+    while n > 1 && d[n - 1] == '0' {
+        n -= 1;
+    }
+    let sign = usize::from(negative);
+    // `four_digits` keeps |exponent| below 31: one or two digits.
+    let magnitude = exponent.unsigned_abs();
+    let exponent_len = 1 + usize::from(magnitude >= 10) + usize::from(exponent < 0);
+    let short_len = sign + 1 + if n > 1 { n } else { 0 } + 1 + exponent_len;
+    let point = exponent + 1; // digits before the decimal point
+    let plain_len = (-6..=15).contains(&exponent).then(|| {
+        sign + if point >= 4 {
+            point as usize
         } else if point > 0 {
-            format!("{}.{}", &text[..point as usize], &text[point as usize..])
+            let p = point as usize;
+            p + if n > p { 1 + n - p } else { 0 }
         } else {
-            format!("0.{}{text}", "0".repeat((-point) as usize))
-        };
-        format!("{sign}{}", trim_zeros(&body))
+            2 + (-point) as usize + n
+        }
     });
-    match plain {
-        Some(p) if p.len() <= short.len() => out.push_str(&p),
-        _ => out.push_str(&short),
+    if negative {
+        out.push('-');
+    }
+    match plain_len {
+        Some(len) if len <= short_len => {
+            if point >= 4 {
+                out.extend(d);
+                out.extend(std::iter::repeat_n('0', point as usize - 4));
+            } else if point > 0 {
+                let p = point as usize;
+                out.extend(&d[..p]);
+                if n > p {
+                    out.push('.');
+                    out.extend(&d[p..n]);
+                }
+            } else {
+                out.push_str("0.");
+                out.extend(std::iter::repeat_n('0', (-point) as usize));
+                out.extend(&d[..n]);
+            }
+        }
+        _ => {
+            out.push(d[0]);
+            if n > 1 {
+                out.push('.');
+                out.extend(&d[1..n]);
+            }
+            out.push('e');
+            if exponent < 0 {
+                out.push('-');
+            }
+            if magnitude >= 10 {
+                out.push((b'0' + (magnitude / 10) as u8) as char);
+            }
+            out.push((b'0' + (magnitude % 10) as u8) as char);
+        }
     }
 }
 

@@ -1,156 +1,197 @@
-//! What a project's last site build knew, kept in `.perfkit/projects/`
-//! so the next build can start from it: the archive listing it was built
-//! from, the series' points (`TrendState`) and the change pages. When the
-//! archive only gained branch builds later than everything before
-//! (periodic runs: the common case), only those are read and added;
-//! anything else (a rewritten, deleted or backfilled build, a new
-//! patchset, a new series) rebuilds the project from every build. Either
-//! way the site's bytes are the same.
+//! What a project's last site build knew, kept in the state directory's
+//! `projects/` so the next build redoes only what its new builds change:
+//! the branch builds its trend points cover (with their versions), the
+//! points themselves (`TrendState`, in a file of their own that is
+//! rewritten only when the branch history changed), what the trend pages
+//! gave the project page and the index, and per change page the inputs it
+//! was rendered from (its builds and baseline, with versions). A build
+//! that leaves a page's inputs as they were leaves the page alone; either
+//! way the site's bytes are those a build from scratch writes.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use perfkit_analysis::trend::TrendState;
-use perfkit_schema::{ArchivedBuild, ProjectName};
+use perfkit_schema::ProjectName;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::{STATE_DIR, SiteError, urls, writer};
+use crate::feed::Alert;
+use crate::{SiteDirs, SiteError, urls, writer};
 
-const MAGIC: &[u8] = b"perfkit project state 1\n";
+/// Bumped when the state's layout or meaning changes.
+const FORMAT: u32 = 2;
 
-/// A project's state after a site build.
-#[derive(Debug, Clone)]
-pub struct ProjectState {
-    pub(crate) site: SiteFacts,
-    pub(crate) trends: TrendState,
-}
-
-/// The parts besides the points (JSON).
+/// A project's state after a site build (JSON; the points beside it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SiteFacts {
+    format: u32,
     /// perfkit's version: another one may render differently.
     version: String,
-    /// The archive's display URL, which pages show.
-    archive: String,
-    /// Every build the state covers: listing key → version.
-    pub(crate) listing: BTreeMap<String, String>,
+    /// What else shapes the pages (archive URL, link templates, suspects).
+    pub(crate) settings: String,
+    /// Branch builds the site covers: build key → version.
+    pub(crate) branch: BTreeMap<String, String>,
+    /// Branch builds the points file holds (some of `branch`: the file is
+    /// rewritten only every `POINTS_REWRITE` new builds, and the builds
+    /// since are read again and merged in).
+    pub(crate) points_branch: BTreeMap<String, String>,
+    /// The points' file name, in `projects/`.
+    points: String,
     /// Newest build time of any build (branch or patchset).
     pub(crate) latest_us: i64,
-    /// Rows of the changes table, newest first.
-    pub(crate) change_rows: Vec<Json>,
-    /// Site paths of the change pages.
-    pub(crate) change_pages: Vec<String>,
+    /// Ids of the series with pages (change pages link to them).
+    pub(crate) series_ids: Vec<String>,
+    pub(crate) trend_view: TrendView,
+    /// Change pages by `change,patchset`.
+    pub(crate) changes: BTreeMap<String, ChangeEntry>,
 }
 
-fn path_of(out: &Path, project: &ProjectName) -> PathBuf {
-    out.join(STATE_DIR)
-        .join("projects")
-        .join(format!("{}.bin", urls::project_dir(project)))
+/// What the trend pages give the rest of the site.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct TrendView {
+    /// Branch builds.
+    pub(crate) builds: usize,
+    pub(crate) regressed: usize,
+    pub(crate) failing: usize,
+    /// The overview's rows, in order.
+    pub(crate) overview: Vec<Json>,
+    pub(crate) alerts: Vec<Alert>,
+    /// The series pages and data files, kept as they are while the branch
+    /// history does not change.
+    pub(crate) files: Vec<String>,
 }
 
-impl ProjectState {
-    /// The state of `project`'s last build into `out`, if it is readable
-    /// and from this perfkit version.
-    pub fn load(out: &Path, project: &ProjectName) -> Option<ProjectState> {
-        let bytes = std::fs::read(path_of(out, project)).ok()?;
-        let rest = bytes.strip_prefix(MAGIC)?;
-        let len = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
-        let site: SiteFacts = serde_json::from_slice(rest.get(8..8 + len)?).ok()?;
-        if site.version != env!("CARGO_PKG_VERSION") {
-            return None;
+/// One change page and what it was rendered from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ChangeEntry {
+    /// Digest of the page's inputs (`judge::Planned::inputs`).
+    pub(crate) inputs: String,
+    /// Its row in the changes table.
+    pub(crate) row: Json,
+    /// Its site path.
+    pub(crate) page: String,
+}
+
+/// The key of a change in `SiteFacts::changes`.
+pub(crate) fn change_key(change: u64, patchset: u32) -> String {
+    format!("{change},{patchset}")
+}
+
+fn dir_of(dirs: &SiteDirs) -> PathBuf {
+    dirs.state.join("projects")
+}
+
+fn facts_path(dirs: &SiteDirs, project: &ProjectName) -> PathBuf {
+    dir_of(dirs).join(format!("{}.json", urls::project_dir(project)))
+}
+
+impl SiteFacts {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        settings: String,
+        branch: BTreeMap<String, String>,
+        points_branch: BTreeMap<String, String>,
+        latest_us: i64,
+        series_ids: Vec<String>,
+        trend_view: TrendView,
+        changes: BTreeMap<String, ChangeEntry>,
+    ) -> SiteFacts {
+        SiteFacts {
+            format: FORMAT,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            settings,
+            branch,
+            points_branch,
+            points: String::new(),
+            latest_us,
+            series_ids,
+            trend_view,
+            changes,
         }
-        let trends = TrendState::from_bytes(rest.get(8 + len..)?)?;
-        Some(ProjectState { site, trends })
     }
 
-    /// Whether a build from this state plus `new` (the builds of
-    /// `listing` this state does not cover, read with keys `new_keys`)
-    /// gives the site a build from every build would; `out` is checked
-    /// for the pages that would be kept, `archive` (display URL) is the
-    /// one they name.
-    pub fn accepts(
-        &self,
-        out: &Path,
-        archive: &str,
-        listing: &BTreeMap<String, String>,
-        new_keys: &[String],
-        new: &[ArchivedBuild],
-    ) -> bool {
-        let covered = &self.site.listing;
-        let unchanged = covered.iter().all(|(k, v)| listing.get(k) == Some(v));
-        let added: BTreeSet<&String> = listing
-            .keys()
-            .filter(|k| !covered.contains_key(*k))
-            .collect();
-        let read: BTreeSet<&String> = new_keys.iter().collect();
-        let later = new.iter().all(|b| {
-            // Later than any build: no comparison's baseline can change.
-            b.is_branch_build() && b.time_us() > self.site.latest_us
-        });
-        // A new series would give change pages a link they lack.
-        let known_series = new.iter().all(|b| {
-            let branch = b.record.meta.branch.as_deref().unwrap_or_default();
-            b.series
-                .iter()
-                .all(|r| self.trends.has_series(branch, &r.workload_key, &r.action))
-        });
-        let pages_there = self.site.change_pages.iter().all(|p| out.join(p).is_file());
-        self.site.archive == archive
-            && unchanged
-            && added == read
-            && later
-            && known_series
-            && pages_there
+    /// The state of `project`'s last build, if it is readable, of this
+    /// perfkit version and rendered with the same `settings`.
+    pub(crate) fn load(
+        dirs: &SiteDirs,
+        project: &ProjectName,
+        settings: &str,
+    ) -> Option<SiteFacts> {
+        let bytes = std::fs::read(facts_path(dirs, project)).ok()?;
+        let facts: SiteFacts = serde_json::from_slice(&bytes).ok()?;
+        (facts.format == FORMAT
+            && facts.version == env!("CARGO_PKG_VERSION")
+            && facts.settings == settings)
+            .then_some(facts)
+    }
+
+    /// The saved points, if their file is there and whole.
+    pub(crate) fn points(&self, dirs: &SiteDirs) -> Option<TrendState> {
+        let bytes = std::fs::read(dir_of(dirs).join(&self.points)).ok()?;
+        TrendState::from_bytes(&bytes)
+    }
+
+    /// Saves the state; `points` (`TrendState::to_bytes` of the builds of
+    /// `points_branch`) is `None` when the points file of `previous` is
+    /// kept.
+    pub(crate) fn save(
+        mut self,
+        dirs: &SiteDirs,
+        project: &ProjectName,
+        points: Option<&[u8]>,
+        previous: Option<&SiteFacts>,
+    ) -> Result<(), SiteError> {
+        let dir = dir_of(dirs);
+        std::fs::create_dir_all(&dir).map_err(|e| SiteError::io(&dir, e))?;
+        let stem = urls::project_dir(project);
+        match (points, previous) {
+            (None, Some(previous)) => self.points = previous.points.clone(),
+            (Some(points), _) => {
+                // A new name each time: the facts name their points, so a
+                // crash between the two writes leaves the old pair whole.
+                let token = perfkit_schema::identity::sha256_hex(
+                    format!("{} {:?}", self.latest_us, std::time::SystemTime::now()).as_bytes(),
+                );
+                let name = format!("{stem}.{}.points", &token[..12]);
+                writer::atomic_write(&dir.join(&name), points)?;
+                self.points = name;
+            }
+            (None, None) => {
+                return Err(SiteError::State {
+                    path: dir,
+                    reason: "no points to save".into(),
+                });
+            }
+        }
+        let json = serde_json::to_vec(&self).expect("site facts serialize");
+        writer::atomic_write(&facts_path(dirs, project), &json)?;
+        remove_other_points(&dir, &stem, &self.points);
+        Ok(())
     }
 }
 
-/// Saves `project`'s state for the next build; `points` is
-/// `TrendState::to_bytes`.
-pub(crate) fn save(
-    out: &Path,
-    project: &ProjectName,
-    site: SiteFacts,
-    points: &[u8],
-) -> Result<(), SiteError> {
-    let path = path_of(out, project);
-    let json = serde_json::to_vec(&SiteFacts {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        ..site
-    })
-    .expect("site facts serialize");
-    let mut bytes = Vec::with_capacity(MAGIC.len() + 8 + json.len() + points.len());
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&json);
-    bytes.extend_from_slice(points);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| SiteError::io(dir, e))?;
+/// Removes the points files of `stem` other than `keep`.
+fn remove_other_points(dir: &std::path::Path, stem: &str, keep: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // `<stem>.<token>.points`: a project named `<stem>.x` has a dot more.
+        let ours = name
+            .strip_prefix(stem)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .and_then(|rest| rest.strip_suffix(".points"))
+            .is_some_and(|token| !token.contains('.'));
+        if ours && name != keep {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
-    writer::atomic_write(&path, &bytes)
 }
 
 /// Forgets `project`'s state (a build that cannot save a new one must not
 /// leave an old one behind).
-pub(crate) fn forget(out: &Path, project: &ProjectName) {
-    let _ = std::fs::remove_file(path_of(out, project));
-}
-
-impl SiteFacts {
-    pub(crate) fn new(
-        archive: &str,
-        listing: BTreeMap<String, String>,
-        latest_us: i64,
-        change_rows: Vec<Json>,
-        change_pages: Vec<String>,
-    ) -> SiteFacts {
-        SiteFacts {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            archive: archive.to_string(),
-            listing,
-            latest_us,
-            change_rows,
-            change_pages,
-        }
-    }
+pub(crate) fn forget(dirs: &SiteDirs, project: &ProjectName) {
+    let _ = std::fs::remove_file(facts_path(dirs, project));
 }

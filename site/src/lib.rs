@@ -8,32 +8,36 @@
 //! changed (`writer`).
 
 mod data;
+pub mod dirs;
 pub mod feed;
-pub mod incremental;
+mod incremental;
+pub mod judge;
 mod pages;
 mod run_chart;
 mod sparkline;
 pub mod urls;
 pub mod writer;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use minijinja::Environment;
-use perfkit_analysis::compare::{Comparer, Status};
+use perfkit_analysis::compare::{Comparison, Status};
 use perfkit_analysis::culprits::{self, CommitLog, Suspects};
 use perfkit_analysis::regress::changepoint::ChangePointMemo;
-use perfkit_analysis::regress::verdict::Thresholds;
 use perfkit_analysis::trend::{ProjectTrends, SeriesTrend, TrendState, TrendStatus};
 use perfkit_analysis::{format, report};
 use perfkit_schema::{ArchivedBuild, ProjectName};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+pub use crate::dirs::SiteDirs;
 use crate::feed::{Alert, FEED_ENTRIES, alerts};
-use crate::incremental::{ProjectState, SiteFacts};
+use crate::incremental::{ChangeEntry, SiteFacts, TrendView, change_key};
+pub use crate::judge::{BuildSource, build_key};
 use crate::pages::CommitLinks;
+use crate::run_chart::Runs;
 use crate::writer::{SiteWriter, WriteStats};
 
 /// Why the site could not be written.
@@ -52,6 +56,10 @@ pub enum SiteError {
     Busy(PathBuf),
     #[error("cannot read {}: {reason}", .path.display())]
     State { path: PathBuf, reason: String },
+    #[error("cannot read the archive: {0}")]
+    Read(String),
+    #[error("the state directory {} and the site {} overlap", .state.display(), .out.display())]
+    StateInSite { state: PathBuf, out: PathBuf },
 }
 
 impl SiteError {
@@ -75,6 +83,10 @@ impl SiteError {
             SiteError::Busy(_) => "wait for it to finish, or write to another --out directory",
             SiteError::State { .. } => {
                 "rebuild every project once (without --project); that rewrites this file"
+            }
+            SiteError::Read(_) => "check the archive's URL and credentials, then run again",
+            SiteError::StateInSite { .. } => {
+                "give --state-dir a directory outside the site (the default is beside it), so publishing the site never ships perfkit's state"
             }
         };
         Some(hint.to_string())
@@ -104,17 +116,17 @@ impl std::fmt::Debug for Commits {
     }
 }
 
-/// One project's builds.
-#[derive(Debug, Clone)]
-pub struct ProjectInput {
+/// One project as the archive lists it.
+pub struct ProjectInput<'a> {
     pub project: ProjectName,
-    /// Every build of the project; with `previous`, only the new ones.
-    pub builds: Vec<ArchivedBuild>,
-    /// The archive's listing (build key → version) the builds come from:
-    /// with it, the project's state is kept for the next build.
-    pub listing: Option<BTreeMap<String, String>>,
-    /// The last build's state, which `ProjectState::accepts` `builds` for.
-    pub previous: Option<ProjectState>,
+    /// Every build the archive lists, without series (its index rows):
+    /// enough to choose what to read.
+    pub listed: Vec<ArchivedBuild>,
+    /// Each listed build's version by `build_key`: a rewritten build has
+    /// a new one.
+    pub versions: BTreeMap<String, String>,
+    /// Where builds are read with their series.
+    pub source: Box<dyn BuildSource + 'a>,
 }
 
 /// A project's line in the index, kept between builds so a build limited
@@ -144,10 +156,8 @@ pub struct SiteReport {
     pub index: PathBuf,
 }
 
-/// State kept beside the site (not part of it): `.perfkit/` also holds the
-/// writer's manifest and the CLI's build cache; publish without it.
-pub const STATE_DIR: &str = ".perfkit";
-const STATE: &str = ".perfkit/projects.json";
+/// The index's project lines, in the state directory.
+const STATE: &str = "projects.json";
 
 const SITE_CSS: &str = include_str!("../assets/site.css");
 const SITE_JS: &str = include_str!("../assets/site.js");
@@ -185,20 +195,13 @@ struct Pages<'a> {
 }
 
 impl Pages<'_> {
-    fn page(&mut self, template: &str, path: &str, mut context: Json) -> Result<(), SiteError> {
-        let depth = path.matches('/').count();
-        context["root"] = json!("../".repeat(depth));
-        context["version"] = json!(env!("CARGO_PKG_VERSION"));
-        context["archive"] = json!(self.options.archive);
-        let text = self
-            .env
-            .get_template(template)
-            .and_then(|t| t.render(minijinja::value::Serde(&context)))
-            .map_err(|e| SiteError::Template {
-                page: path.to_string(),
-                message: format!("{e:#}"),
-            })?;
+    fn page(&mut self, template: &str, path: &str, context: Json) -> Result<(), SiteError> {
+        let text = self.render(template, path, context)?;
         self.writer.write(path, text.as_bytes())
+    }
+
+    fn render(&self, template: &str, path: &str, context: Json) -> Result<String, SiteError> {
+        render(&self.env, self.options, template, path, context)
     }
 
     /// An absolute link when the site's URL is known, else `relative`
@@ -211,12 +214,33 @@ impl Pages<'_> {
     }
 }
 
+/// The text of page `path`: `template` with `context` and the keys every
+/// page has.
+fn render(
+    env: &Environment<'static>,
+    options: &SiteOptions,
+    template: &str,
+    path: &str,
+    mut context: Json,
+) -> Result<String, SiteError> {
+    let depth = path.matches('/').count();
+    context["root"] = json!("../".repeat(depth));
+    context["version"] = json!(env!("CARGO_PKG_VERSION"));
+    context["archive"] = json!(options.archive);
+    env.get_template(template)
+        .and_then(|t| t.render(minijinja::value::Serde(&context)))
+        .map_err(|e| SiteError::Template {
+            page: path.to_string(),
+            message: format!("{e:#}"),
+        })
+}
+
 /// Builds the site for `inputs` into `out`. With `scope`, only those
 /// projects are rebuilt and the index keeps the others from the last build.
 /// The caller holds `writer::OutputLock` on `out` for the whole run.
 pub fn build_site(
     inputs: Vec<ProjectInput>,
-    out: &Path,
+    dirs: &SiteDirs,
     options: &SiteOptions,
     scope: Option<&[ProjectName]>,
     progress: &dyn Fn(&str),
@@ -232,7 +256,7 @@ pub fn build_site(
     }
     let mut pages = Pages {
         env: environment(),
-        writer: SiteWriter::new(out)?,
+        writer: SiteWriter::new(dirs)?,
         options: &options,
     };
     for (path, text) in [
@@ -247,7 +271,7 @@ pub fn build_site(
 
     // A build limited to some projects lists the others from the last
     // build's state; a state that cannot be read must not drop them.
-    let state_path = out.join(STATE);
+    let state_path = dirs.state_path(STATE);
     let mut summaries: Vec<ProjectSummary> = match (scope, std::fs::read(&state_path)) {
         (Some(_), Ok(bytes)) => serde_json::from_slice(&bytes).map_err(|e| SiteError::State {
             path: state_path.clone(),
@@ -259,8 +283,11 @@ pub fn build_site(
         _ => Vec::new(),
     };
     for input in inputs {
-        progress(input.project.as_str());
-        let summary = project_site(&mut pages, input, out)?;
+        let project = input.project.to_string();
+        progress(&project);
+        let summary = project_site(&mut pages, input, dirs, &|what| {
+            progress(&format!("{project}: {what}"))
+        })?;
         summaries.retain(|s| s.name != summary.name);
         summaries.push(summary);
     }
@@ -279,52 +306,443 @@ pub fn build_site(
     Ok(SiteReport {
         stats,
         projects: summaries,
-        index: out.join("index.html"),
+        index: dirs.out.join("index.html"),
     })
 }
 
 fn project_site(
     pages: &mut Pages,
     input: ProjectInput,
-    out: &Path,
+    dirs: &SiteDirs,
+    progress: &dyn Fn(&str),
 ) -> Result<ProjectSummary, SiteError> {
-    let name = input.project.as_str();
-    let dir = urls::project_dir(&input.project);
+    let ProjectInput {
+        project,
+        listed,
+        versions,
+        mut source,
+    } = input;
+    let name = project.as_str();
+    let dir = urls::project_dir(&project);
+    let settings = settings_of(pages.options);
+    let previous = SiteFacts::load(dirs, &project, &settings);
     // Whatever this build leaves half-done, the next one must not trust
     // pages an older state describes.
-    incremental::forget(out, &input.project);
-    let (state, previous) = match input.previous {
-        Some(previous) => {
-            let mut state = previous.trends;
-            let known = state.builds().len();
-            if !state.append(&input.builds) {
-                return Err(SiteError::State {
-                    path: out.join(STATE_DIR),
-                    reason: "new builds do not extend the saved history".into(),
-                });
-            }
-            (state, Some((previous.site, known)))
-        }
-        None => (TrendState::of(&input.builds), None),
-    };
-    let saved_points = input.listing.as_ref().map(|_| state.to_bytes());
-    let memo = out.join(STATE_DIR).join(format!("changepoints/{dir}.bin"));
-    let trends = memoised_trends(state, &memo)?;
-    // Chunks before the first new build hold the same points as before.
-    let unchanged_chunks = previous
-        .as_ref()
-        .map_or(0, |(_, known)| known / data::BUILDS_PER_CHUNK);
+    incremental::forget(dirs, &project);
 
-    for chunk in 0..data::chunk_count(trends.builds.len()) {
+    let key_of = |b: &ArchivedBuild| judge::build_key(&b.record.key);
+    let version_of = |k: &str| versions.get(k).cloned().unwrap_or_default();
+    let branch_now: BTreeMap<String, String> = listed
+        .iter()
+        .filter(|b| b.is_branch_build())
+        .map(|b| {
+            let k = key_of(b);
+            let v = version_of(&k);
+            (k, v)
+        })
+        .collect();
+    let order: HashMap<String, (i64, String)> = listed
+        .iter()
+        .map(|b| {
+            (
+                key_of(b),
+                (b.time_us(), b.record.key.build.as_str().to_string()),
+            )
+        })
+        .collect();
+    let latest_us = listed.iter().map(|b| b.time_us()).max().unwrap_or_default();
+    let planned = judge::plan_changes(&listed, &versions);
+    drop(listed);
+
+    // The branch history: as it was, grown by new builds, or read whole.
+    let trend_files_there =
+        |p: &SiteFacts| p.trend_view.files.iter().all(|f| pages.writer.exists(f));
+    let mut work = match &previous {
+        Some(p) if p.branch == branch_now && trend_files_there(p) => TrendWork::Unchanged,
+        Some(p)
+            if p.points_branch
+                .iter()
+                .all(|(k, v)| branch_now.get(k) == Some(v)) =>
+        {
+            match p.points(dirs) {
+                Some(state) => {
+                    // The builds since the points file was written.
+                    let added: BTreeSet<String> = branch_now
+                        .keys()
+                        .filter(|k| !p.points_branch.contains_key(*k))
+                        .cloned()
+                        .collect();
+                    TrendWork::Merge { state, added }
+                }
+                None => TrendWork::Full,
+            }
+        }
+        _ => TrendWork::Full,
+    };
+    let mut unreadable: BTreeSet<String> = BTreeSet::new();
+    let mut reading = Reading {
+        source: source.as_mut(),
+        unreadable: &mut unreadable,
+    };
+    let mut runs = Runs::default();
+    let (state, first_changed) = match &mut work {
+        TrendWork::Unchanged => (None, usize::MAX),
+        TrendWork::Merge { state, added } => {
+            let newest_before = state.builds().last().map_or(i64::MIN, |b| b.time_us);
+            runs = Runs::since(newest_before);
+            // Pages already show the builds merged since the points were
+            // saved: chunks change from the first build new to the site.
+            let first_new = added
+                .iter()
+                .filter(|k| previous.as_ref().is_none_or(|p| !p.branch.contains_key(*k)))
+                .filter_map(|k| order.get(k))
+                .min()
+                .cloned();
+            let first_changed = first_new.map_or(usize::MAX, |(t, id)| {
+                state
+                    .builds()
+                    .partition_point(|b| (b.time_us, b.build.as_str()) < (t, id.as_str()))
+            });
+            judge::pass(
+                &mut reading,
+                &order,
+                &[],
+                added,
+                Some(state),
+                &mut runs,
+                progress,
+            )?;
+            let state = std::mem::replace(state, TrendState::of(&[]));
+            (Some(state), first_changed)
+        }
+        TrendWork::Full => (Some(TrendState::of(&[])), 0),
+    };
+    let full = matches!(work, TrendWork::Full);
+    let mut state = state;
+    let trend_work = match &work {
+        TrendWork::Unchanged => "branch history unchanged".to_string(),
+        TrendWork::Merge { added, .. } => {
+            let new = added
+                .iter()
+                .filter(|k| previous.as_ref().is_none_or(|p| !p.branch.contains_key(*k)))
+                .count();
+            format!(
+                "{new} new branch builds merged ({} read since the points were saved)",
+                added.len()
+            )
+        }
+        TrendWork::Full => format!("every branch build read ({})", branch_now.len()),
+    };
+
+    // The change pages whose inputs changed (all of them when the series
+    // with pages changed: every page links to them).
+    let series_ids: Vec<String> = match (&state, &previous) {
+        (Some(_), _) if full => Vec::new(), // known after the pass below
+        (Some(s), _) => s.series_ids(),
+        (None, Some(p)) => p.series_ids.clone(),
+        (None, None) => unreachable!("no state means a full build"),
+    };
+    let same_series = !full
+        && previous
+            .as_ref()
+            .is_some_and(|p| p.series_ids == series_ids);
+    // Pages rendered from the same inputs before are kept as they are.
+    let kept: BTreeMap<String, ChangeEntry> = planned
+        .iter()
+        .filter_map(|c| {
+            let key = change_key(c.change, c.patchset);
+            let entry = previous.as_ref()?.changes.get(&key)?;
+            (same_series && entry.inputs == c.inputs && pages.writer.exists(&entry.page))
+                .then(|| (key, entry.clone()))
+        })
+        .collect();
+    let to_judge: Vec<judge::Planned> = planned
+        .iter()
+        .filter(|c| !kept.contains_key(&change_key(c.change, c.patchset)))
+        .cloned()
+        .collect();
+    progress(&format!(
+        "{trend_work}; {} of {} change pages to judge",
+        to_judge.len(),
+        planned.len()
+    ));
+    let branch_keys: BTreeSet<String> = if full {
+        branch_now.keys().cloned().collect()
+    } else {
+        BTreeSet::new()
+    };
+    let comparisons = judge::pass(
+        &mut reading,
+        &order,
+        &to_judge,
+        &branch_keys,
+        state.as_mut().filter(|_| full),
+        &mut runs,
+        progress,
+    )?;
+
+    // The trend pages; the points are saved again after a full read or
+    // once enough builds were merged since they were.
+    let rewrite_points = match &work {
+        TrendWork::Unchanged => false,
+        TrendWork::Merge { added, .. } => added.len() >= POINTS_REWRITE,
+        TrendWork::Full => true,
+    };
+    let (view, series_ids) = match state {
+        Some(state) => {
+            progress("branch builds read");
+            let points = rewrite_points.then(|| state.to_bytes());
+            let series_ids = state.series_ids();
+            let view = trend_pages(
+                pages,
+                state,
+                dirs,
+                &dir,
+                name,
+                &runs,
+                first_changed,
+                full,
+                progress,
+            )?;
+            (Some((view, points)), series_ids)
+        }
+        None => (None, series_ids),
+    };
+    let trend_view = match (&view, &previous) {
+        (Some((v, _)), _) => v.clone(),
+        (None, Some(p)) => {
+            for f in &p.trend_view.files {
+                pages.writer.keep(f);
+            }
+            p.trend_view.clone()
+        }
+        (None, None) => unreachable!("no state means a full build"),
+    };
+
+    // The change pages.
+    let with_page: BTreeSet<&str> = series_ids.iter().map(String::as_str).collect();
+    let mut changes: BTreeMap<String, ChangeEntry> = BTreeMap::new();
+    let mut judged = to_judge.iter().zip(comparisons);
+    for c in &planned {
+        let key = change_key(c.change, c.patchset);
+        if let Some(entry) = kept.get(&key) {
+            pages.writer.keep(&entry.page);
+            changes.insert(key, entry.clone());
+            continue;
+        }
+        let Some((_, comparison)) =
+            judged.find(|(j, _)| j.change == c.change && j.patchset == c.patchset)
+        else {
+            continue;
+        };
+        let Some(comparison) = comparison else {
+            continue;
+        };
+        let (page, row) = change_page(pages, &comparison, &with_page, name, &dir)?;
+        changes.insert(
+            key,
+            ChangeEntry {
+                inputs: c.inputs.clone(),
+                row,
+                page,
+            },
+        );
+    }
+    let mut change_rows: Vec<Json> = changes.values().map(|e| e.row.clone()).collect();
+    change_rows.sort_by_key(|r| std::cmp::Reverse(r["time_us"].as_i64().unwrap_or_default()));
+    pages.page(
+        "changes.html",
+        &format!("{dir}/changes.html"),
+        json!({"title": format!("Changes of {name}"), "project": name, "changes": change_rows}),
+    )?;
+
+    let links = CommitLinks(pages.options.commit_url.as_deref());
+    let rows: Vec<Json> = trend_view
+        .alerts
+        .iter()
+        .map(|a| pages::alert_row(a, "../", links))
+        .collect();
+    pages.page(
+        "project.html",
+        &format!("{dir}/index.html"),
+        json!({
+            "title": name,
+            "project": name,
+            "builds": trend_view.builds,
+            "series": trend_view.overview,
+            "alerts": trend_view.alerts.len(),
+            "changes": change_rows,
+        }),
+    )?;
+    let title = format!("Regressions in {name}");
+    pages.page(
+        "alerts.html",
+        &format!("{dir}/alerts.html"),
+        json!({"title": title, "project": name, "alerts": rows}),
+    )?;
+    feed_page(pages, &format!("{dir}/"), &title, &trend_view.alerts)?;
+
+    // Builds that could not be read are left out of what the state covers:
+    // the next build tries them again.
+    let mut branch = branch_now;
+    branch.retain(|k, _| !unreadable.contains(k));
+    let points_branch = match &previous {
+        Some(p) if !rewrite_points => p.points_branch.clone(),
+        _ => branch.clone(),
+    };
+    let summary = ProjectSummary {
+        name: name.to_string(),
+        dir: dir.clone(),
+        builds: trend_view.builds,
+        series: series_ids.len(),
+        regressed: trend_view.regressed,
+        failing: trend_view.failing,
+        alerts: trend_view.alerts.len(),
+        changes: change_rows.len(),
+        latest_us,
+        alert_rows: trend_view
+            .alerts
+            .iter()
+            .map(|a| json!({"row": pages::alert_row(a, "", links), "alert": a}))
+            .collect(),
+    };
+    let facts = SiteFacts::new(
+        settings,
+        branch,
+        points_branch,
+        latest_us,
+        series_ids,
+        trend_view,
+        changes,
+    );
+    let points = view.as_ref().and_then(|(_, p)| p.as_deref());
+    facts.save(dirs, &project, points, previous.as_ref())?;
+    Ok(summary)
+}
+
+/// Series whose files are rendered at once (on every core).
+const SERIES_PER_BATCH: usize = 32;
+
+/// A file of a site build: new text, or the one written before.
+enum Output {
+    Write(String),
+    Keep,
+}
+
+/// `f` of every item, on every core, in order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().max(1));
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("rendering does not panic"))
+            .collect()
+    })
+}
+
+/// Branch builds merged into saved points before they are saved again: a
+/// 10,000-build history's points are ~125 MB, too much to rewrite for
+/// every new build, and reading the few builds since costs less.
+const POINTS_REWRITE: usize = 50;
+
+/// What the branch history needs this build.
+enum TrendWork {
+    /// Nothing: no branch build was added, rewritten or removed.
+    Unchanged,
+    /// The saved points, and the branch builds to merge into them.
+    Merge {
+        state: TrendState,
+        added: BTreeSet<String>,
+    },
+    /// Every branch build, read again.
+    Full,
+}
+
+/// A source that notes the builds it could not give.
+struct Reading<'a> {
+    source: &'a mut dyn BuildSource,
+    unreadable: &'a mut BTreeSet<String>,
+}
+
+impl BuildSource for Reading<'_> {
+    fn read(&mut self, keys: &[String]) -> Result<Vec<ArchivedBuild>, SiteError> {
+        let builds = self.source.read(keys)?;
+        if builds.len() < keys.len() {
+            let got: BTreeSet<String> = builds
+                .iter()
+                .map(|b| judge::build_key(&b.record.key))
+                .collect();
+            self.unreadable
+                .extend(keys.iter().filter(|k| !got.contains(*k)).cloned());
+        }
+        Ok(builds)
+    }
+}
+
+/// What besides the builds shapes a project's pages.
+fn settings_of(options: &SiteOptions) -> String {
+    format!(
+        "archive={}\ncommit_url={}\nsuspects={}",
+        options.archive,
+        options.commit_url.as_deref().unwrap_or_default(),
+        options
+            .commits
+            .as_ref()
+            .map(|Commits(log)| log.projects().join(","))
+            .unwrap_or_default()
+    )
+}
+
+/// Analyses `state` (the change-point memo kept between runs) and writes
+/// the series pages and data files; chunks of builds before
+/// `first_changed` are kept as they are (`keep_chunks`: they were written
+/// from the same points before).
+#[allow(clippy::too_many_arguments)]
+fn trend_pages(
+    pages: &mut Pages,
+    state: TrendState,
+    dirs: &SiteDirs,
+    dir: &str,
+    name: &str,
+    runs: &Runs,
+    first_changed: usize,
+    full: bool,
+    progress: &dyn Fn(&str),
+) -> Result<TrendView, SiteError> {
+    let memo = dirs.state_path(&format!("changepoints/{dir}.bin"));
+    let trends = memoised_trends(state, &memo)?;
+    progress(&format!(
+        "change points of {} series found",
+        trends.series.len()
+    ));
+    let mut files = Vec::new();
+    let unchanged_chunks = if full {
+        0
+    } else {
+        first_changed / data::BUILDS_PER_CHUNK
+    };
+    let chunk_count = data::chunk_count(trends.builds.len());
+    for chunk in 0..chunk_count {
         let path = format!("{dir}/data/builds-{chunk}.js");
         pages
             .writer
             .write(&path, data::builds_chunk(chunk, &trends.builds).as_bytes())?;
+        files.push(path);
     }
-    let chunks: Vec<String> = (0..data::chunk_count(trends.builds.len()))
+    let chunks: Vec<String> = (0..chunk_count)
         .map(|c| format!("../data/builds-{c}.js"))
         .collect();
-    let chunk_count = data::chunk_count(trends.builds.len());
     let log = pages.options.commits.clone();
     let suspects_of = |s: &SeriesTrend, point: usize| -> Vec<Suspects> {
         let Some(Commits(log)) = &log else {
@@ -341,127 +759,75 @@ fn project_site(
     };
     let commit_url = pages.options.commit_url.clone();
     let links = CommitLinks(commit_url.as_deref());
-    for trend in &trends.series {
+    // Each series' files rendered on every core, a batch at a time (a
+    // batch's text stays small), then written in order.
+    let (env, options, out_dir) = (&pages.env, pages.options, dirs.out.clone());
+    let exists = |path: &str| out_dir.join(path).is_file();
+    let one_series = |trend: &SeriesTrend| -> Result<Vec<(String, Output)>, SiteError> {
         let id = &trend.id;
-        pages.writer.write(
-            &format!("{dir}/data/{id}.js"),
-            data::series(trend, chunk_count).as_bytes(),
-        )?;
+        let mut out = vec![(
+            format!("{dir}/data/{id}.js"),
+            Output::Write(data::series(trend, chunk_count)),
+        )];
         for chunk in 0..chunk_count {
             let path = format!("{dir}/data/{id}-{chunk}.js");
-            if chunk < unchanged_chunks && pages.writer.exists(&path) {
-                pages.writer.keep(&path);
+            let text = if chunk < unchanged_chunks && exists(&path) {
+                Output::Keep
             } else {
-                pages
-                    .writer
-                    .write(&path, data::series_chunk(trend, chunk).as_bytes())?;
-            }
+                Output::Write(data::series_chunk(trend, chunk))
+            };
+            out.push((path, text));
         }
         let mut scripts = chunks.clone();
         scripts.push(format!("../data/{id}.js"));
         scripts.extend((0..chunk_count).map(|c| format!("../data/{id}-{c}.js")));
-        // The newest run second by second: new when a new build has one,
-        // else (only new builds are at hand) the one written before.
+        // The newest run second by second: new when a build read now has a
+        // newer one, else the one written before.
         let run_path = format!("{dir}/data/{id}-run.js");
-        let has_run = match run_chart::newest_run(&input.builds, &trend.key) {
-            Some(run) => {
-                pages
-                    .writer
-                    .write(&run_path, data::run(id, &run).as_bytes())?;
-                true
-            }
-            None if previous.is_some() && pages.writer.exists(&run_path) => {
-                pages.writer.keep(&run_path);
-                true
-            }
-            None => false,
+        let run = match runs.get(&trend.key) {
+            Some(run) => Some(Output::Write(data::run(id, run))),
+            None if !full && exists(&run_path) => Some(Output::Keep),
+            None => None,
         };
-        if has_run {
+        let has_run = run.is_some();
+        if let Some(run) = run {
             scripts.push(format!("../data/{id}-run.js"));
+            out.push((run_path, run));
         }
         let mut context =
             pages::series_page(&trends, trend, scripts, &|p| suspects_of(trend, p), links);
         context["has_run"] = json!(has_run);
         context["title"] = json!(format!("{} › {}", trend.label.scenario, trend.label.action));
         context["project"] = json!(name);
-        pages.page(
-            "series.html",
-            &format!("{dir}/series/{}.html", trend.id),
-            context,
-        )?;
-    }
-
-    let newest = input.builds.iter().map(|b| b.time_us()).max();
-    let (change_rows, change_pages, latest_us) = match previous {
-        // Only later branch builds are new: no comparison changed.
-        Some((site, _)) => {
-            for page in &site.change_pages {
-                pages.writer.keep(page);
-            }
-            let latest = newest.map_or(site.latest_us, |t| t.max(site.latest_us));
-            (site.change_rows, site.change_pages, latest)
-        }
-        None => {
-            let (rows, paths) = change_pages(pages, &input.builds, &trends, name, &dir)?;
-            (rows, paths, newest.unwrap_or_default())
-        }
+        let path = format!("{dir}/series/{}.html", trend.id);
+        let page = render(env, options, "series.html", &path, context)?;
+        out.push((path, Output::Write(page)));
+        Ok(out)
     };
-    pages.page(
-        "changes.html",
-        &format!("{dir}/changes.html"),
-        json!({"title": format!("Changes of {name}"), "project": name, "changes": change_rows}),
-    )?;
-
-    let found = alerts(name, &dir, &trends, &suspects_of);
-    let rows: Vec<Json> = found
-        .iter()
-        .map(|a| pages::alert_row(a, "../", links))
-        .collect();
-    pages.page(
-        "project.html",
-        &format!("{dir}/index.html"),
-        json!({
-            "title": name,
-            "project": name,
-            "builds": trends.builds.len(),
-            "series": overview_order(&trends).into_iter().map(pages::overview_row).collect::<Vec<_>>(),
-            "alerts": found.len(),
-            "changes": change_rows,
-        }),
-    )?;
-    let title = format!("Regressions in {name}");
-    pages.page(
-        "alerts.html",
-        &format!("{dir}/alerts.html"),
-        json!({"title": title, "project": name, "alerts": rows}),
-    )?;
-    feed_page(pages, &format!("{dir}/"), &title, &found)?;
-
-    if let (Some(listing), Some(points)) = (input.listing, saved_points) {
-        let facts = SiteFacts::new(
-            &pages.options.archive,
-            listing,
-            latest_us,
-            change_rows.clone(),
-            change_pages,
-        );
-        incremental::save(out, &input.project, facts, &points)?;
+    for batch in trends.series.chunks(SERIES_PER_BATCH) {
+        for rendered in parallel_map(batch, &one_series) {
+            for (path, output) in rendered? {
+                match output {
+                    Output::Write(text) => pages.writer.write(&path, text.as_bytes())?,
+                    Output::Keep => pages.writer.keep(&path),
+                }
+                files.push(path);
+            }
+        }
     }
+    progress("series pages written");
+    let found = alerts(name, dir, &trends, &suspects_of);
     let count = |status| trends.series.iter().filter(|s| s.status == status).count();
-    Ok(ProjectSummary {
-        name: name.to_string(),
-        dir: dir.clone(),
+    Ok(TrendView {
         builds: trends.builds.len(),
-        series: trends.series.len(),
         regressed: count(TrendStatus::Regressed),
         failing: count(TrendStatus::Failing),
-        alerts: found.len(),
-        changes: change_rows.len(),
-        latest_us,
-        alert_rows: found
-            .iter()
-            .map(|a| json!({"row": pages::alert_row(a, "", links), "alert": a}))
+        overview: overview_order(&trends)
+            .into_iter()
+            .map(pages::overview_row)
             .collect(),
+        alerts: found,
+        files,
     })
 }
 
@@ -481,48 +847,32 @@ fn memoised_trends(state: TrendState, path: &Path) -> Result<ProjectTrends, Site
     Ok(trends)
 }
 
-/// Every change/patchset's page; returns the changes table's rows
-/// (newest first) and the pages' paths.
-fn change_pages(
+/// The page of one comparison; returns its path and its row in the
+/// changes table.
+fn change_page(
     pages: &mut Pages,
-    builds: &[ArchivedBuild],
-    trends: &ProjectTrends,
+    c: &Comparison,
+    with_page: &BTreeSet<&str>,
     name: &str,
     dir: &str,
-) -> Result<(Vec<Json>, Vec<String>), SiteError> {
-    let with_page: BTreeSet<&str> = trends.series.iter().map(|s| s.id.as_str()).collect();
-    let mut change_rows = Vec::new();
-    let mut paths = Vec::new();
-    // One patchset at a time: a project with thousands of check builds
-    // keeps only the table row of each, not every comparison.
-    let comparer = Comparer::new(builds);
-    let thresholds = Thresholds::default();
-    let patchsets: Vec<(u64, u32)> = comparer.patchsets().rev().collect();
-    for (change, patchset) in patchsets {
-        let Some(c) = comparer.compare(change, patchset, &thresholds) else {
-            continue;
-        };
-        let c = &c;
-        let path = format!("{dir}/change/{}-{}.html", c.change, c.patchset);
-        let mut context = pages::change_page(c, &|id| with_page.contains(id));
-        context["title"] = json!(format!("{name} {},{}", c.change, c.patchset));
-        context["project"] = json!(name);
-        pages.page("change.html", &path, context)?;
-        paths.push(path);
-        let time_us = c.builds.iter().map(|b| b.time_us).max().unwrap_or_default();
-        change_rows.push(json!({
-            "change": c.change,
-            "patchset": c.patchset,
-            "link": format!("change/{}-{}.html", c.change, c.patchset),
-            "time": format::timestamp(time_us),
-            "time_us": time_us,
-            "regressions": c.count(Status::Regression),
-            "inconclusive": c.count(Status::Inconclusive),
-            "summary": report::summary(c),
-        }));
-    }
-    change_rows.sort_by_key(|r| std::cmp::Reverse(r["time_us"].as_i64().unwrap_or_default()));
-    Ok((change_rows, paths))
+) -> Result<(String, Json), SiteError> {
+    let path = format!("{dir}/change/{}-{}.html", c.change, c.patchset);
+    let mut context = pages::change_page(c, &|id| with_page.contains(id));
+    context["title"] = json!(format!("{name} {},{}", c.change, c.patchset));
+    context["project"] = json!(name);
+    pages.page("change.html", &path, context)?;
+    let time_us = c.builds.iter().map(|b| b.time_us).max().unwrap_or_default();
+    let row = json!({
+        "change": c.change,
+        "patchset": c.patchset,
+        "link": format!("change/{}-{}.html", c.change, c.patchset),
+        "time": format::timestamp(time_us),
+        "time_us": time_us,
+        "regressions": c.count(Status::Regression),
+        "inconclusive": c.count(Status::Inconclusive),
+        "summary": report::summary(c),
+    });
+    Ok((path, row))
 }
 
 /// The overview's rows: what needs attention first (regressed, failing,

@@ -9,11 +9,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::SiteError;
+use crate::{SiteDirs, SiteError};
 
 /// The list of files the last build wrote, relative to the output root
-/// (in `.perfkit/`, perfkit's working state beside the published files).
-const MANIFEST: &str = ".perfkit/site-manifest";
+/// (in the state directory, beside the published files).
+const MANIFEST: &str = "site-manifest";
 
 /// What a build did to the output directory.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -27,16 +27,20 @@ pub struct WriteStats {
 /// Collects the files of one site build.
 pub struct SiteWriter {
     root: PathBuf,
+    manifest: PathBuf,
     seen: BTreeSet<String>,
     stats: WriteStats,
 }
 
 impl SiteWriter {
-    /// Writes below `root` (created if missing).
-    pub fn new(root: &Path) -> Result<SiteWriter, SiteError> {
+    /// Writes below `dirs.out` (created if missing), keeping its manifest
+    /// in `dirs.state`.
+    pub fn new(dirs: &SiteDirs) -> Result<SiteWriter, SiteError> {
+        let root = &dirs.out;
         fs::create_dir_all(root).map_err(|e| SiteError::io(root, e))?;
         Ok(SiteWriter {
             root: root.to_path_buf(),
+            manifest: dirs.state_path(MANIFEST),
             seen: BTreeSet::new(),
             stats: WriteStats::default(),
         })
@@ -83,7 +87,7 @@ impl SiteWriter {
     /// under those prefixes are candidates for removal (a build limited to
     /// some projects leaves the others alone).
     pub fn finish(mut self, scope: Option<&[String]>) -> Result<WriteStats, SiteError> {
-        let manifest = self.root.join(MANIFEST);
+        let manifest = self.manifest.clone();
         let previous = fs::read_to_string(&manifest).unwrap_or_default();
         let mut recorded: BTreeSet<String> = BTreeSet::new();
         for old in previous.lines().filter(|l| !l.is_empty()) {
@@ -132,30 +136,41 @@ pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), SiteError> {
     Ok(())
 }
 
-/// An exclusive lock on an output directory (`.perfkit/lock`): two site
-/// builds into one directory at once would delete each other's files.
-/// Released when dropped (or when the process ends).
+/// An exclusive lock on a site's directories: two site builds into one
+/// directory at once would delete each other's files. Both the state
+/// directory (its `lock` file) and the output directory itself are
+/// locked, so two builds naming different state directories for one site
+/// still exclude each other. Released when dropped (or the process ends).
 pub struct OutputLock {
-    _file: fs::File,
+    _files: [fs::File; 2],
 }
 
 impl OutputLock {
     /// Takes the lock, or fails at once when another build holds it.
-    pub fn acquire(root: &Path) -> Result<OutputLock, SiteError> {
-        let dir = root.join(".perfkit");
-        fs::create_dir_all(&dir).map_err(|e| SiteError::io(&dir, e))?;
-        let path = dir.join("lock");
-        let file = fs::OpenOptions::new()
+    pub fn acquire(dirs: &SiteDirs) -> Result<OutputLock, SiteError> {
+        fs::create_dir_all(&dirs.state).map_err(|e| SiteError::io(&dirs.state, e))?;
+        fs::create_dir_all(&dirs.out).map_err(|e| SiteError::io(&dirs.out, e))?;
+        let path = dirs.state.join("lock");
+        let state = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
             .map_err(|e| SiteError::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(OutputLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => Err(SiteError::Busy(root.to_path_buf())),
-            Err(fs::TryLockError::Error(e)) => Err(SiteError::io(&path, e)),
+        // A directory opened for reading can be locked like a file (flock).
+        let out = fs::File::open(&dirs.out).map_err(|e| SiteError::io(&dirs.out, e))?;
+        for (file, path) in [(&state, &path), (&out, &dirs.out)] {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(SiteError::Busy(dirs.out.clone()));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(SiteError::io(path, e)),
+            }
         }
+        Ok(OutputLock {
+            _files: [state, out],
+        })
     }
 }
 
@@ -163,23 +178,27 @@ impl OutputLock {
 mod tests {
     use super::*;
 
+    fn dirs_in(dir: &Path) -> SiteDirs {
+        SiteDirs::new(&dir.join("site"), Some(&dir.join("state")))
+    }
+
     #[test]
     fn unchanged_files_are_left_alone_and_stale_ones_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = SiteWriter::new(dir.path()).unwrap();
+        let mut w = SiteWriter::new(&dirs_in(dir.path())).unwrap();
         w.write("a/index.html", b"one").unwrap();
         w.write("b.html", b"two").unwrap();
         let first = w.finish(None).unwrap();
         assert_eq!((first.written, first.unchanged, first.removed), (2, 0, 0));
         let mtime = |p: &str| {
-            fs::metadata(dir.path().join(p))
+            fs::metadata(dir.path().join("site").join(p))
                 .unwrap()
                 .modified()
                 .unwrap()
         };
         let before = mtime("a/index.html");
 
-        let mut w = SiteWriter::new(dir.path()).unwrap();
+        let mut w = SiteWriter::new(&dirs_in(dir.path())).unwrap();
         w.write("a/index.html", b"one").unwrap();
         w.write("c.html", b"three").unwrap();
         let second = w.finish(None).unwrap();
@@ -188,24 +207,27 @@ mod tests {
             (1, 1, 1)
         );
         assert_eq!(mtime("a/index.html"), before);
-        assert!(!dir.path().join("b.html").exists());
-        assert!(!dir.path().join("a/index.perfkit-tmp").exists());
+        assert!(!dir.path().join("site/b.html").exists());
+        assert!(!dir.path().join("site/a/index.perfkit-tmp").exists());
     }
 
     #[test]
     fn a_scoped_build_keeps_other_projects() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = SiteWriter::new(dir.path()).unwrap();
+        let mut w = SiteWriter::new(&dirs_in(dir.path())).unwrap();
         w.write("p1/index.html", b"1").unwrap();
         w.write("p2/index.html", b"2").unwrap();
         w.finish(None).unwrap();
-        let mut w = SiteWriter::new(dir.path()).unwrap();
+        let mut w = SiteWriter::new(&dirs_in(dir.path())).unwrap();
         w.write("p1/index.html", b"1").unwrap();
         let stats = w.finish(Some(&["p1/".to_string()])).unwrap();
         assert_eq!(stats.removed, 0);
-        assert!(dir.path().join("p2/index.html").exists());
+        assert!(dir.path().join("site/p2/index.html").exists());
         // p2 is still recorded, so a later full build can remove it.
-        let stats = SiteWriter::new(dir.path()).unwrap().finish(None).unwrap();
+        let stats = SiteWriter::new(&dirs_in(dir.path()))
+            .unwrap()
+            .finish(None)
+            .unwrap();
         assert_eq!(stats.removed, 2);
     }
 }
@@ -214,15 +236,25 @@ mod tests {
 mod lock_tests {
     use super::*;
 
+    fn dirs_in(dir: &Path) -> SiteDirs {
+        SiteDirs::new(&dir.join("site"), Some(&dir.join("state")))
+    }
+
     #[test]
     fn one_build_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let held = OutputLock::acquire(dir.path()).unwrap();
+        let held = OutputLock::acquire(&dirs_in(dir.path())).unwrap();
         assert!(matches!(
-            OutputLock::acquire(dir.path()),
+            OutputLock::acquire(&dirs_in(dir.path())),
+            Err(SiteError::Busy(_))
+        ));
+        // Another state directory for the same site does not get round it.
+        let other = SiteDirs::new(&dir.path().join("site"), Some(&dir.path().join("other")));
+        assert!(matches!(
+            OutputLock::acquire(&other),
             Err(SiteError::Busy(_))
         ));
         drop(held);
-        OutputLock::acquire(dir.path()).unwrap();
+        OutputLock::acquire(&dirs_in(dir.path())).unwrap();
     }
 }

@@ -1,9 +1,11 @@
 //! The points of a project's series before change points are sought,
-//! kept between site builds: when new builds only append to the branch
-//! history, their points are added to the saved ones instead of reading
-//! millions of archived rows again. `append` refuses anything else, and
-//! the caller then starts from every build, so both ways give one result.
+//! kept between site builds: new branch builds (later than the others or
+//! backfilled between them) are merged into the saved points instead of
+//! reading millions of archived rows again, and give the state that all
+//! builds read at once give. A build rewritten or deleted in the archive
+//! cannot be taken out: the caller then starts from every build.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -11,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::{TrendPoint, has_repeated_rows};
 use crate::compare::BuildRef;
 use crate::state_bytes::{StateReader, StateWriter};
-use crate::{SeriesKey, SeriesLabel, in_time_order, merged_rows};
+use crate::{SeriesKey, SeriesLabel, merged_rows};
 use perfkit_schema::records::{ArchivedBuild, SeriesRow};
 
-const MAGIC: &[u8] = b"perfkit trend state 3\n";
+const MAGIC: &[u8] = b"perfkit trend state 4\n";
 
 /// Every series' points over a project's branch builds.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,19 +26,47 @@ pub struct TrendState {
     pub(super) series: BTreeMap<SeriesKey, SeriesHistory>,
 }
 
-/// One series' points, its latest name and its current configuration.
+/// One series' points, its latest name and each point's configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct SeriesHistory {
     pub(super) label: SeriesLabel,
     pub(super) points: Vec<TrendPoint>,
-    pub(super) config: String,
+    /// Each point's workload configuration, an index into `configs`
+    /// (a backfilled point needs its neighbours' to set `config_changed`).
+    pub(super) point_configs: Vec<u32>,
+    /// The configuration hashes seen, in order of first appearance.
+    pub(super) configs: Vec<String>,
+}
+
+impl SeriesHistory {
+    /// The index of `hash` in `configs`, added when new.
+    pub(super) fn config_id(&mut self, hash: &str) -> u32 {
+        // Newest first: a series rarely has more than a few configurations.
+        match self.configs.iter().rposition(|c| c == hash) {
+            Some(i) => i as u32,
+            None => {
+                self.configs.push(hash.to_string());
+                (self.configs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// `config_changed` of every point from the configurations.
+    fn mark_config_changes(&mut self) {
+        let mut previous = None;
+        for (p, &config) in self.points.iter_mut().zip(&self.point_configs) {
+            p.config_changed = previous.is_some_and(|c| c != config);
+            previous = Some(config);
+        }
+    }
 }
 
 /// What the binary points are preceded by (JSON: a few MB at most).
 #[derive(Serialize, Deserialize)]
 struct Header {
     builds: Vec<BuildRef>,
-    series: Vec<(String, String, String, SeriesLabel, String, usize)>,
+    /// Branch, workload key, action, label, configurations, points.
+    series: Vec<(String, String, String, SeriesLabel, Vec<String>, usize)>,
 }
 
 impl TrendState {
@@ -45,30 +75,66 @@ impl TrendState {
         &self.builds
     }
 
-    /// Whether a series of `branch`, workload and action has points.
-    pub fn has_series(&self, branch: &str, workload_key: &str, action: &str) -> bool {
-        self.series.contains_key(&SeriesKey {
-            branch: branch.to_string(),
-            workload_key: workload_key.to_string(),
-            action: action.to_string(),
-        })
+    /// The ids (`SeriesKey::id`) of every series with points.
+    pub fn series_ids(&self) -> Vec<String> {
+        self.series.keys().map(SeriesKey::id).collect()
     }
 
-    /// Adds `new` builds when they are all branch builds later than every
-    /// branch build so far (so they only append points); `false`, and
-    /// nothing changed, otherwise.
-    pub fn append(&mut self, new: &[ArchivedBuild]) -> bool {
-        let ordered = in_time_order(new);
-        let last = self.builds.last().map(|b| (b.time_us, b.build.as_str()));
-        let appends = ordered.iter().all(|b| b.is_branch_build())
-            && ordered.first().is_none_or(|b| {
-                last.is_none_or(|l| (b.time_us(), b.record.key.build.as_str()) > l)
-            });
-        if !appends {
-            return false;
+    /// Adds the branch builds of `new` (builds the state does not hold yet:
+    /// the caller checks that), wherever they fall in time: after every
+    /// build (periodic runs), or between them (a backfill). The result is
+    /// the state `TrendState::of` gives for all the builds together.
+    pub fn merge(&mut self, new: &[ArchivedBuild]) {
+        self.merge_refs(&new.iter().collect::<Vec<_>>());
+    }
+
+    /// As `merge`, of builds held elsewhere.
+    pub fn merge_refs(&mut self, new: &[&ArchivedBuild]) {
+        let mut ordered: Vec<&ArchivedBuild> = new
+            .iter()
+            .copied()
+            .filter(|b| b.is_branch_build())
+            .collect();
+        ordered.sort_by(|a, b| {
+            (a.time_us(), a.record.key.build.as_str())
+                .cmp(&(b.time_us(), b.record.key.build.as_str()))
+        });
+        if ordered.is_empty() {
+            return;
         }
-        for build in ordered {
-            let index = self.builds.len();
+        // The merged build order, and where the old builds moved to.
+        let old = std::mem::take(&mut self.builds);
+        let mut merged = Vec::with_capacity(old.len() + ordered.len());
+        let mut moved = Vec::with_capacity(old.len());
+        let mut placed = Vec::with_capacity(ordered.len());
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < ordered.len() {
+            let take_old = j == ordered.len()
+                || (i < old.len()
+                    && (old[i].time_us, old[i].build.as_str())
+                        <= (ordered[j].time_us(), ordered[j].record.key.build.as_str()));
+            if take_old {
+                moved.push(merged.len());
+                merged.push(old[i].clone());
+                i += 1;
+            } else {
+                placed.push(merged.len());
+                merged.push(BuildRef::of(ordered[j]));
+                j += 1;
+            }
+        }
+        self.builds = merged;
+        if moved.iter().enumerate().any(|(from, to)| from != *to) {
+            for history in self.series.values_mut() {
+                for p in &mut history.points {
+                    p.build = moved[p.build];
+                }
+            }
+        }
+        // New points grouped by series, keyed by borrowed names (as `of`).
+        type NewPoint<'a> = (usize, &'a ArchivedBuild, &'a SeriesRow, Cow<'a, SeriesRow>);
+        let mut by_series: HashMap<(&str, &str, &str), Vec<NewPoint>> = HashMap::new();
+        for (build, &index) in ordered.iter().zip(&placed) {
             let branch = build.record.meta.branch.as_deref().unwrap_or_default();
             if has_repeated_rows(build) {
                 let mut firsts: HashMap<(&str, &str), &SeriesRow> = HashMap::new();
@@ -79,43 +145,48 @@ impl TrendState {
                 }
                 for (_, merged) in merged_rows(build) {
                     let first = firsts[&(merged.workload_key.as_str(), merged.action.as_str())];
-                    self.add(branch, build, first, &merged, index);
+                    by_series
+                        .entry((branch, &first.workload_key, &first.action))
+                        .or_default()
+                        .push((index, build, first, Cow::Owned(merged)));
                 }
             } else {
                 for row in &build.series {
-                    self.add(branch, build, row, row, index);
+                    by_series
+                        .entry((branch, &row.workload_key, &row.action))
+                        .or_default()
+                        .push((index, build, row, Cow::Borrowed(row)));
                 }
             }
-            self.builds.push(BuildRef::of(build));
         }
-        true
-    }
-
-    /// As `accumulate` does for a whole history.
-    fn add(
-        &mut self,
-        branch: &str,
-        build: &ArchivedBuild,
-        named: &SeriesRow,
-        row: &SeriesRow,
-        index: usize,
-    ) {
-        let key = SeriesKey {
-            branch: branch.to_string(),
-            workload_key: named.workload_key.clone(),
-            action: named.action.clone(),
-        };
-        let history = self.series.entry(key).or_insert_with(|| SeriesHistory {
-            label: SeriesLabel::of(build, named),
-            points: Vec::new(),
-            config: row.config_hash.clone(),
-        });
-        let changed = history.config != row.config_hash;
-        history.points.push(TrendPoint::of(index, row, changed));
-        if changed {
-            history.config = row.config_hash.clone();
+        for ((branch, workload_key, action), points) in by_series {
+            let key = SeriesKey {
+                branch: branch.to_string(),
+                workload_key: workload_key.to_string(),
+                action: action.to_string(),
+            };
+            let (_, newest_build, newest_named, _) = points.last().expect("a group has a point");
+            let history = self.series.entry(key).or_insert_with(|| SeriesHistory {
+                label: SeriesLabel::of(newest_build, newest_named),
+                points: Vec::new(),
+                point_configs: Vec::new(),
+                configs: Vec::new(),
+            });
+            let newest_before = history.points.last().map(|p| p.build);
+            for (index, _, _, row) in &points {
+                let config = history.config_id(&row.config_hash);
+                let at = history.points.partition_point(|p| p.build < *index);
+                history
+                    .points
+                    .insert(at, TrendPoint::of(*index, row, false));
+                history.point_configs.insert(at, config);
+            }
+            history.mark_config_changes();
+            let (index, build, named, _) = points.last().expect("a group has a point");
+            if newest_before.is_none_or(|b| *index > b) {
+                history.label = SeriesLabel::of(build, named);
+            }
         }
-        history.label = SeriesLabel::of(build, named);
     }
 
     /// The state as bytes for `from_bytes`: a JSON header (builds, series
@@ -132,7 +203,7 @@ impl TrendState {
                         k.workload_key.clone(),
                         k.action.clone(),
                         h.label.clone(),
-                        h.config.clone(),
+                        h.configs.clone(),
                         h.points.len(),
                     )
                 })
@@ -144,8 +215,9 @@ impl TrendState {
         out.u64(json.len() as u64);
         out.bytes(&json);
         for history in self.series.values() {
-            for p in &history.points {
+            for (p, &config) in history.points.iter().zip(&history.point_configs) {
                 write_point(&mut out, p);
+                out.u32(config);
             }
         }
         out.finish()
@@ -157,10 +229,16 @@ impl TrendState {
         let json_len = r.u64()? as usize;
         let header: Header = serde_json::from_slice(r.take(json_len)?).ok()?;
         let mut series = BTreeMap::new();
-        for (branch, workload_key, action, label, config, count) in header.series {
-            let mut points = Vec::with_capacity(count.min(r.remaining() / 25));
+        for (branch, workload_key, action, label, configs, count) in header.series {
+            let mut points = Vec::with_capacity(count.min(r.remaining() / 29));
+            let mut point_configs = Vec::with_capacity(points.capacity());
             for _ in 0..count {
                 points.push(read_point(&mut r)?);
+                let config = r.u32()?;
+                if config as usize >= configs.len() {
+                    return None;
+                }
+                point_configs.push(config);
             }
             let key = SeriesKey {
                 branch,
@@ -172,7 +250,8 @@ impl TrendState {
                 SeriesHistory {
                     label,
                     points,
-                    config,
+                    point_configs,
+                    configs,
                 },
             );
         }
@@ -183,7 +262,7 @@ impl TrendState {
     }
 }
 
-/// 25 bytes and 8 per value present.
+/// 25 bytes and 8 per value present (then the configuration, 4).
 fn write_point(out: &mut StateWriter, p: &TrendPoint) {
     let values = [p.median, p.p95, p.min, p.max, p.throughput];
     let mut flags = 0u8;
@@ -293,24 +372,41 @@ mod tests {
     }
 
     #[test]
-    fn appending_builds_gives_the_state_of_all_builds() {
+    fn merging_builds_gives_the_state_of_all_builds() {
         let all: Vec<ArchivedBuild> = (0..60)
             .map(|h| build(h, if h < 45 { 1.0 } else { 1.3 }))
             .collect();
         let whole = TrendState::of(&all);
+        // Later builds appended chunk by chunk, through the saved bytes.
         let mut grown = TrendState::of(&all[..10]);
         for chunk in all[10..].chunks(7) {
             let saved = TrendState::from_bytes(&grown.to_bytes()).unwrap();
             assert_eq!(saved, grown);
             grown = saved;
-            assert!(grown.append(chunk));
+            grown.merge(chunk);
         }
         assert_eq!(grown, whole);
         assert_eq!(grown.analyse(None), trends(&all));
-        // An older build does not append; the state is left as it was.
-        let mut state = TrendState::of(&all[5..]);
-        assert!(!state.append(&all[..1]));
-        assert_eq!(state, TrendState::of(&all[5..]));
-        assert!(TrendState::from_bytes(b"perfkit trend state 3\n").is_none());
+        // Backfills: builds older than some or all of the state's, across
+        // the configuration change at hour 30 and the repeated task at 20.
+        for (held, late) in [(10..60, 0..10), (0..25, 25..60)] {
+            let mut state = TrendState::of(&all[held.clone()]);
+            state.merge(&all[late.clone()]);
+            assert_eq!(state, whole, "held {held:?}, merged {late:?}");
+        }
+        let mut state = TrendState::of(&all[..0]);
+        let scattered: Vec<ArchivedBuild> = all.iter().step_by(3).cloned().collect();
+        let rest: Vec<ArchivedBuild> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 0)
+            .map(|(_, b)| b.clone())
+            .collect();
+        state.merge(&scattered);
+        let mut bytes_back = TrendState::from_bytes(&state.to_bytes()).unwrap();
+        bytes_back.merge(&rest);
+        assert_eq!(bytes_back, whole);
+        assert_eq!(bytes_back.analyse(None), trends(&all));
+        assert!(TrendState::from_bytes(b"perfkit trend state 4\n").is_none());
     }
 }

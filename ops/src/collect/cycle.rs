@@ -28,6 +28,8 @@ pub struct CycleOptions {
     pub site_url: Option<String>,
     /// Directory the site is built in, when the cycle builds it
     pub site_out: Option<PathBuf>,
+    /// The site's working state [default: beside `site_out`].
+    pub site_state_dir: Option<PathBuf>,
     /// How long a cycle may hold the lease
     pub lease: Duration,
     /// Whether a plain `http://` Gerrit off this machine is accepted
@@ -218,6 +220,7 @@ impl<'a> Cycle<'a> {
         let options = SiteOptions {
             archive: None,
             out: out.clone(),
+            state_dir: self.options.site_state_dir.clone(),
             projects: Vec::new(),
             base_url: self.options.site_url.clone(),
             repos: Vec::new(),
