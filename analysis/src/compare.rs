@@ -325,7 +325,14 @@ fn baseline_window<'a>(
     thresholds: &Thresholds,
 ) -> (Vec<&'a ArchivedBuild>, bool) {
     let meta = &new[0].record.meta;
-    let latest = new.iter().map(|b| b.time_us()).max().unwrap_or(i64::MAX);
+    // A build that measured nothing (NODE_FAILURE: often no start time, so
+    // its time is when it was archived) does not say when the patchset ran.
+    let latest = new
+        .iter()
+        .filter(|b| b.record.has_results())
+        .map(|b| b.time_us())
+        .max()
+        .unwrap_or(i64::MAX);
     let candidates: Vec<&ArchivedBuild> = branch
         .iter()
         .copied()

@@ -196,6 +196,39 @@ fn the_baseline_is_the_same_job_and_branch_before_the_patchset() {
     assert!(!c.has_regression());
 }
 
+/// A recheck that never ran (NODE_FAILURE, no start time) measured
+/// nothing and has no time but when it was archived: it must not move the
+/// patchset's baseline to the branch builds after the patchset ran, which
+/// would change its verdict with every later branch build.
+#[test]
+fn a_build_that_measured_nothing_does_not_move_the_baseline() {
+    // Branch builds before the patchset ran and after it.
+    let mut builds = history(40, 1.0);
+    builds.push(build(check(42, 1, 20, 1.0)));
+    let before = compare(&builds, 42, 1).unwrap();
+    let mut never_ran = build(check(42, 1, 21, 1.0));
+    never_ran.record = BuildRecord {
+        ingested_at_us: 1_700_000_000_000_000 + 1_000 * 3_600_000_000,
+        ..BuildRecord::nothing_measured(
+            never_ran.record.key.clone(),
+            never_ran.record.meta.clone(),
+            "none".into(),
+        )
+    };
+    never_ran.series.clear();
+    builds.push(never_ran);
+    let after = compare(&builds, 42, 1).unwrap();
+    assert!(
+        after
+            .baseline
+            .iter()
+            .all(|b| b.time_us <= before.builds[0].time_us),
+        "{:?}",
+        after.baseline.last()
+    );
+    assert_eq!(after.baseline.len(), before.baseline.len());
+}
+
 #[test]
 fn the_same_provider_is_preferred_when_it_has_enough_builds() {
     let mut builds: Vec<ArchivedBuild> = (0..20)
