@@ -12,7 +12,11 @@
 //! - **pending reviews** (`v2/collector/<scope>/pending-<time>-<token>.json`):
 //!   the patchsets a cycle archived a new build of, written before it
 //!   reviews them and deleted once every review is confirmed, so that a
-//!   cycle that dies in between leaves them to the next one.
+//!   cycle that dies in between leaves them to the next one;
+//! - **stale-site marks** (`v2/collector/<scope>/site-<time>-<token>.json`):
+//!   written before a cycle archives, deleted once it rebuilt the site (or
+//!   archived nothing), so that the next cycle rebuilds the site of a cycle
+//!   that died in between even when it finds nothing new itself.
 
 use std::time::Duration;
 
@@ -59,6 +63,13 @@ struct LeaseBody {
 pub struct Pending {
     path: Path,
     pub patchsets: Vec<PatchsetRef>,
+}
+
+/// A mark that the site may be behind the archive
+/// ([`Archive::mark_site_stale`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleSite {
+    path: Path,
 }
 
 /// A state object's name: kind, the time that orders it (a lease's expiry,
@@ -260,6 +271,37 @@ impl Archive {
         })
     }
 
+    /// The stale-site marks of `scope`: cycles that archived builds (or
+    /// were about to) and did not rebuild the site after.
+    pub async fn stale_site_marks(&self, scope: &str) -> Result<Vec<StaleSite>, ArchiveError> {
+        Ok(self
+            .state_objects(scope, "site")
+            .await?
+            .into_iter()
+            .map(|(_, path)| StaleSite { path })
+            .collect())
+    }
+
+    /// Marks the site of `scope` as behind the archive until
+    /// [`Archive::clear_site_marks`] (one create-only object).
+    pub async fn mark_site_stale(&self, scope: &str) -> Result<StaleSite, ArchiveError> {
+        let path = self.state_path(scope, format!("site-{:020}-{}.json", now_us(), new_token()));
+        self.put_new(&path, bytes::Bytes::from_static(b"{}"))
+            .await?;
+        Ok(StaleSite { path })
+    }
+
+    /// The site caught up with what `marks` stood for: forget them.
+    pub async fn clear_site_marks(&self, marks: &[StaleSite]) -> Result<(), ArchiveError> {
+        for mark in marks {
+            match self.store().delete(&mark.path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.error("delete", &mark.path, e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Every review of `pending` is confirmed: forget it.
     pub async fn finish_pending(&self, pending: Pending) -> Result<(), ArchiveError> {
         match self.store().delete(&pending.path).await {
@@ -335,6 +377,42 @@ mod tests {
                 "round {round}: {taken:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn stale_site_marks_are_their_own_kind_and_last_until_cleared() {
+        let archive = Archive::open("memory://").unwrap();
+        assert!(
+            archive
+                .stale_site_marks("openstack")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let first = archive.mark_site_stale("openstack").await.unwrap();
+        let second = archive.mark_site_stale("openstack").await.unwrap();
+        archive.add_pending("openstack", &[ps(1)]).await.unwrap();
+        let lease = archive
+            .take_lease("openstack", Duration::from_secs(600))
+            .await
+            .unwrap();
+        assert!(lease.is_ok());
+        assert!(archive.mark_site_stale("zuul").await.is_ok());
+        let marks = archive.stale_site_marks("openstack").await.unwrap();
+        assert_eq!(marks.len(), 2, "{marks:?}");
+        assert!(marks.contains(&first) && marks.contains(&second));
+        assert_eq!(archive.pending("openstack").await.unwrap().len(), 1);
+        archive.clear_site_marks(&[first.clone()]).await.unwrap();
+        // Clearing twice (two cycles settling the same mark) is no error.
+        archive.clear_site_marks(&[first, second]).await.unwrap();
+        assert!(
+            archive
+                .stale_site_marks("openstack")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(archive.stale_site_marks("zuul").await.unwrap().len(), 1);
     }
 
     #[tokio::test]

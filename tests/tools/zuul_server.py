@@ -126,7 +126,10 @@ class Knobs:
       (a broken server or proxy: every page is the first one);
     * ``drip_ms`` and ``drip_prefix`` (""): log files whose path starts with
       the prefix are sent 16 bytes at a time, that long apart (a slow-drip
-      server that never lets a read timeout fire).
+      server that never lets a read timeout fire);
+    * ``released`` (null): only the first N builds of the description are
+      listed by the builds API, the later ones have not finished yet (builds
+      that arrive while a collector runs cycle after cycle); null lists all.
     """
 
     def __init__(self):
@@ -140,11 +143,12 @@ class Knobs:
         self.ignore_skip = False
         self.drip_ms = 0
         self.drip_prefix = ""
+        self.released = None
 
     def update(self, values):
         with self.lock:
             for name in ("fail_next", "fail_status", "retry_after", "fail_prefix", "delay_ms",
-                         "delay_prefix", "ignore_skip", "drip_ms", "drip_prefix"):
+                         "delay_prefix", "ignore_skip", "drip_ms", "drip_prefix", "released"):
                 if name in values:
                     setattr(self, name, values[name])
 
@@ -177,12 +181,12 @@ class Catalog:
     """The builds and log files of the description, with the base URL filled in."""
 
     def __init__(self, description, base_url):
-        self.builds = []  # (tenant, api dict), any order
+        self.builds = []  # (tenant, api dict, position in the description), any order
         self.files = {}  # "/logs/<log_path><file>" -> spec
         self.buildsets = {}  # (tenant, uuid) -> buildset dict
         for position, spec in enumerate(description["builds"], start=1):
             self.add(spec, position, base_url)
-        self.tenants = {tenant for tenant, _ in self.builds}
+        self.tenants = {tenant for tenant, _, _ in self.builds}
 
     def add(self, spec, position, base_url):
         spec = dict(spec)
@@ -237,10 +241,11 @@ class Catalog:
                 artifact["url"] = urllib.parse.urljoin(log_url, artifact["url"])
             artifacts.append(artifact)
         build["artifacts"] = artifacts
-        self.builds.append((tenant, build))
+        self.builds.append((tenant, build, position))
 
-    def query(self, tenant, params):
-        """Zuul's getBuilds(): filter, order by id descending, offset, limit."""
+    def query(self, tenant, params, released=None):
+        """Zuul's getBuilds(): filter, order by id descending, offset, limit;
+        only the first ``released`` builds of the description (None: all)."""
 
         def values(name):
             return params.get(name)
@@ -259,8 +264,8 @@ class Catalog:
             return None if wanted is None else wanted[-1].lower() == "true"
 
         found = []
-        for build_tenant, build in self.builds:
-            if build_tenant != tenant:
+        for build_tenant, build, position in self.builds:
+            if build_tenant != tenant or (released is not None and position > released):
                 continue
             ref = build["ref"]
             checks = [
@@ -378,7 +383,8 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.knobs.lock:
                 if self.server.knobs.ignore_skip:
                     params.pop("skip", None)
-            builds = self.server.catalog.query(tenant, params)
+                released = self.server.knobs.released
+            builds = self.server.catalog.query(tenant, params, released)
             self.send(200, json.dumps(builds).encode(), "application/json; charset=utf-8")
             return
         # /api/tenant/<tenant>/buildset/<uuid>

@@ -5,14 +5,17 @@
 //! something was archived. The pending list is written before the reviews
 //! and removed once all of them are confirmed, so a cycle that dies in
 //! between leaves them to the next; Gerrit's result marker makes a repeated
-//! review a no-op.
+//! review a no-op. Likewise a stale-site mark is written before archiving
+//! and removed once the site is rebuilt, so the next cycle rebuilds the
+//! site of one that died after archiving, although it finds nothing new
+//! (its reviews link to change pages that must exist).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use perfkit_archive::Archive;
-use perfkit_archive::collector::{PatchsetRef, Pending};
+use perfkit_archive::collector::{PatchsetRef, Pending, StaleSite};
 use perfkit_schema::ArchiveKey;
 
 use crate::Outcome;
@@ -202,13 +205,41 @@ impl<'a> Cycle<'a> {
         Ok(reviewed)
     }
 
-    /// Rebuilds the site when the cycle archived something (or the site
-    /// does not exist yet): a cycle with nothing new rewrites no file.
-    pub async fn site(&self, archived_any: bool) -> anyhow::Result<Outcome> {
+    /// The stale-site marks earlier cycles left: they archived builds and
+    /// died (or their site build failed) before the site showed them.
+    pub async fn stale_site_marks(&self) -> anyhow::Result<Vec<StaleSite>> {
+        if self.options.site_out.is_none() {
+            return Ok(Vec::new());
+        }
+        Ok(self.archive.stale_site_marks(&self.scope).await?)
+    }
+
+    /// Before builds are archived (`keys`, none: nothing to mark): the
+    /// site is behind the archive until this cycle rebuilds it.
+    pub async fn mark_site_stale(&self, keys: &[ArchiveKey]) -> anyhow::Result<Option<StaleSite>> {
+        if keys.is_empty() || self.options.site_out.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.archive.mark_site_stale(&self.scope).await?))
+    }
+
+    /// Rebuilds the site when the cycle archived something, an earlier one
+    /// left it stale (`stale`), or it does not exist yet: a cycle with
+    /// nothing new rewrites no file. Once it is rebuilt, the marks are
+    /// cleared, and so is this cycle's own (`own`) when it archived nothing.
+    pub async fn site(
+        &self,
+        archived_any: bool,
+        stale: Vec<StaleSite>,
+        own: Option<StaleSite>,
+    ) -> anyhow::Result<Outcome> {
         let Some(out) = &self.options.site_out else {
             return Ok(Outcome::Success);
         };
-        if !archived_any && out.join("index.html").is_file() {
+        if !archived_any && stale.is_empty() && out.join("index.html").is_file() {
+            if let Some(own) = own {
+                self.archive.clear_site_marks(&[own]).await?;
+            }
             return Ok(Outcome::Success);
         }
         if !self.holds_lease() {
@@ -226,7 +257,13 @@ impl<'a> Cycle<'a> {
             repos: Vec::new(),
             commit_url: None,
         };
-        crate::site::run_on(Some(self.archive.clone()), options).await
+        let outcome = crate::site::run_on(Some(self.archive.clone()), options).await?;
+        if outcome == Outcome::Success {
+            let mut marks = stale;
+            marks.extend(own);
+            self.archive.clear_site_marks(&marks).await?;
+        }
+        Ok(outcome)
     }
 }
 

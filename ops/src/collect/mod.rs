@@ -146,6 +146,7 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     };
     let result = async {
+        let stale_site = cycle.stale_site_marks().await?;
         let earlier = cycle.finish_pending().await?;
         let (collected, new) =
             collect_builds(&args, archive.clone(), fetcher, query, window, Some(&cycle)).await?;
@@ -153,7 +154,9 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
             Some(pending) => cycle.review_list(pending).await?,
             None => cycle::Reviewed::default(),
         };
-        let site = cycle.site(new.archived > 0).await?;
+        let site = cycle
+            .site(new.archived > 0, stale_site, new.stale_site)
+            .await?;
         let failed = earlier.failed + reviewed.failed;
         if cycle_options.gerrit.is_some() {
             println!(
@@ -187,12 +190,15 @@ struct New {
     /// The patchsets of the builds that were not archived before this run,
     /// recorded as pending review before any was archived.
     pending: Option<perfkit_archive::collector::Pending>,
+    /// The mark that the site is behind the archive, written before any
+    /// build was archived.
+    stale_site: Option<perfkit_archive::collector::StaleSite>,
 }
 
 /// Lists the builds and archives those not archived yet. In a cycle, the
 /// patchsets of the builds about to be archived are recorded as pending
-/// review first, so that a run that dies after archiving one still leaves
-/// its review to the next.
+/// review first, and the site marked stale, so that a run that dies after
+/// archiving one still leaves its review and its site to the next.
 async fn collect_builds(
     args: &CollectOptions,
     archive: perfkit_archive::Archive,
@@ -233,13 +239,14 @@ async fn collect_builds(
     };
     let collector = Collector::new(archive, fetcher, settings)?;
     let collector = &collector;
-    let mut pending = None;
+    let (mut pending, mut stale_site) = (None, None);
     if let Some(cycle) = cycle {
         let mut keys = Vec::new();
         for build in &listing.builds {
             keys.extend(collector.unarchived_key(build).await);
         }
         pending = cycle.record_pending(&keys).await?;
+        stale_site = cycle.mark_site_stale(&keys).await?;
     }
     let mut outcomes = futures::stream::iter(listing.builds.iter().enumerate())
         .map(|(index, build)| async move { (build, collector.collect(build, index).await) })
@@ -292,6 +299,7 @@ async fn collect_builds(
     let new = New {
         archived: tally.archived + tally.recorded,
         pending,
+        stale_site,
     };
     Ok((outcome, new))
 }
