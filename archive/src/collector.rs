@@ -402,7 +402,10 @@ mod tests {
         assert_eq!(marks.len(), 2, "{marks:?}");
         assert!(marks.contains(&first) && marks.contains(&second));
         assert_eq!(archive.pending("openstack").await.unwrap().len(), 1);
-        archive.clear_site_marks(&[first.clone()]).await.unwrap();
+        archive
+            .clear_site_marks(std::slice::from_ref(&first))
+            .await
+            .unwrap();
         // Clearing twice (two cycles settling the same mark) is no error.
         archive.clear_site_marks(&[first, second]).await.unwrap();
         assert!(

@@ -132,43 +132,50 @@ impl SiteFacts {
         TrendState::from_bytes(&bytes)
     }
 
-    /// Saves the state; `points` (`TrendState::to_bytes` of the builds of
-    /// `points_branch`) is `None` when the points file of `previous` is
-    /// kept.
+    /// Saves the state; `points` names the points file `write_points`
+    /// wrote for this build, `None` when the one of `previous` is kept.
     pub(crate) fn save(
         mut self,
         dirs: &SiteDirs,
         project: &ProjectName,
-        points: Option<&[u8]>,
+        points: Option<String>,
         previous: Option<&SiteFacts>,
     ) -> Result<(), SiteError> {
         let dir = dir_of(dirs);
-        std::fs::create_dir_all(&dir).map_err(|e| SiteError::io(&dir, e))?;
-        let stem = urls::project_dir(project);
-        match (points, previous) {
-            (None, Some(previous)) => self.points = previous.points.clone(),
-            (Some(points), _) => {
-                // A new name each time: the facts name their points, so a
-                // crash between the two writes leaves the old pair whole.
-                let token = perfkit_schema::identity::sha256_hex(
-                    format!("{} {:?}", self.latest_us, std::time::SystemTime::now()).as_bytes(),
-                );
-                let name = format!("{stem}.{}.points", &token[..12]);
-                writer::atomic_write(&dir.join(&name), points)?;
-                self.points = name;
-            }
+        self.points = match (points, previous) {
+            (Some(name), _) => name,
+            (None, Some(previous)) => previous.points.clone(),
             (None, None) => {
                 return Err(SiteError::State {
                     path: dir,
                     reason: "no points to save".into(),
                 });
             }
-        }
+        };
         let json = serde_json::to_vec(&self).expect("site facts serialize");
         writer::atomic_write(&facts_path(dirs, project), &json)?;
-        remove_other_points(&dir, &stem, &self.points);
+        remove_other_points(&dir, &urls::project_dir(project), &self.points);
         Ok(())
     }
+}
+
+/// Writes `project`'s points (`TrendState::to_bytes`) to a file of a new
+/// name and returns the name: the facts name their points, so a crash
+/// between the two writes leaves the old pair whole. 125 MB at 10,000
+/// builds x 200 series, so the site writes it while it renders.
+pub(crate) fn write_points(
+    dirs: &SiteDirs,
+    project: &ProjectName,
+    points: &[u8],
+) -> Result<String, SiteError> {
+    let dir = dir_of(dirs);
+    std::fs::create_dir_all(&dir).map_err(|e| SiteError::io(&dir, e))?;
+    let token = perfkit_schema::identity::sha256_hex(
+        format!("{project} {:?}", std::time::SystemTime::now()).as_bytes(),
+    );
+    let name = format!("{}.{}.points", urls::project_dir(project), &token[..12]);
+    writer::atomic_write(&dir.join(&name), points)?;
+    Ok(name)
 }
 
 /// Removes the points files of `stem` other than `keep`.

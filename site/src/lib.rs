@@ -491,7 +491,11 @@ fn project_site(
     let (view, series_ids) = match state {
         Some(state) => {
             progress("branch builds read");
-            let points = rewrite_points.then(|| state.to_bytes());
+            let points = rewrite_points.then(|| {
+                let bytes = state.to_bytes();
+                let (dirs, project) = (dirs.clone(), project.clone());
+                std::thread::spawn(move || incremental::write_points(&dirs, &project, &bytes))
+            });
             let series_ids = state.series_ids();
             let view = trend_pages(
                 pages,
@@ -519,28 +523,28 @@ fn project_site(
         (None, None) => unreachable!("no state means a full build"),
     };
 
-    // The change pages.
+    // The change pages: kept ones as they are, the others rendered on
+    // every core.
     let with_page: BTreeSet<&str> = series_ids.iter().map(String::as_str).collect();
     let mut changes: BTreeMap<String, ChangeEntry> = BTreeMap::new();
-    let mut judged = to_judge.iter().zip(comparisons);
-    for c in &planned {
-        let key = change_key(c.change, c.patchset);
-        if let Some(entry) = kept.get(&key) {
-            pages.writer.keep(&entry.page);
-            changes.insert(key, entry.clone());
-            continue;
-        }
-        let Some((_, comparison)) =
-            judged.find(|(j, _)| j.change == c.change && j.patchset == c.patchset)
-        else {
-            continue;
-        };
-        let Some(comparison) = comparison else {
-            continue;
-        };
-        let (page, row) = change_page(pages, &comparison, &with_page, name, &dir)?;
+    for (key, entry) in kept {
+        pages.writer.keep(&entry.page);
+        changes.insert(key, entry);
+    }
+    let judged: Vec<(&judge::Planned, Comparison)> = to_judge
+        .iter()
+        .zip(comparisons)
+        .filter_map(|(c, comparison)| Some((c, comparison?)))
+        .collect();
+    let (env, options) = (&pages.env, pages.options);
+    let rendered = parallel_map(&judged, &|(_, comparison)| {
+        change_page(env, options, comparison, &with_page, name, &dir)
+    });
+    for ((c, _), result) in judged.iter().zip(rendered) {
+        let (page, text, row) = result?;
+        pages.writer.write(&page, text.as_bytes())?;
         changes.insert(
-            key,
+            change_key(c.change, c.patchset),
             ChangeEntry {
                 inputs: c.inputs.clone(),
                 row,
@@ -615,7 +619,10 @@ fn project_site(
         trend_view,
         changes,
     );
-    let points = view.as_ref().and_then(|(_, p)| p.as_deref());
+    let points = match view.and_then(|(_, p)| p) {
+        Some(writing) => Some(writing.join().expect("writing the points does not panic")?),
+        None => None,
+    };
     facts.save(dirs, &project, points, previous.as_ref())?;
     Ok(summary)
 }
@@ -847,20 +854,21 @@ fn memoised_trends(state: TrendState, path: &Path) -> Result<ProjectTrends, Site
     Ok(trends)
 }
 
-/// The page of one comparison; returns its path and its row in the
-/// changes table.
+/// The page of one comparison: its path, text and row in the changes
+/// table.
 fn change_page(
-    pages: &mut Pages,
+    env: &Environment<'static>,
+    options: &SiteOptions,
     c: &Comparison,
     with_page: &BTreeSet<&str>,
     name: &str,
     dir: &str,
-) -> Result<(String, Json), SiteError> {
+) -> Result<(String, String, Json), SiteError> {
     let path = format!("{dir}/change/{}-{}.html", c.change, c.patchset);
     let mut context = pages::change_page(c, &|id| with_page.contains(id));
     context["title"] = json!(format!("{name} {},{}", c.change, c.patchset));
     context["project"] = json!(name);
-    pages.page("change.html", &path, context)?;
+    let text = render(env, options, "change.html", &path, context)?;
     let time_us = c.builds.iter().map(|b| b.time_us).max().unwrap_or_default();
     let row = json!({
         "change": c.change,
@@ -872,7 +880,7 @@ fn change_page(
         "inconclusive": c.count(Status::Inconclusive),
         "summary": report::summary(c),
     });
-    Ok((path, row))
+    Ok((path, text, row))
 }
 
 /// The overview's rows: what needs attention first (regressed, failing,
