@@ -1,8 +1,9 @@
 //! One cycle of the upstream collector (`perfkit collect --review …`):
-//! under a lease kept in the archive, finish the reviews an earlier cycle
-//! left pending, archive what is new, review the patchsets that got a new
-//! build (never the whole archive), and rebuild the site only when
-//! something was archived. The pending list is written before the reviews
+//! under a lease kept in the archive, archive what is new, then review the
+//! patchsets that got a new build (never the whole archive) and those an
+//! earlier cycle left pending (after archiving: a branch build a dead
+//! cycle left behind may belong in their baselines), and rebuild the site
+//! only when something was archived. The pending list is written before the reviews
 //! and removed once all of them are confirmed, so a cycle that dies in
 //! between leaves them to the next; Gerrit's result marker makes a repeated
 //! review a no-op. Likewise a stale-site mark is written before archiving
@@ -101,13 +102,21 @@ impl<'a> Cycle<'a> {
         self.archive.release_lease(&self.scope, lease).await;
     }
 
-    /// Reviews what earlier cycles left pending.
-    pub async fn finish_pending(&self) -> anyhow::Result<Reviewed> {
-        let mut total = Reviewed::default();
+    /// The pending lists earlier cycles left (they died, or Gerrit failed,
+    /// before every review was confirmed); read before this cycle records
+    /// its own, reviewed after it archived: a branch build the dead cycle
+    /// left unarchived may belong in their baselines.
+    pub async fn earlier_pending(&self) -> anyhow::Result<Vec<Pending>> {
         if self.options.gerrit.is_none() {
-            return Ok(total);
+            return Ok(Vec::new());
         }
-        for pending in self.archive.pending(&self.scope).await? {
+        Ok(self.archive.pending(&self.scope).await?)
+    }
+
+    /// Reviews the `lists` earlier cycles left ([`Cycle::earlier_pending`]).
+    pub async fn finish_pending(&self, lists: Vec<Pending>) -> anyhow::Result<Reviewed> {
+        let mut total = Reviewed::default();
+        for pending in lists {
             let done = self.review_list(pending).await?;
             total.patchsets += done.patchsets;
             total.failed += done.failed;

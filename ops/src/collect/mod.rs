@@ -147,9 +147,11 @@ pub async fn run(args: CollectOptions) -> anyhow::Result<Outcome> {
     };
     let result = async {
         let stale_site = cycle.stale_site_marks().await?;
-        let earlier = cycle.finish_pending().await?;
+        let earlier = cycle.earlier_pending().await?;
         let (collected, new) =
             collect_builds(&args, archive.clone(), fetcher, query, window, Some(&cycle)).await?;
+        // After archiving: the baselines then hold every build listed now.
+        let earlier = cycle.finish_pending(earlier).await?;
         let reviewed = match new.pending {
             Some(pending) => cycle.review_list(pending).await?,
             None => cycle::Reviewed::default(),
