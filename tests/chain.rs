@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use common::{fixture, perfkit, run};
+use common::{fixture, perfkit, run, tools_python as python};
 use serde_json::{Value, json};
 
 const JOB: &str = "perfkit-demo-history";
@@ -28,28 +28,6 @@ const SLOWER: (u64, u32) = (912345, 3);
 const CLEAN: (u64, u32) = (912346, 1);
 /// Another slower patchset, built later (the collector test's).
 const LATER: (u64, u32) = (912347, 2);
-
-/// The Python that runs the servers: the tools venv's, else `python3`.
-fn python() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("PERFKIT_TOOLS_BIN") {
-        let p = PathBuf::from(bin).join("python");
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let found = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some(PathBuf::from("python3"));
-    }
-    if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("no Python 3 for the test servers in tests/tools");
-    }
-    eprintln!("skipped: no python3 for the test Zuul and Gerrit");
-    None
-}
 
 /// A test server from tests/tools, killed on drop; `first_line` is what it
 /// printed on start (its URL or port).

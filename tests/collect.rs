@@ -17,33 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{archive_shape, fixture, perfkit, run, tree};
+use common::{archive_shape, fixture, perfkit, run, tools_python as python, tree};
 use serde_json::{Value, json};
 
 const JOB: &str = "nova-rally-task";
 const CEPH_JOB: &str = "nova-rally-task-ceph";
-
-/// The Python that runs the server: the tools venv's, else `python3`.
-fn python() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("PERFKIT_TOOLS_BIN") {
-        let p = PathBuf::from(bin).join("python");
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let found = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some(PathBuf::from("python3"));
-    }
-    if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("no Python 3 for tests/tools/zuul_server.py");
-    }
-    eprintln!("skipped: no python3 for the test Zuul server");
-    None
-}
 
 /// A running `zuul_server.py`; killed on drop.
 struct Zuul {

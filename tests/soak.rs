@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{fixture, perfkit};
+use common::{fixture, perfkit, tools_python as python};
 use serde_json::{Value, json};
 
 const JOB: &str = "nova-rally-soak";
@@ -131,28 +131,6 @@ impl Drop for SeedOnFailure {
             );
         }
     }
-}
-
-/// The Python that runs the servers: the tools venv's, else `python3`.
-fn python() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("PERFKIT_TOOLS_BIN") {
-        let p = PathBuf::from(bin).join("python");
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let found = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some(PathBuf::from("python3"));
-    }
-    if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("no Python 3 for the test servers in tests/tools");
-    }
-    eprintln!("skipped: no python3 for the test Zuul and Gerrit");
-    None
 }
 
 /// A test server from tests/tools, killed on drop; `first_line` is what it

@@ -13,6 +13,30 @@ use std::process::{Command, Output};
 #[allow(unused_imports)] // most test binaries serve no site
 pub use serve::{ServerGuard, serve_dir};
 
+/// The Python that runs the stand-in servers of `tests/tools` (the tools
+/// venv's, else `python3`); `None`, after a note that the test is skipped,
+/// when there is none, and a panic when `PERFKIT_REQUIRE_TOOLS=1`.
+pub fn tools_python() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("PERFKIT_TOOLS_BIN") {
+        let p = PathBuf::from(bin).join("python");
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    let found = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(PathBuf::from("python3"));
+    }
+    if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("no Python 3 for the test servers in tests/tools");
+    }
+    eprintln!("skipped: no python3 for the test servers in tests/tools");
+    None
+}
+
 /// `tests/fixtures/<rel>`.
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
