@@ -32,6 +32,12 @@ impl SiteDirs {
     /// inside `out` to `state` (or drops it when `state` already exists),
     /// so it stops being published. Refuses a state directory inside `out`.
     pub fn prepare(&self) -> Result<(), SiteError> {
+        // Checked on the names first, so a refused pair creates nothing,
+        // and again once both exist (symbolic links).
+        let (out, state) = (lexical(&self.out), lexical(&self.state));
+        if state.starts_with(&out) || out.starts_with(&state) {
+            return Err(self.overlap());
+        }
         fs::create_dir_all(&self.out).map_err(|e| SiteError::io(&self.out, e))?;
         let out = fs::canonicalize(&self.out).map_err(|e| SiteError::io(&self.out, e))?;
         if let Some(parent) = self.state.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -49,18 +55,38 @@ impl SiteDirs {
         fs::create_dir_all(&self.state).map_err(|e| SiteError::io(&self.state, e))?;
         let state = fs::canonicalize(&self.state).map_err(|e| SiteError::io(&self.state, e))?;
         if state.starts_with(&out) || out.starts_with(&state) {
-            return Err(SiteError::StateInSite {
-                state: self.state.clone(),
-                out: self.out.clone(),
-            });
+            return Err(self.overlap());
         }
         Ok(())
+    }
+
+    fn overlap(&self) -> SiteError {
+        SiteError::StateInSite {
+            state: self.state.clone(),
+            out: self.out.clone(),
+        }
     }
 
     /// A file or directory of the state.
     pub fn state_path(&self, relative: &str) -> PathBuf {
         self.state.join(relative)
     }
+}
+
+/// `path` made absolute, with `.` and `..` resolved by name.
+fn lexical(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `<out>.perfkit-state`, beside `out` (for `.` or `/`, named after the
