@@ -379,9 +379,16 @@ fn collect_then_review_posts_the_regression_and_nothing_for_the_clean_change() {
     let regressions = message
         .split("**Regressions**")
         .nth(1)
-        .unwrap_or_else(|| panic!("no regressions table:\n{message}"));
+        .unwrap_or_else(|| panic!("no regressions:\n{message}"));
     assert!(
-        regressions.contains("| HttpRequests.check\\_request › total (perfkit-demo-history) |"),
+        regressions
+            .contains("\n- HttpRequests.check\\_request › total (perfkit-demo-history) — Slower: "),
+        "{message}"
+    );
+    assert!(
+        regressions.contains(
+            "| regression | HttpRequests.check\\_request › total (perfkit-demo-history) |"
+        ),
         "{message}"
     );
     assert!(

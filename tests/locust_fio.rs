@@ -293,6 +293,15 @@ fn a_fio_slowdown_is_a_regression_of_iops_and_latency() {
         text.contains(" MB/s "),
         "bandwidth shown in its unit: {text}"
     );
+    // The sentence a reviewer reads: fewer IO/s than the branch's usual.
+    let lead = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Lower: ") && l.contains(" IO/s against a usual "))
+        .unwrap_or_else(|| panic!("no IOPS sentence in {text}"));
+    assert!(
+        lead.contains(" IO/s (builds vary by ±") && lead.contains("× the usual spread."),
+        "{lead}"
+    );
 }
 
 /// The real fio run on Ceph RBD (tests/fixtures/fio/rbd) after eight

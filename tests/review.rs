@@ -207,16 +207,28 @@ fn first_post_carries_the_verdict() {
         ),
         "{message}"
     );
-    assert!(message.contains(
-        "\n**Regressions**\n\n| series | metric | baseline ±noise | new | change | q |\n"
-    ));
+    // Each regression in one sentence with units, the numbers after.
+    let sentence = "\n- HttpRequests.check\\_request › total (perfkit-demo-history) — Slower: 46.8 ms against a usual 33.9 ms (builds vary by ±1.1 ms), +37 %, 12× the usual spread.\n";
+    assert!(message.contains("\n**Regressions**\n\n- "), "{message}");
+    let numbers = "\nThe numbers behind them:\n\n| status | series | metric | baseline ±noise | new | change | q |\n";
+    let at = |part: &str| {
+        message
+            .find(part)
+            .unwrap_or_else(|| panic!("no {part:?} in {message}"))
+    };
+    assert!(at(sentence) < at(numbers), "{message}");
     assert!(
-        message.contains(
-            "| HttpRequests.check\\_request › total (perfkit-demo-history) | duration | "
-        ),
+        at(numbers)
+            < at(
+                "| regression | HttpRequests.check\\_request › total (perfkit-demo-history) | duration | "
+            ),
         "{message}"
     );
-    assert!(message.contains("The numbers behind them:"), "{message}");
+    assert!(
+        at(numbers)
+            < at("(perfkit-demo-history), duration: shift +0.01251 (+36.9 %) beyond floor "),
+        "{message}"
+    );
     assert!(
         message.contains("20 iterations in 1 build vs 200 in 10 branch builds"),
         "{message}"
@@ -303,7 +315,17 @@ fn a_recheck_that_changes_the_verdict_posts_an_update() {
         "{update}"
     );
     assert!(
-        update.contains("\n**Inconclusive**, a recheck adds samples:\n"),
+        update.contains("\n**Inconclusive**: a recheck would settle them.\n"),
+        "{update}"
+    );
+    assert!(
+        update.contains(" over 3 builds against a usual 33.9 ms (builds vary by ±1.1 ms), "),
+        "{update}"
+    );
+    assert!(
+        update.contains(
+            "; 3 builds cannot yet tell this from a slow node — another recheck would settle it.\n"
+        ),
         "{update}"
     );
     assert!(
@@ -643,7 +665,7 @@ fn long_results_are_capped_well_under_gerrits_limit() {
     );
     assert!(
         message.contains(
-            "| http-check-request-copy-0: HttpRequests.check\\_request › total (perfkit-demo-history) |"
+            "\n- http-check-request-copy-0: HttpRequests.check\\_request › total (perfkit-demo-history) — Slower: "
         ),
         "copies of one scenario are told apart: {message}"
     );

@@ -3,6 +3,11 @@
 /// A duration in seconds with three significant digits: `850 µs`,
 /// `20.1 ms`, `1.25 s`; `–` for none.
 pub fn duration(seconds: Option<f64>) -> String {
+    duration_to(seconds, 3)
+}
+
+/// [`duration`] with `digits` significant digits (`±1.1 ms` for a spread).
+pub fn duration_to(seconds: Option<f64>, digits: usize) -> String {
     let Some(s) = seconds.filter(|s| s.is_finite()) else {
         return "–".into();
     };
@@ -12,15 +17,20 @@ pub fn duration(seconds: Option<f64>) -> String {
         a if a < 1.0 => (s * 1e3, "ms"),
         _ => (s, "s"),
     };
-    format!("{} {unit}", significant(value, 3))
+    format!("{} {unit}", significant(value, digits))
 }
 
 /// A series value in its unit: durations as [`duration`], rates with an
 /// SI prefix and three significant digits (`75.8k IO/s`, `612 MB/s`); `–`
 /// for none.
 pub fn measure(value: Option<f64>, unit: &str) -> String {
+    measure_to(value, unit, 3)
+}
+
+/// [`measure`] with `digits` significant digits.
+pub fn measure_to(value: Option<f64>, unit: &str, digits: usize) -> String {
     if unit.is_empty() || unit == "s" {
-        return duration(value);
+        return duration_to(value, digits);
     }
     let Some(v) = value.filter(|v| v.is_finite()) else {
         return "–".into();
@@ -31,7 +41,7 @@ pub fn measure(value: Option<f64>, unit: &str) -> String {
         a if a >= 1e3 => (v / 1e3, "k"),
         _ => (v, ""),
     };
-    let number = significant(scaled, 3);
+    let number = significant(scaled, digits);
     // Bytes take the prefix (`MB/s`); counts carry it (`75.8k IO/s`).
     if unit.starts_with('B') {
         format!("{number} {prefix}{unit}")
@@ -51,7 +61,7 @@ pub fn rate_in(per_second: Option<f64>, rate_unit: &str) -> String {
 
 #[cfg(test)]
 mod measure_tests {
-    use super::measure;
+    use super::{measure, measure_to};
 
     #[test]
     fn rates_get_an_si_prefix_and_durations_a_time_unit() {
@@ -60,6 +70,8 @@ mod measure_tests {
         assert_eq!(measure(Some(950.0), "IO/s"), "950 IO/s");
         assert_eq!(measure(Some(0.0234), "s"), "23.4 ms");
         assert_eq!(measure(None, "B/s"), "–");
+        assert_eq!(measure_to(Some(0.001093), "s", 2), "1.1 ms");
+        assert_eq!(measure_to(Some(1_234.0), "IO/s", 2), "1.2k IO/s");
     }
 }
 

@@ -4,9 +4,10 @@
 use std::fmt::Write;
 
 use crate::compare::{Comparison, SeriesVerdict, Status};
+use crate::regress::verdict::{Test, Thresholds, Verdict};
 use crate::{Metric, SeriesLabel};
 
-use crate::format::{measure, percent, probability, share};
+use crate::format::{measure, measure_to, percent, probability, share};
 
 /// One line saying what the comparison found.
 pub fn summary(c: &Comparison) -> String {
@@ -22,7 +23,8 @@ pub fn summary(c: &Comparison) -> String {
         format!("regression in {reg} of {judged} series")
     } else if inc > 0 {
         format!(
-            "no regression proven; {inc} of {judged} series inconclusive, a recheck adds samples"
+            "no regression proven; {inc} of {judged} series inconclusive: a recheck would settle {}",
+            if inc == 1 { "it" } else { "them" }
         )
     } else if c.baseline.is_empty() || new == judged {
         format!("no baseline yet: {judged} series have no branch history to compare with")
@@ -100,6 +102,204 @@ pub fn provenance(c: &Comparison) -> String {
         _ => text.push_str("; no branch builds of the same job to compare with"),
     }
     text
+}
+
+/// Whether a series is one a message and the change page explain: it
+/// regressed, improved, or needs a recheck.
+pub fn is_flagged(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Regression | Status::Improvement | Status::Inconclusive
+    )
+}
+
+/// The sentence a reviewer reads first about a flagged series, in the
+/// series' units: "Slower: 46.7 ms against a usual 33.8 ms (builds vary by
+/// ±1.1 ms), +37 %, 11× the usual spread." An inconclusive one says what
+/// would settle it. The formula text (`Verdict::reason`) is the detail
+/// behind it. `None` for series that are not flagged. This is the one
+/// wording `perfkit compare`, `perfkit review` and the change pages share.
+pub fn lead(s: &SeriesVerdict) -> Option<String> {
+    if !is_flagged(s.status) {
+        return None;
+    }
+    let v = s.verdict.as_ref()?;
+    Some(match v.test {
+        Test::FisherExact => failures_lead(s, v),
+        Test::MannWhitney => values_lead(s, v),
+    })
+}
+
+/// What a series counts: Rally iterations, Locust requests, or the
+/// operations of a tool's distribution (fio).
+fn noun(label: &SeriesLabel) -> &'static str {
+    if label.rate_unit == "requests/s" {
+        "requests"
+    } else if label.depth > 0 || label.rate_unit == "iterations/s" {
+        "iterations"
+    } else {
+        "operations"
+    }
+}
+
+/// The unit the verdict's values are in.
+fn unit_of(s: &SeriesVerdict) -> &str {
+    match s.metric {
+        Metric::Throughput if !s.label.rate_unit.is_empty() => &s.label.rate_unit,
+        Metric::Throughput => "iterations/s",
+        _ => &s.label.unit,
+    }
+}
+
+/// A change in % the way people say it: `+37 %`, `-4.2 %`.
+fn rounded_percent(pct: f64) -> String {
+    if pct.abs() >= 9.95 {
+        format!("{pct:+.0} %")
+    } else {
+        format!("{pct:+.1} %")
+    }
+}
+
+/// `11×`, `2.4×`.
+fn times(ratio: f64) -> String {
+    if ratio >= 9.95 {
+        format!("{ratio:.0}×")
+    } else {
+        format!("{ratio:.1}×")
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn values_lead(s: &SeriesVerdict, v: &Verdict) -> String {
+    let unit = unit_of(s);
+    let (Some(base), Some(new)) = (v.baseline_median, v.new_median) else {
+        return format!(
+            "Nothing to compare yet ({}): a recheck or more branch builds would settle it.",
+            v.reason
+        );
+    };
+    let shift = v.shift.unwrap_or(new - base);
+    let time = unit.is_empty() || unit == perfkit_schema::records::SECONDS;
+    let moved = match (time, shift > 0.0) {
+        (true, true) => "slower",
+        (true, false) => "faster",
+        (false, true) => "higher",
+        (false, false) => "lower",
+    };
+    let word = if s.status == Status::Inconclusive {
+        format!("Possibly {moved}")
+    } else {
+        let mut w = moved.to_string();
+        w[..1].make_ascii_uppercase();
+        w
+    };
+    let over = if v.new_builds > 1 {
+        format!(" over {} builds", v.new_builds)
+    } else {
+        String::new()
+    };
+    let mut text = format!(
+        "{word}: {}{over} against a usual {}",
+        measure(Some(new), unit),
+        measure(Some(base), unit)
+    );
+    let spread = v.baseline_spread.filter(|n| *n > 0.0 && n.is_finite());
+    if let Some(noise) = spread {
+        let _ = write!(
+            text,
+            " (builds vary by ±{})",
+            measure_to(Some(noise), unit, 2)
+        );
+    }
+    if let Some(pct) = v.change_pct.filter(|p| p.is_finite()) {
+        let _ = write!(text, ", {}", rounded_percent(pct));
+    }
+    if let Some(noise) = spread {
+        let _ = write!(text, ", {} the usual spread", times(shift.abs() / noise));
+    }
+    if s.status == Status::Inconclusive {
+        text.push_str("; ");
+        text.push_str(&values_settle(s, v));
+    }
+    text.push('.');
+    text
+}
+
+/// What would settle an inconclusive values verdict.
+fn values_settle(s: &SeriesVerdict, v: &Verdict) -> String {
+    let t = Thresholds::default();
+    // Series with too few samples stay out of the q family.
+    if v.q_value.is_none() {
+        if v.baseline_builds < t.min_baseline_builds {
+            return format!(
+                "only {} to tell how much builds vary — more branch builds would settle it",
+                plural(v.baseline_builds, "branch build", "branch builds")
+            );
+        }
+        let once_per_build = v.n_new as usize == v.new_builds;
+        if !once_per_build && (v.n_new as usize) < t.min_new_samples {
+            return format!(
+                "only {} — a recheck would settle it",
+                plural(
+                    v.n_new as usize,
+                    &format!("new {}", noun_one(&s.label)),
+                    &format!("new {}", noun(&s.label))
+                )
+            );
+        }
+    }
+    if v.new_builds <= 1 {
+        "one build cannot tell this from a slow node — a recheck would settle it".to_string()
+    } else {
+        format!(
+            "{} builds cannot yet tell this from a slow node — another recheck would settle it",
+            v.new_builds
+        )
+    }
+}
+
+fn noun_one(label: &SeriesLabel) -> &'static str {
+    match noun(label) {
+        "requests" => "request",
+        "operations" => "operation",
+        _ => "iteration",
+    }
+}
+
+fn failures_lead(s: &SeriesVerdict, v: &Verdict) -> String {
+    let noun = noun(&s.label);
+    let (Some(base), Some(new)) = (v.baseline_median, v.new_median) else {
+        return format!(
+            "Nothing to compare yet ({}): a recheck or more branch builds would settle it.",
+            v.reason
+        );
+    };
+    let failed = (new * v.n_new as f64).round() as u64;
+    let rates = format!(
+        "failed {failed} of {} {noun} ({})",
+        v.n_new,
+        share(Some(new))
+    );
+    let usual = if base > 0.0 {
+        format!(" against {} usually", share(Some(base)))
+    } else {
+        ", where none usually fail".to_string()
+    };
+    if s.status == Status::Inconclusive {
+        let why = if failed < Thresholds::default().min_new_failures {
+            "one failure on a shared cloud is as often a hiccup as a bug"
+        } else {
+            "so few are not yet more than chance"
+        };
+        format!("Possibly more failures: {rates}{usual}; {why} — a recheck would settle it.")
+    } else {
+        let mut text = format!("{rates}{usual}.");
+        text[..1].make_ascii_uppercase();
+        text
+    }
 }
 
 /// The cells of one verdict: baseline, new, change, q.
@@ -194,10 +394,12 @@ pub fn text(c: &Comparison) -> String {
     for (row, s) in rows.iter().zip(&c.series) {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         out.push_str(&line(&cells));
-        if matches!(s.status, Status::Regression | Status::Inconclusive)
-            && let Some(v) = &s.verdict
-        {
-            out.push_str(&format!("      {}\n", v.reason));
+        // The plain sentence first, the formula text for those who want it.
+        if let Some(lead) = lead(s) {
+            out.push_str(&format!("      {lead}\n"));
+            if let Some(v) = &s.verdict {
+                out.push_str(&format!("      {}\n", v.reason));
+            }
         }
     }
     out
@@ -224,8 +426,9 @@ pub fn markdown_escape(text: &str) -> String {
     out
 }
 
-/// A Markdown report: summary, a table of the series that matter
-/// (regressions and inconclusive ones first), and a link when given.
+/// A Markdown report: summary, one sentence ([`lead`]) per flagged series,
+/// a table of every series (regressions and inconclusive ones first), and
+/// a link when given.
 pub fn markdown(c: &Comparison, link: Option<&str>) -> String {
     let mut out = format!(
         "**perfkit**: {} — change {} patchset {}\n\n{}\n",
@@ -236,6 +439,23 @@ pub fn markdown(c: &Comparison, link: Option<&str>) -> String {
     );
     if let Some(line) = upgrade_line(c) {
         let _ = writeln!(out, "\n{}", markdown_escape(&line));
+    }
+    let leads: Vec<String> = c
+        .series
+        .iter()
+        .filter_map(|s| {
+            let lead = lead(s)?;
+            Some(format!(
+                "- {}: {} — {}\n",
+                s.status.name(),
+                markdown_escape(&s.label.short()),
+                markdown_escape(&lead)
+            ))
+        })
+        .collect();
+    if !leads.is_empty() {
+        out.push('\n');
+        leads.iter().for_each(|l| out.push_str(l));
     }
     if !c.series.is_empty() {
         out.push_str("\n| status | series | metric | baseline ±noise | new | change | q |\n");
@@ -281,5 +501,266 @@ pub fn metric_name(metric: Metric, label: &SeriesLabel) -> String {
     match metric {
         Metric::Duration if !label.is_duration() => label.unit.clone(),
         other => other.name().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regress::verdict::{Direction, VerdictKind};
+
+    fn label(unit: &str, higher_is_better: bool, rate_unit: &str) -> SeriesLabel {
+        SeriesLabel {
+            job: "perf-job".into(),
+            branch: "master".into(),
+            subtask_title: "title".into(),
+            scenario: "HttpRequests.check_request".into(),
+            action: "total".into(),
+            depth: 0,
+            unit: unit.into(),
+            higher_is_better,
+            rate_unit: rate_unit.into(),
+        }
+    }
+
+    /// A values verdict: (baseline median, spread, new median, shift, %).
+    fn values(
+        status: Status,
+        label: SeriesLabel,
+        [base, spread, new, shift, pct]: [f64; 5],
+    ) -> SeriesVerdict {
+        let kind = match status {
+            Status::Regression => VerdictKind::Regression,
+            Status::Improvement => VerdictKind::Improvement,
+            Status::Inconclusive => VerdictKind::Inconclusive,
+            _ => VerdictKind::NoChange,
+        };
+        SeriesVerdict {
+            id: "0123456789abcdef".into(),
+            metric: Metric::Duration,
+            status,
+            verdict: Some(Verdict {
+                series: String::new(),
+                kind,
+                test: Test::MannWhitney,
+                direction: label.direction(),
+                baseline_median: Some(base),
+                baseline_spread: Some(spread),
+                new_median: Some(new),
+                shift: Some(shift),
+                change_pct: Some(pct),
+                floor: Some(3.0 * spread),
+                p_value: Some(1e-5),
+                q_value: Some(if kind == VerdictKind::Inconclusive {
+                    0.1
+                } else {
+                    1e-4
+                }),
+                n_baseline: 200,
+                n_new: 20,
+                baseline_builds: 10,
+                new_builds: 1,
+                reason: "shift +0.01249 (+36.9 %) beyond floor 0.005312".into(),
+            }),
+            label,
+        }
+    }
+
+    /// A failure-rate verdict: `failed` of `total` new iterations against
+    /// a baseline rate.
+    fn failures(
+        status: Status,
+        label: SeriesLabel,
+        failed: u64,
+        total: u64,
+        base: f64,
+    ) -> SeriesVerdict {
+        let mut s = values(status, label, [0.0; 5]);
+        s.metric = Metric::FailureRate;
+        let v = s.verdict.as_mut().unwrap();
+        let new = failed as f64 / total as f64;
+        *v = Verdict {
+            test: Test::FisherExact,
+            direction: Direction::LowerIsBetter,
+            baseline_median: Some(base),
+            baseline_spread: None,
+            new_median: Some(new),
+            shift: Some(new - base),
+            change_pct: Some(100.0 * (new - base)),
+            floor: None,
+            n_baseline: 480,
+            n_new: total,
+            baseline_builds: 0,
+            new_builds: 0,
+            ..v.clone()
+        };
+        s
+    }
+
+    fn lead_of(s: &SeriesVerdict) -> String {
+        lead(s).unwrap()
+    }
+
+    #[test]
+    fn milliseconds_lead_with_the_usual_level_and_spread() {
+        let s = values(
+            Status::Regression,
+            label("s", false, "iterations/s"),
+            [0.0338, 0.001093, 0.0467, 0.01249, 36.9],
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Slower: 46.7 ms against a usual 33.8 ms (builds vary by ±1.1 ms), +37 %, 11× the usual spread."
+        );
+    }
+
+    #[test]
+    fn microseconds_and_seconds_pick_their_unit() {
+        let s = values(
+            Status::Regression,
+            label("s", false, ""),
+            [416e-6, 9e-6, 512e-6, 96e-6, 23.1],
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Slower: 512 µs against a usual 416 µs (builds vary by ±9 µs), +23 %, 11× the usual spread."
+        );
+        let s = values(
+            Status::Regression,
+            label("s", false, "iterations/s"),
+            [1.25, 0.04, 1.52, 0.27, 21.6],
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Slower: 1.52 s against a usual 1.25 s (builds vary by ±40 ms), +22 %, 6.8× the usual spread."
+        );
+    }
+
+    #[test]
+    fn an_improvement_is_faster() {
+        let s = values(
+            Status::Improvement,
+            label("s", false, "iterations/s"),
+            [0.0338, 0.001093, 0.0301, -0.0037, -10.9],
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Faster: 30.1 ms against a usual 33.8 ms (builds vary by ±1.1 ms), -11 %, 3.4× the usual spread."
+        );
+    }
+
+    #[test]
+    fn rates_measured_once_per_build_read_in_their_unit() {
+        let s = values(
+            Status::Regression,
+            label("IO/s", true, ""),
+            [75_843.0, 1_200.0, 61_200.0, -14_600.0, -19.25],
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Lower: 61.2k IO/s against a usual 75.8k IO/s (builds vary by ±1.2k IO/s), -19 %, 12× the usual spread."
+        );
+        let s = values(
+            Status::Improvement,
+            label("B/s", true, ""),
+            [612e6, 8e6, 700e6, 88e6, 14.4],
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Higher: 700 MB/s against a usual 612 MB/s (builds vary by ±8 MB/s), +14 %, 11× the usual spread."
+        );
+        let mut s = values(
+            Status::Regression,
+            label("s", false, "requests/s"),
+            [13.7, 0.2, 11.0, -2.7, -19.7],
+        );
+        s.metric = Metric::Throughput;
+        s.verdict.as_mut().unwrap().direction = Direction::HigherIsBetter;
+        assert_eq!(
+            lead_of(&s),
+            "Lower: 11 requests/s against a usual 13.7 requests/s (builds vary by ±0.2 requests/s), -20 %, 14× the usual spread."
+        );
+    }
+
+    #[test]
+    fn inconclusive_says_what_would_settle_it() {
+        let mut s = values(
+            Status::Inconclusive,
+            label("s", false, "iterations/s"),
+            [0.0338, 0.0032, 0.0412, 0.0071, 21.0],
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Possibly slower: 41.2 ms against a usual 33.8 ms (builds vary by ±3.2 ms), +21 %, 2.2× the usual spread; one build cannot tell this from a slow node — a recheck would settle it."
+        );
+        s.verdict.as_mut().unwrap().new_builds = 2;
+        assert_eq!(
+            lead_of(&s),
+            "Possibly slower: 41.2 ms over 2 builds against a usual 33.8 ms (builds vary by ±3.2 ms), +21 %, 2.2× the usual spread; 2 builds cannot yet tell this from a slow node — another recheck would settle it."
+        );
+        // Too few samples: not in the q family.
+        let v = s.verdict.as_mut().unwrap();
+        (v.new_builds, v.q_value, v.baseline_builds) = (1, None, 3);
+        assert!(
+            lead_of(&s).ends_with(
+                "; only 3 branch builds to tell how much builds vary — more branch builds would settle it."
+            ),
+            "{}",
+            lead_of(&s)
+        );
+        let v = s.verdict.as_mut().unwrap();
+        (v.baseline_builds, v.n_new) = (10, 2);
+        assert!(
+            lead_of(&s).ends_with("; only 2 new iterations — a recheck would settle it."),
+            "{}",
+            lead_of(&s)
+        );
+    }
+
+    #[test]
+    fn failure_rates_are_shares_of_iterations() {
+        let s = failures(
+            Status::Regression,
+            label("s", false, "iterations/s"),
+            6,
+            24,
+            0.004,
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Failed 6 of 24 iterations (25 %) against 0.4 % usually."
+        );
+        let s = failures(
+            Status::Regression,
+            label("s", false, "requests/s"),
+            12,
+            578,
+            0.0,
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Failed 12 of 578 requests (2.1 %), where none usually fail."
+        );
+        let s = failures(
+            Status::Inconclusive,
+            label("s", false, "iterations/s"),
+            1,
+            24,
+            0.004,
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Possibly more failures: failed 1 of 24 iterations (4.2 %) against 0.4 % usually; one failure on a shared cloud is as often a hiccup as a bug — a recheck would settle it."
+        );
+    }
+
+    #[test]
+    fn only_flagged_series_have_a_lead() {
+        let s = values(
+            Status::NoChange,
+            label("s", false, "iterations/s"),
+            [0.0338, 0.001093, 0.0339, 0.0001, 0.3],
+        );
+        assert_eq!(lead(&s), None);
     }
 }

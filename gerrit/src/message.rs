@@ -1,6 +1,9 @@
-//! The review message: a one-line summary, the regressions with the
-//! numbers behind them, the inconclusive series folded below, a link to
-//! the change page, and a last line that marks the result set
+//! The review message: a one-line summary; each regression, inconclusive
+//! series (saying a recheck would settle it) and improvement in one
+//! sentence with units (`perfkit_analysis::report::lead`, the sentence the
+//! change page leads with too); the numbers behind them (a table and the
+//! verdicts' formula text); a link to the change page; and a last line
+//! that marks the result set
 //! (`perfkit-result: ps=… digest=…`), so a later run can tell whether the
 //! same result is already on the change and, when a recheck changed it,
 //! say what changed. Gerrit shows raw HTML comments as text, so the marker
@@ -13,7 +16,7 @@ use std::fmt::Write;
 use perfkit_analysis::Metric;
 use perfkit_analysis::compare::{Comparison, SeriesVerdict, Status};
 use perfkit_analysis::report::{
-    autolink, cells, markdown_escape, metric_name, provenance, summary, upgrade_line,
+    autolink, cells, lead, markdown_escape, metric_name, provenance, summary, upgrade_line,
 };
 use perfkit_schema::identity::sha256_hex;
 
@@ -27,10 +30,12 @@ pub const MESSAGE_LIMIT: usize = 12 * 1024;
 pub const MARKER: &str = "perfkit-result:";
 /// Series ids listed per status in the marker; beyond, only the count.
 const LISTED_MAX: usize = 20;
-/// Regressions whose verdict sentence is quoted in full.
+/// Flagged series whose formula text is quoted in full.
 const REASONS_MAX: usize = 5;
 /// Inconclusive series shown (the rest are counted).
 const INCONCLUSIVE_MAX: usize = 10;
+/// Improvements shown (the rest are counted).
+const IMPROVEMENTS_MAX: usize = 10;
 /// Per-series changes listed in an update.
 const CHANGES_MAX: usize = 10;
 
@@ -296,9 +301,14 @@ fn is_flagged(status: Status) -> bool {
 struct Parts {
     update: Option<Update>,
     head: String,
+    /// One sentence per series ([`lead`]), by status.
     regressions: Vec<String>,
-    reasons: Vec<String>,
     inconclusive: Vec<String>,
+    improvements: Vec<String>,
+    /// The numbers behind them: a table row and the verdict's formula text
+    /// per flagged series.
+    rows: Vec<String>,
+    reasons: Vec<String>,
     link: Option<String>,
     marker: String,
 }
@@ -308,20 +318,31 @@ struct Parts {
 struct Shown {
     changes: usize,
     regressions: usize,
-    reasons: usize,
     inconclusive: usize,
+    improvements: usize,
+    rows: usize,
+    reasons: usize,
 }
 
-const TABLE_HEAD: &str =
-    "| series | metric | baseline ±noise | new | change | q |\n|---|---|---|---|---|---|\n";
+const TABLE_HEAD: &str = "| status | series | metric | baseline ±noise | new | change | q |\n|---|---|---|---|---|---|---|\n";
 
 fn table_row(s: &SeriesVerdict, names: &Names) -> String {
     let [base, new, change, q] = cells(s);
     format!(
-        "| {} | {} | {base} | {new} | {change} | {q} |\n",
+        "| {} | {} | {} | {base} | {new} | {change} | {q} |\n",
+        s.status.name(),
         names.name(s),
         metric_name(s.metric, &s.label)
     )
+}
+
+/// The series and what a reviewer needs to know about it, in one line.
+fn lead_line(s: &SeriesVerdict, names: &Names) -> Option<String> {
+    Some(format!(
+        "- {} — {}\n",
+        names.name(s),
+        markdown_escape(&lead(s)?)
+    ))
 }
 
 /// The verdict's own sentence and the samples behind it.
@@ -354,11 +375,18 @@ fn reason_line(s: &SeriesVerdict, names: &Names) -> Option<String> {
 
 /// The message for `c`, at most `limit` bytes; with `previous` (the last
 /// perfkit message on the patchset, whose result differs) it starts with
-/// what changed.
+/// what changed. Each flagged series leads with its sentence in units
+/// ([`lead`], the one the change page shows too); the numbers behind them
+/// follow.
 pub fn body(c: &Comparison, link: Option<&str>, previous: Option<&Marker>, limit: usize) -> String {
     let marker = Marker::of(c);
     let names = Names::of(c);
     let of = |status: Status| c.series.iter().filter(move |s| s.status == status);
+    let flagged = || {
+        of(Status::Regression)
+            .chain(of(Status::Inconclusive))
+            .chain(of(Status::Improvement))
+    };
     let parts = Parts {
         update: previous.map(|p| update(p, &marker, c, &names)),
         head: format!(
@@ -373,14 +401,16 @@ pub fn body(c: &Comparison, link: Option<&str>, previous: Option<&Marker>, limit
                 .unwrap_or_default()
         ),
         regressions: of(Status::Regression)
-            .map(|s| table_row(s, &names))
-            .collect(),
-        reasons: of(Status::Regression)
-            .filter_map(|s| reason_line(s, &names))
+            .filter_map(|s| lead_line(s, &names))
             .collect(),
         inconclusive: of(Status::Inconclusive)
-            .map(|s| table_row(s, &names))
+            .filter_map(|s| lead_line(s, &names))
             .collect(),
+        improvements: of(Status::Improvement)
+            .filter_map(|s| lead_line(s, &names))
+            .collect(),
+        rows: flagged().map(|s| table_row(s, &names)).collect(),
+        reasons: flagged().filter_map(|s| reason_line(s, &names)).collect(),
         link: link.map(autolink),
         marker: marker.line(),
     };
@@ -390,8 +420,10 @@ pub fn body(c: &Comparison, link: Option<&str>, previous: Option<&Marker>, limit
             .as_ref()
             .map_or(0, |u| u.lines.len().min(CHANGES_MAX)),
         regressions: parts.regressions.len(),
-        reasons: parts.reasons.len().min(REASONS_MAX),
         inconclusive: parts.inconclusive.len().min(INCONCLUSIVE_MAX),
+        improvements: parts.improvements.len().min(IMPROVEMENTS_MAX),
+        rows: parts.rows.len(),
+        reasons: parts.reasons.len().min(REASONS_MAX),
     };
     loop {
         let text = render(&parts, shown);
@@ -399,9 +431,15 @@ pub fn body(c: &Comparison, link: Option<&str>, previous: Option<&Marker>, limit
         if over == 0 {
             return text;
         }
-        // Shed detail first, then rows, the update's list last.
+        // Shed the numbers first (the change page has them), then the
+        // sentences, improvements before inconclusive before regressions,
+        // the update's list last.
         if shown.reasons > 0 {
             shown.reasons = fewer(&parts.reasons[..shown.reasons], over);
+        } else if shown.rows > 0 {
+            shown.rows = fewer(&parts.rows[..shown.rows], over);
+        } else if shown.improvements > 0 {
+            shown.improvements = fewer(&parts.improvements[..shown.improvements], over);
         } else if shown.inconclusive > 0 {
             shown.inconclusive = fewer(&parts.inconclusive[..shown.inconclusive], over);
         } else if shown.regressions > 0 {
@@ -467,39 +505,50 @@ fn render(p: &Parts, n: Shown) -> String {
         out.push('\n');
     }
     out.push_str(&p.head);
-    if !p.regressions.is_empty() {
-        out.push_str("\n**Regressions**\n\n");
-        if n.regressions > 0 {
-            out.push_str(TABLE_HEAD);
+    let settle = format!(
+        "**Inconclusive**: a recheck would settle {}.",
+        if p.inconclusive.len() == 1 {
+            "it"
+        } else {
+            "them"
         }
-        p.regressions[..n.regressions]
-            .iter()
-            .for_each(|r| out.push_str(r));
-        more(
-            &mut out,
-            p.regressions.len() - n.regressions,
+    );
+    let sections = [
+        (
+            "**Regressions**",
+            &p.regressions,
+            n.regressions,
             "regressions",
-            elsewhere,
-        );
+        ),
+        (
+            &settle,
+            &p.inconclusive,
+            n.inconclusive,
+            "inconclusive series",
+        ),
+        (
+            "**Improvements**",
+            &p.improvements,
+            n.improvements,
+            "improvements",
+        ),
+    ];
+    for (title, lines, shown, what) in sections {
+        if lines.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title}\n");
+        lines[..shown].iter().for_each(|l| out.push_str(l));
+        more(&mut out, lines.len() - shown, what, elsewhere);
+    }
+    if n.rows > 0 {
+        out.push_str("\nThe numbers behind them:\n\n");
+        out.push_str(TABLE_HEAD);
+        p.rows[..n.rows].iter().for_each(|r| out.push_str(r));
         if n.reasons > 0 {
-            out.push_str("\nThe numbers behind them:\n\n");
+            out.push('\n');
             p.reasons[..n.reasons].iter().for_each(|r| out.push_str(r));
         }
-    }
-    if !p.inconclusive.is_empty() {
-        out.push_str("\n**Inconclusive**, a recheck adds samples:\n\n");
-        if n.inconclusive > 0 {
-            out.push_str(TABLE_HEAD);
-        }
-        p.inconclusive[..n.inconclusive]
-            .iter()
-            .for_each(|r| out.push_str(r));
-        more(
-            &mut out,
-            p.inconclusive.len() - n.inconclusive,
-            "inconclusive series",
-            elsewhere,
-        );
     }
     if let Some(link) = &p.link {
         let _ = write!(out, "\nDetails: {link}\n");
@@ -612,6 +661,54 @@ mod tests {
             ["2527 requests during the upgrade, 10 failed"],
             "{text}"
         );
+    }
+
+    #[test]
+    fn sentences_lead_and_the_numbers_follow() {
+        let mut inconclusive = series(2, Status::Inconclusive);
+        let v = inconclusive.verdict.as_mut().unwrap();
+        (v.new_median, v.shift, v.change_pct, v.q_value) =
+            (Some(1.12), Some(0.12), Some(12.0), Some(0.1));
+        let mut improved = series(3, Status::Improvement);
+        let v = improved.verdict.as_mut().unwrap();
+        (v.new_median, v.shift, v.change_pct) = (Some(0.7), Some(-0.3), Some(-30.0));
+        let c = comparison(vec![series(1, Status::Regression), inconclusive, improved]);
+        let text = body(&c, Some("https://perf.example.org/x"), None, MESSAGE_LIMIT);
+        let regression = "\n**Regressions**\n\n- NovaServers.boot\\_and\\_delete\\_server\\_1 › nova.boot\\_server (perf-job) — Slower: 1.4 s against a usual 1 s (builds vary by ±50 ms), +40 %, 8.0× the usual spread.\n";
+        let recheck = "\n**Inconclusive**: a recheck would settle it.\n\n- NovaServers.boot\\_and\\_delete\\_server\\_2 › nova.boot\\_server (perf-job) — Possibly slower: 1.12 s against a usual 1 s (builds vary by ±50 ms), +12 %, 2.4× the usual spread; one build cannot tell this from a slow node — a recheck would settle it.\n";
+        let improvement = "\n**Improvements**\n\n- NovaServers.boot\\_and\\_delete\\_server\\_3 › nova.boot\\_server (perf-job) — Faster: 700 ms against a usual 1 s (builds vary by ±50 ms), -30 %, 6.0× the usual spread.\n";
+        let numbers = "\nThe numbers behind them:\n\n| status | series | metric | baseline ±noise | new | change | q |\n";
+        let at = |part: &str| {
+            text.find(part)
+                .unwrap_or_else(|| panic!("no {part:?} in\n{text}"))
+        };
+        assert!(at(regression) < at(recheck), "{text}");
+        assert!(at(recheck) < at(improvement), "{text}");
+        assert!(at(improvement) < at(numbers), "{text}");
+        // The formula text stays, after the sentences.
+        assert!(
+            at(numbers)
+                < at("nova.boot\\_server (perf-job), duration: shift +0.4 (+40.0 %) beyond floor"),
+            "{text}"
+        );
+        eprintln!("{text}");
+    }
+
+    #[test]
+    fn the_numbers_give_way_before_the_sentences() {
+        let many: Vec<SeriesVerdict> = (0..40).map(|n| series(n, Status::Regression)).collect();
+        let c = comparison(many);
+        let full = body(&c, None, None, MESSAGE_LIMIT);
+        assert!(full.contains("The numbers behind them:"), "{full}");
+        let limit = full.find("\nThe numbers behind them:").unwrap() + 200;
+        let text = body(&c, None, None, limit);
+        assert!(text.len() <= limit);
+        assert_eq!(
+            text.matches(" — Slower: 1.4 s against a usual 1 s").count(),
+            40,
+            "{text}"
+        );
+        assert!(!text.contains("beyond floor"), "{text}");
     }
 
     #[test]
