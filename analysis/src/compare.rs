@@ -193,6 +193,79 @@ impl Comparison {
     }
 }
 
+/// Values kept per build for a picture of a flagged series. A Rally build
+/// holds its iterations, a Locust or fio build up to 1,000 quantile
+/// points: 200 evenly spaced order statistics (the minimum and maximum
+/// among them) draw the same strip at a fraction of the memory and of the
+/// page's size. The median and count are of every value.
+pub const PLOT_VALUES_PER_BUILD: usize = 200;
+
+/// The values behind a flagged verdict, build by build, for a picture
+/// (the change page's strip plot): what the verdict compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesSamples {
+    /// The series' `SeriesVerdict::id` and metric.
+    pub id: String,
+    pub metric: Metric,
+    /// The baseline builds the verdict used (its configuration, from the
+    /// branch's last change point on), oldest first.
+    pub baseline: Vec<BuildValues>,
+    /// The patchset's builds (rechecks), oldest first.
+    pub new: Vec<BuildValues>,
+}
+
+/// One build's values of a series: its values in the series' unit, or for
+/// a failure rate the build's one failed share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildValues {
+    /// The build: an index into `Comparison::baseline` or
+    /// `Comparison::builds`.
+    pub build: usize,
+    /// How many values the build had (for a failure rate, its iterations).
+    pub count: u64,
+    /// The median of all of them (the failed share for a failure rate).
+    pub median: Option<f64>,
+    /// At most [`PLOT_VALUES_PER_BUILD`] of them, ascending.
+    pub values: Vec<f64>,
+}
+
+impl BuildValues {
+    /// The finite values of `raw`, thinned for a picture.
+    fn of(build: usize, raw: &[f64]) -> Option<BuildValues> {
+        let mut values: Vec<f64> = raw.iter().copied().filter(|v| v.is_finite()).collect();
+        if values.is_empty() {
+            return None; // left out of the verdict too
+        }
+        values.sort_by(f64::total_cmp);
+        let count = values.len();
+        let median = crate::regress::stats::median(&values);
+        let cap = PLOT_VALUES_PER_BUILD;
+        if count > cap {
+            // Order statistics at round(k (n − 1) / (cap − 1)), k = 0…cap − 1.
+            let step = |k: usize| (2 * k * (count - 1) + cap - 1) / (2 * (cap - 1));
+            values = (0..cap).map(|k| values[step(k)]).collect();
+        }
+        Some(BuildValues {
+            build,
+            count: count as u64,
+            median,
+            values,
+        })
+    }
+
+    /// A build's failed share.
+    fn failures(build: usize, row: &SeriesRow) -> Option<BuildValues> {
+        let share =
+            (row.samples > 0).then(|| row.failed.min(row.samples) as f64 / row.samples as f64)?;
+        Some(BuildValues {
+            build,
+            count: row.samples,
+            median: Some(share),
+            values: vec![share],
+        })
+    }
+}
+
 /// Compares change `change` patchset `patchset` (every build of it in
 /// `builds`) with its baseline; `None` when the archive has no build of it.
 pub fn compare(builds: &[ArchivedBuild], change: u64, patchset: u32) -> Option<Comparison> {
@@ -287,13 +360,36 @@ impl<'a> Comparer<'a> {
         patchset: u32,
         thresholds: &Thresholds,
     ) -> Option<Comparison> {
+        self.judge(change, patchset, thresholds, false)
+            .map(|(c, _)| c)
+    }
+
+    /// The comparison of one patchset and, for every flagged series
+    /// (regression, improvement, inconclusive) in its order, the values
+    /// the verdict compared, build by build (`SeriesSamples`).
+    pub fn compare_with_samples(
+        &self,
+        change: u64,
+        patchset: u32,
+        thresholds: &Thresholds,
+    ) -> Option<(Comparison, Vec<SeriesSamples>)> {
+        self.judge(change, patchset, thresholds, true)
+    }
+
+    fn judge(
+        &self,
+        change: u64,
+        patchset: u32,
+        thresholds: &Thresholds,
+        keep_samples: bool,
+    ) -> Option<(Comparison, Vec<SeriesSamples>)> {
         let Selection {
             builds: new,
             baseline,
             same_provider,
         } = self.select(change, patchset, thresholds)?;
-        let series = judge(&new, &baseline, thresholds);
-        Some(Comparison {
+        let (series, samples) = judge(&new, &baseline, thresholds, keep_samples);
+        let comparison = Comparison {
             project: new[0].record.key.project.to_string(),
             change,
             patchset,
@@ -302,7 +398,8 @@ impl<'a> Comparer<'a> {
             same_provider,
             series,
             upgrade: UpgradeTally::of(new.iter().copied()),
-        })
+        };
+        Some((comparison, samples))
     }
 }
 
@@ -368,11 +465,37 @@ fn baseline_window<'a>(
 /// Rows of one series across builds: one entry per build that has it.
 type PerBuild = Vec<(SeriesRow, usize)>;
 
+/// The rows a flagged series' picture is drawn from: (build index, row).
+struct PlotRows<'r> {
+    new: Vec<(usize, &'r SeriesRow)>,
+    baseline: Vec<(usize, &'r SeriesRow)>,
+}
+
+impl PlotRows<'_> {
+    fn samples(&self, id: String, metric: Metric) -> SeriesSamples {
+        let values = |rows: &[(usize, &SeriesRow)]| -> Vec<BuildValues> {
+            rows.iter()
+                .filter_map(|&(i, r)| match metric {
+                    Metric::FailureRate => BuildValues::failures(i, r),
+                    _ => BuildValues::of(i, &r.durations_s),
+                })
+                .collect()
+        };
+        SeriesSamples {
+            id,
+            metric,
+            baseline: values(&self.baseline),
+            new: values(&self.new),
+        }
+    }
+}
+
 fn judge(
     new: &[&ArchivedBuild],
     baseline: &[&ArchivedBuild],
     thresholds: &Thresholds,
-) -> Vec<SeriesVerdict> {
+    keep_samples: bool,
+) -> (Vec<SeriesVerdict>, Vec<SeriesSamples>) {
     let mut new_rows: BTreeMap<SeriesKey, (SeriesLabel, PerBuild)> = BTreeMap::new();
     for (i, build) in new.iter().enumerate() {
         for (key, row) in merged_rows(build) {
@@ -396,17 +519,16 @@ fn judge(
 
     let mut out = Vec::new();
     let mut inputs = Vec::new();
-    let mut pending: BTreeMap<String, (SeriesKey, SeriesLabel, Metric)> = BTreeMap::new();
+    let mut pending: BTreeMap<String, (SeriesKey, SeriesLabel, Metric, PlotRows)> = BTreeMap::new();
     for (key, (label, rows)) in &new_rows {
         let config = &rows.last().expect("one row at least").0.config_hash;
         let history = base_rows
             .get(&(key.workload_key.clone(), key.action.clone()))
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let same_config: Vec<&SeriesRow> = history
+        let same_config: Vec<&(SeriesRow, usize)> = history
             .iter()
-            .map(|(r, _)| r)
-            .filter(|r| &r.config_hash == config)
+            .filter(|(r, _)| &r.config_hash == config)
             .collect();
         let same_config = since_last_change(same_config, label.direction());
         let status = if history.is_empty() {
@@ -426,18 +548,25 @@ fn judge(
             });
             continue;
         }
+        let plot_rows = || PlotRows {
+            new: rows.iter().map(|(r, i)| (*i, r)).collect(),
+            baseline: same_config.iter().map(|(r, i)| (*i, r)).collect(),
+        };
         let name = |metric: Metric| format!("{}/{}", key.id(), metric.name());
         inputs.push(SeriesInput {
             series: name(Metric::Duration),
             direction: label.direction(),
             data: SeriesData::Samples {
                 new: rows.iter().map(|(r, _)| r.durations_s.clone()).collect(),
-                baseline: same_config.iter().map(|r| r.durations_s.clone()).collect(),
+                baseline: same_config
+                    .iter()
+                    .map(|(r, _)| r.durations_s.clone())
+                    .collect(),
             },
         });
         pending.insert(
             name(Metric::Duration),
-            (key.clone(), label.clone(), Metric::Duration),
+            (key.clone(), label.clone(), Metric::Duration, plot_rows()),
         );
         let counts = |rs: &mut dyn Iterator<Item = &SeriesRow>| {
             rs.fold(Counts::default(), |c, r| Counts {
@@ -454,39 +583,51 @@ fn judge(
                 direction: Direction::LowerIsBetter,
                 data: SeriesData::Failures {
                     new: new_counts,
-                    baseline: counts(&mut same_config.iter().copied()),
+                    baseline: counts(&mut same_config.iter().map(|(r, _)| r)),
                 },
             });
             pending.insert(
                 name(Metric::FailureRate),
-                (key.clone(), label.clone(), Metric::FailureRate),
+                (key.clone(), label.clone(), Metric::FailureRate, plot_rows()),
             );
         }
     }
+    let mut plots: BTreeMap<(String, Metric), SeriesSamples> = BTreeMap::new();
     for verdict in verdicts_for_build_with(&inputs, thresholds) {
-        let Some((key, label, metric)) = pending.remove(&verdict.series) else {
+        let Some((key, label, metric, rows)) = pending.remove(&verdict.series) else {
             continue;
         };
+        let status = Status::of(verdict.kind);
+        if keep_samples && crate::report::is_flagged(status) {
+            plots.insert((key.id(), metric), rows.samples(key.id(), metric));
+        }
         out.push(SeriesVerdict {
             id: key.id(),
             label,
             metric,
-            status: Status::of(verdict.kind),
+            status,
             verdict: Some(verdict),
         });
     }
     out.sort_by(|a, b| (a.status, &a.label, a.metric).cmp(&(b.status, &b.label, b.metric)));
-    out
+    let samples = out
+        .iter()
+        .filter_map(|s| plots.remove(&(s.id.clone(), s.metric)))
+        .collect();
+    (out, samples)
 }
 
 /// The baseline rows from the branch's last change point on: a level the
 /// branch left behind is not what a patchset should be measured against
 /// (it would turn an old, already-alerted step into the patchset's
 /// regression). Rows are oldest first; detection is on per-build medians.
-fn since_last_change(rows: Vec<&SeriesRow>, direction: Direction) -> Vec<&SeriesRow> {
+fn since_last_change(
+    rows: Vec<&(SeriesRow, usize)>,
+    direction: Direction,
+) -> Vec<&(SeriesRow, usize)> {
     let medians: Vec<f64> = rows
         .iter()
-        .map(|r| crate::regress::stats::median(&r.durations_s).unwrap_or(f64::NAN))
+        .map(|(r, _)| crate::regress::stats::median(&r.durations_s).unwrap_or(f64::NAN))
         .collect();
     let last = change_points(&medians, &[], direction)
         .into_iter()

@@ -1,7 +1,8 @@
 use super::Metric;
-use super::compare::{BASELINE_WINDOW, Status, compare};
+use super::compare::{BASELINE_WINDOW, Comparer, PLOT_VALUES_PER_BUILD, Status, compare};
 use super::trend::{TrendStatus, trends};
 use crate::regress::changepoint::ChangeKind;
+use crate::regress::verdict::Thresholds;
 use perfkit_schema::records::{ArchivedBuild, BuildMeta, BuildRecord, SeriesRow};
 use perfkit_schema::{ArchiveKey, BuildId, ProjectName};
 
@@ -292,6 +293,106 @@ fn failures_get_their_own_series() {
         failures.iter().all(|s| s.status == Status::Regression),
         "{failures:?}"
     );
+}
+
+#[test]
+fn flagged_series_come_with_the_values_they_were_judged_on() {
+    let mut builds = history(20, 1.0);
+    builds.push(build(Spec {
+        failed: 4,
+        ..check(42, 1, 100, 1.5)
+    }));
+    builds.push(build(check(42, 1, 101, 1.5)));
+    let comparer = Comparer::new(&builds);
+    let (c, samples) = comparer
+        .compare_with_samples(42, 1, &Thresholds::default())
+        .unwrap();
+    assert_eq!(Some(&c), compare(&builds, 42, 1).as_ref());
+    let flagged: Vec<(&str, Metric)> = c
+        .series
+        .iter()
+        .filter(|s| crate::report::is_flagged(s.status))
+        .map(|s| (s.id.as_str(), s.metric))
+        .collect();
+    let plotted: Vec<(&str, Metric)> = samples.iter().map(|s| (s.id.as_str(), s.metric)).collect();
+    assert_eq!(plotted, flagged);
+    assert!(
+        plotted.iter().any(|(_, m)| *m == Metric::FailureRate),
+        "{plotted:?}"
+    );
+    for s in &samples {
+        let v = c
+            .series
+            .iter()
+            .find(|v| v.id == s.id && v.metric == s.metric)
+            .and_then(|v| v.verdict.as_ref())
+            .unwrap();
+        assert_eq!(s.new.iter().map(|b| b.build).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(s.baseline.len(), 20);
+        assert!(s.baseline.iter().all(|b| b.build < c.baseline.len()));
+        match s.metric {
+            Metric::FailureRate => {
+                // One share per build: 4 of 6 failed in the first.
+                assert_eq!(s.new[0].values, [4.0 / 6.0]);
+                assert_eq!(s.new[1].values, [0.0]);
+                assert_eq!(s.new[0].count, 6);
+            }
+            _ => {
+                assert_eq!(v.baseline_builds, s.baseline.len());
+                assert_eq!(v.new_builds, s.new.len());
+                for b in s.baseline.iter().chain(&s.new) {
+                    assert_eq!((b.count, b.values.len()), (6, 6));
+                    assert!(b.values.is_sorted_by(|x, y| x <= y));
+                    let m = b.median.unwrap();
+                    assert!(b.values[0] <= m && m <= b.values[5]);
+                }
+                let all: Vec<f64> = s.new.iter().flat_map(|b| b.values.clone()).collect();
+                assert!(
+                    all.iter()
+                        .all(|x| (1.4..1.6).contains(x) || (1.1..1.3).contains(x)),
+                    "{all:?}"
+                );
+            }
+        }
+    }
+    // Nothing flagged, nothing kept.
+    let mut clean = history(20, 1.0);
+    clean.push(build(check(43, 1, 100, 1.0)));
+    let (_, samples) = Comparer::new(&clean)
+        .compare_with_samples(43, 1, &Thresholds::default())
+        .unwrap();
+    assert!(samples.is_empty());
+}
+
+#[test]
+fn a_build_with_many_values_is_thinned_for_its_picture() {
+    let mut builds = history(20, 1.0);
+    let mut new = build(check(42, 1, 100, 1.5));
+    let values: Vec<f64> = (0..1000).map(|i| 1.5 + i as f64 * 1e-4).collect();
+    new.series[0].durations_s = values.clone();
+    new.series[0].durations_s.push(f64::NAN);
+    builds.push(new);
+    let (c, samples) = Comparer::new(&builds)
+        .compare_with_samples(42, 1, &Thresholds::default())
+        .unwrap();
+    let total = c
+        .series
+        .iter()
+        .find(|s| s.label.action == "total" && s.metric == Metric::Duration)
+        .unwrap();
+    let s = samples.iter().find(|s| s.id == total.id).unwrap();
+    let b = &s.new[0];
+    assert_eq!(b.count, 1000, "finite values counted");
+    assert_eq!(b.values.len(), PLOT_VALUES_PER_BUILD);
+    assert_eq!(
+        (b.values[0], *b.values.last().unwrap()),
+        (values[0], values[999])
+    );
+    assert!(
+        b.values.is_sorted_by(|x, y| x < y),
+        "distinct order statistics"
+    );
+    assert_eq!(b.median, crate::regress::stats::median(&values));
 }
 
 #[test]
