@@ -179,6 +179,11 @@ fn assert_reports(pages: &[Value], over_http: bool) {
         chart["charts"],
         json!([{"id": "c", "points": 3, "series": 1}])
     );
+    assert_eq!(
+        chart["canvases"],
+        json!([{"chart": "c", "width": 200, "height": 100, "role": "img", "label": "durations"}])
+    );
+    assert_eq!(home["canvases"], json!([]));
     assert_eq!(chart["console_errors"], json!([]));
     assert_eq!(chart["a11y"], json!([]));
     assert!(chart["paint"]["first_contentful_paint_ms"].is_number());

@@ -113,6 +113,19 @@ fn the_demo_site_has_history_verdicts_and_alerts() {
         regressed.contains("regression in 2 of 5 series"),
         "{regressed}"
     );
+    // Each regression leads with the sentence the review message has,
+    // above its picture (drawn in the browser test below).
+    assert!(
+        regressed.contains("<p class=\"lead\">Slower: 46.8 ms against a usual 33.9 ms (builds vary by ±1.1 ms), +37 %, 12× the usual spread.</p>"),
+        "{regressed}"
+    );
+    assert_eq!(
+        regressed
+            .matches("<div class=\"chart strip-chart\"")
+            .count(),
+        2
+    );
+    assert!(regressed.contains("perfkitChangePage([{"), "{regressed}");
     let clean = read(&project.join("change/900002-1.html"));
     assert!(clean.contains("no regression in 5 series"), "{clean}");
 
@@ -450,6 +463,43 @@ fn every_page_works_in_a_real_browser() {
         );
         // Pages without charts say so.
         assert_eq!(pages[2]["charts"], serde_json::json!([]));
+        // The slower patchset: a strip plot per regression, the 10 baseline
+        // builds since the branch's step beside the patchset's one build,
+        // 20 iterations each.
+        let change = &pages[5];
+        let strips: Vec<serde_json::Value> = change["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                serde_json::json!([c["id"], c["builds"], c["baseline"], c["new"], c["points"]])
+            })
+            .collect();
+        assert_eq!(
+            strips,
+            [
+                serde_json::json!(["strip-0", 11, 10, 1, 220]),
+                serde_json::json!(["strip-1", 11, 10, 1, 220])
+            ],
+            "{change}"
+        );
+        for id in ["strip-0", "strip-1"] {
+            let canvas = change["canvases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["chart"] == id)
+                .unwrap_or_else(|| panic!("no canvas drawn in {id}: {change}"));
+            assert!(canvas["width"].as_u64().unwrap() >= 320, "{canvas}");
+            assert!(canvas["height"].as_u64().unwrap() > 100, "{canvas}");
+            assert!(
+                canvas["label"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Strip plot: 10 baseline builds (medians "),
+                "{canvas}"
+            );
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 // perfkit site: sortable and filterable tables (progressive: every table
-// reads fine without this), and the history charts of series pages (uPlot).
+// reads fine without this), the history charts of series pages and the
+// strip plots of change pages (uPlot).
 // Sets window.perfkitReady once the page is drawn, and lists drawn charts in
 // window.perfkitCharts ({id, points, series}) for tests and tools.
 (function () {
@@ -92,6 +93,20 @@
     return s.toPrecision(3) + ' s';
   }
 
+  // Values in a series' unit: durations in µs/ms/s, rates with an SI
+  // prefix (`75.8k IO/s`, `612 MB/s`), shares in %.
+  function fmtUnit(unit) {
+    if (unit === 's') return fmtSeconds;
+    if (unit === '%') return function (v) { return v === null || v === undefined ? '–' : Number(v.toPrecision(2)) + ' %'; };
+    return function (v) {
+      if (v === null || v === undefined) return '–';
+      var a = Math.abs(v), p = '', x = v;
+      if (a >= 1e9) { x = v / 1e9; p = 'G'; } else if (a >= 1e6) { x = v / 1e6; p = 'M'; } else if (a >= 1e3) { x = v / 1e3; p = 'k'; }
+      var n = Number(x.toPrecision(3));
+      return unit.charAt(0) === 'B' ? n + ' ' + p + unit : n + p + ' ' + unit;
+    };
+  }
+
   function annotationPlugin(series, metric, xs) {
     return {
       hooks: {
@@ -168,13 +183,7 @@
       if (!series || typeof uPlot === 'undefined') return;
       var xs = series.b.map(function (b) { var info = buildInfo(b); return info ? info.t / 1000 : null; });
       var unit = series.unit || 's';
-      var seconds = unit === 's' ? fmtSeconds : function (v) {
-        if (v === null || v === undefined) return '–';
-        var a = Math.abs(v), p = '', x = v;
-        if (a >= 1e9) { x = v / 1e9; p = 'G'; } else if (a >= 1e6) { x = v / 1e6; p = 'M'; } else if (a >= 1e3) { x = v / 1e3; p = 'k'; }
-        var n = Number(x.toPrecision(3));
-        return unit.charAt(0) === 'B' ? n + ' ' + p + unit : n + p + ' ' + unit;
-      };
+      var seconds = fmtUnit(unit);
       var byId = function (name) { return document.getElementById(name); };
       if (byId('chart-duration')) {
         draw(byId('chart-duration'), series, xs, [
@@ -197,6 +206,73 @@
           { opts: { label: 'throughput', stroke: '#0a6b2d', width: 2, value: function (u, v) { return fmtRate(v); } }, values: series.tput, fmt: fmtRate }
         ], 'throughput', 'Throughput in ' + (series.rate || 'iterations/s'));
       }
+    } finally {
+      window.perfkitReady = true;
+    }
+  };
+
+  // A change page's strip plots: per flagged series, one column per build
+  // (the baseline builds, then the patchset's), one dot per value, and a
+  // dashed line at the baseline's median. `plots` comes from the page
+  // itself: [{id, unit, status, base, nbase, cols, label}].
+  var STATUS_COLOURS = { regression: '#a4001c', improvement: '#0a6b2d', inconclusive: '#b35c00' };
+
+  function drawStrip(p) {
+    var el = document.getElementById(p.id);
+    if (!el || !Array.isArray(p.cols) || !p.cols.length) return;
+    var fmt = fmtUnit(p.unit || 's');
+    var n = p.cols.length, nbase = p.nbase;
+    var dots = [];
+    p.cols.forEach(function (col, i) {
+      col.forEach(function (v, j) {
+        // Spread a column's dots over its width, the same way every time
+        // (golden-ratio steps), so equal values do not hide each other.
+        var dx = col.length > 1 ? ((j * 0.6180339887) % 1 - 0.5) * 0.6 : 0;
+        dots.push([i + dx, v, i >= nbase]);
+      });
+    });
+    dots.sort(function (a, b) { return a[0] - b[0]; });
+    var xs = dots.map(function (d) { return d[0]; });
+    var colour = STATUS_COLOURS[p.status] || '#0b57d0';
+    var value = function (u, v) { return fmt(v); };
+    var only = function (fresh) { return dots.map(function (d) { return d[2] === fresh ? d[1] : null; }); };
+    var name = function (i) {
+      if (i < nbase) return i === 0 ? 'oldest' : (i === nbase - 1 ? 'newest' : '');
+      return i === nbase ? 'new' : '+' + (i - nbase);
+    };
+    var opts = {
+      width: Math.max(320, Math.min(720, el.clientWidth || 720)), height: 240,
+      scales: { x: { time: false, range: function () { return [-0.6, n - 0.4]; } } },
+      legend: { live: false },
+      series: [
+        { label: 'build' },
+        { label: 'baseline builds', stroke: '#6b6b6b', paths: function () { return null; },
+          points: { show: true, size: 5, width: 1, stroke: '#6b6b6b', fill: 'rgba(107,107,107,0.35)' }, value: value },
+        { label: n - nbase > 1 ? "this patchset's builds" : "this patchset's build", stroke: colour, paths: function () { return null; },
+          points: { show: true, size: 6, width: 1, stroke: colour, fill: colour }, value: value },
+        { label: 'baseline median', stroke: '#1b1b1b', width: 1, dash: [5, 4], points: { show: false }, value: value }
+      ],
+      axes: [
+        { splits: function () { var s = []; for (var i = 0; i < n; i++) s.push(i); return s; },
+          values: function (u, splits) { return splits.map(name); }, grid: { show: false },
+          label: 'baseline builds, oldest first, then this patchset’s' + (n - nbase > 1 ? ' (+1, +2…: its rechecks)' : '') },
+        { values: function (u, ticks) { return ticks.map(fmt); }, size: 70, space: 24 }
+      ],
+      cursor: { drag: { x: false, y: false } }
+    };
+    new uPlot(opts, [xs, only(false), only(true), dots.map(function () { return p.base; })], el);
+    var canvas = el.querySelector('canvas');
+    if (canvas) {
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', typeof p.label === 'string' ? p.label : 'Strip plot of the builds');
+    }
+    window.perfkitCharts.push({ id: el.id, points: dots.length, series: 3, builds: n, baseline: nbase, new: n - nbase });
+  }
+
+  window.perfkitChangePage = function (plots) {
+    try {
+      if (typeof uPlot === 'undefined' || !Array.isArray(plots)) return;
+      plots.forEach(drawStrip);
     } finally {
       window.perfkitReady = true;
     }

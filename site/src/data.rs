@@ -15,7 +15,7 @@ use crate::urls::http_url;
 pub const BUILDS_PER_CHUNK: usize = 2000;
 
 /// `value` with four significant digits, as JSON (null when not finite).
-fn round4(value: Option<f64>) -> Value {
+pub(crate) fn round4(value: Option<f64>) -> Value {
     match value.filter(|v| v.is_finite()) {
         Some(0.0) => json!(0),
         Some(v) => {

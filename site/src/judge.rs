@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use perfkit_analysis::compare::{Comparer, Comparison};
+use perfkit_analysis::compare::{Comparer, Comparison, SeriesSamples};
 use perfkit_analysis::regress::verdict::Thresholds;
 use perfkit_analysis::trend::TrendState;
 use perfkit_schema::{ArchiveKey, ArchivedBuild};
@@ -18,6 +18,16 @@ use crate::run_chart::Runs;
 
 /// Builds read per request to the source.
 const CHUNK: usize = 256;
+
+/// Flagged series of a patchset drawn on its change page (the rest are
+/// in its table): judged pages wait in memory until they are rendered, so
+/// each keeps the values of at most this many series, each at most
+/// `PLOT_VALUES_PER_BUILD` values per build (≤ 31 builds × 200 values ×
+/// 20 series, 1 MB, for the worst page).
+pub(crate) const PLOTS_PER_PAGE: usize = 20;
+
+/// A patchset's comparison and the values behind its first flagged series.
+pub(crate) type Judged = (Comparison, Vec<SeriesSamples>);
 
 /// Where a site build reads builds with their series from (on a thread of
 /// its own, ahead of the one using them).
@@ -81,8 +91,9 @@ pub(crate) fn plan_changes(
 /// Reads the builds `changes` need and `merge` names, oldest first, in
 /// chunks: merges the named branch builds into `trends` (with their
 /// per-second runs into `runs`) and judges each change once its builds
-/// have gone by (`None` where none of its builds could be read). `order`
-/// gives each listed build's (time, build id).
+/// have gone by (`None` where none of its builds could be read), keeping
+/// the values of its first [`PLOTS_PER_PAGE`] flagged series for its
+/// pictures. `order` gives each listed build's (time, build id).
 pub(crate) fn pass(
     source: &mut (dyn BuildSource + '_),
     order: &HashMap<String, (i64, String)>,
@@ -91,7 +102,7 @@ pub(crate) fn pass(
     mut trends: Option<&mut TrendState>,
     runs: &mut Runs,
     progress: &dyn Fn(&str),
-) -> Result<Vec<Option<Comparison>>, SiteError> {
+) -> Result<Vec<Option<Judged>>, SiteError> {
     let mut wanted: BTreeSet<&String> = merge.iter().collect();
     let mut refs: HashMap<&str, usize> = HashMap::new();
     for c in changes {
@@ -122,7 +133,7 @@ pub(crate) fn pass(
     ready.sort();
     let mut next_ready = 0;
     let mut kept: HashMap<String, ArchivedBuild> = HashMap::new();
-    let mut judged: Vec<Option<Comparison>> = vec![None; changes.len()];
+    let mut judged: Vec<Option<Judged>> = vec![None; changes.len()];
     let thresholds = Thresholds::default();
     let total = keys.len();
     let chunks: Vec<Vec<String>> = keys
@@ -172,7 +183,12 @@ pub(crate) fn pass(
                 next_ready += 1;
                 let c = &changes[i];
                 let comparer = Comparer::of_refs(c.needs.iter().filter_map(|k| kept.get(k)));
-                judged[i] = comparer.compare(c.change, c.patchset, &thresholds);
+                judged[i] = comparer
+                    .compare_with_samples(c.change, c.patchset, &thresholds)
+                    .map(|(comparison, mut samples)| {
+                        samples.truncate(PLOTS_PER_PAGE);
+                        (comparison, samples)
+                    });
                 for k in &c.needs {
                     if let Some(left) = refs.get_mut(k.as_str()) {
                         *left -= 1;

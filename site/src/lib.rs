@@ -15,6 +15,7 @@ pub mod judge;
 mod pages;
 mod run_chart;
 mod sparkline;
+mod strip;
 pub mod urls;
 pub mod writer;
 
@@ -23,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use minijinja::Environment;
-use perfkit_analysis::compare::{Comparison, Status};
+use perfkit_analysis::compare::{Comparison, SeriesSamples, Status};
 use perfkit_analysis::culprits::{self, CommitLog, Suspects};
 use perfkit_analysis::regress::changepoint::ChangePointMemo;
 use perfkit_analysis::trend::{ProjectTrends, SeriesTrend, TrendState, TrendStatus};
@@ -531,14 +532,14 @@ fn project_site(
         pages.writer.keep(&entry.page);
         changes.insert(key, entry);
     }
-    let judged: Vec<(&judge::Planned, Comparison)> = to_judge
+    let judged: Vec<(&judge::Planned, judge::Judged)> = to_judge
         .iter()
         .zip(comparisons)
         .filter_map(|(c, comparison)| Some((c, comparison?)))
         .collect();
     let (env, options) = (&pages.env, pages.options);
-    let rendered = parallel_map(&judged, &|(_, comparison)| {
-        change_page(env, options, comparison, &with_page, name, &dir)
+    let rendered = parallel_map(&judged, &|(_, (comparison, samples))| {
+        change_page(env, options, comparison, samples, &with_page, name, &dir)
     });
     for ((c, _), result) in judged.iter().zip(rendered) {
         let (page, text, row) = result?;
@@ -860,12 +861,13 @@ fn change_page(
     env: &Environment<'static>,
     options: &SiteOptions,
     c: &Comparison,
+    samples: &[SeriesSamples],
     with_page: &BTreeSet<&str>,
     name: &str,
     dir: &str,
 ) -> Result<(String, String, Json), SiteError> {
     let path = format!("{dir}/change/{}-{}.html", c.change, c.patchset);
-    let mut context = pages::change_page(c, &|id| with_page.contains(id));
+    let mut context = pages::change_page(c, samples, &|id| with_page.contains(id));
     context["title"] = json!(format!("{name} {},{}", c.change, c.patchset));
     context["project"] = json!(name);
     let text = render(env, options, "change.html", &path, context)?;
@@ -1017,6 +1019,127 @@ mod tests {
     #[test]
     fn feed_text_keeps_only_what_xml_allows() {
         assert_eq!(xml_text("a\u{b}b\u{0}c\td\u{fffe}é"), "abc\tdé");
+    }
+
+    /// A change page with one regression of hostile names and units.
+    fn hostile_change_page() -> String {
+        use perfkit_analysis::SeriesLabel;
+        use perfkit_analysis::compare::{BuildRef, BuildValues, SeriesVerdict};
+        use perfkit_analysis::regress::verdict::{Direction, Test, Verdict, VerdictKind};
+        let build = |n: i64| BuildRef {
+            build: format!("b{n}"),
+            change: 0,
+            patchset: 0,
+            job: Some("job".into()),
+            pipeline: Some("periodic".into()),
+            branch: None,
+            node_provider: None,
+            log_url: None,
+            change_url: None,
+            time_us: n * 3_600_000_000,
+            commits: Default::default(),
+        };
+        let evil = "</script><script>alert('x')</script>";
+        let series = SeriesVerdict {
+            id: "0123456789abcdef".into(),
+            label: SeriesLabel {
+                job: evil.into(),
+                branch: String::new(),
+                subtask_title: evil.into(),
+                scenario: evil.into(),
+                action: "total".into(),
+                depth: 0,
+                unit: evil.into(),
+                higher_is_better: false,
+                rate_unit: String::new(),
+            },
+            metric: perfkit_analysis::Metric::Duration,
+            status: Status::Regression,
+            verdict: Some(Verdict {
+                series: String::new(),
+                kind: VerdictKind::Regression,
+                test: Test::MannWhitney,
+                direction: Direction::LowerIsBetter,
+                baseline_median: Some(10.0),
+                baseline_spread: Some(0.5),
+                new_median: Some(15.0),
+                shift: Some(5.0),
+                change_pct: Some(50.0),
+                floor: Some(1.5),
+                p_value: Some(1e-6),
+                q_value: Some(1e-5),
+                n_baseline: 30,
+                n_new: 3,
+                baseline_builds: 10,
+                new_builds: 1,
+                reason: evil.into(),
+            }),
+        };
+        let values = |build: usize, at: f64| BuildValues {
+            build,
+            count: 3,
+            median: Some(at),
+            values: vec![at - 0.5, at, at + 0.5],
+        };
+        let samples = SeriesSamples {
+            id: series.id.clone(),
+            metric: series.metric,
+            baseline: (0..10).map(|i| values(i, 10.0)).collect(),
+            new: vec![values(0, 15.0)],
+        };
+        let c = Comparison {
+            project: "p/q".into(),
+            change: 7,
+            patchset: 1,
+            builds: vec![build(20)],
+            baseline: (0..10).map(build).collect(),
+            same_provider: false,
+            series: vec![series],
+            upgrade: None,
+        };
+        let context = pages::change_page(&c, &[samples], &|_| true);
+        render(
+            &environment(),
+            &SiteOptions::default(),
+            "change.html",
+            "p~q/change/7-1.html",
+            context,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_flagged_series_is_drawn_from_data_embedded_in_its_page() {
+        let page = hostile_change_page();
+        // The data, escaped for a script, in the page itself (file:// has
+        // no fetch): ten baseline columns then the new build's.
+        let call = page
+            .split("perfkitChangePage(")
+            .nth(1)
+            .and_then(|rest| rest.split(");</script>").next())
+            .unwrap_or_else(|| panic!("no plot data in {page}"));
+        assert!(!call.contains('<') && !call.contains('>'), "{call}");
+        assert!(call.contains("\\u003c/script\\u003e"), "{call}");
+        let plots: Json = serde_json::from_str(call).unwrap();
+        let plot = &plots[0];
+        assert_eq!(plot["id"], "strip-0");
+        assert_eq!(plot["nbase"], 10);
+        assert_eq!(plot["base"], json!(10.0));
+        let cols = plot["cols"].as_array().unwrap();
+        assert_eq!(cols.len(), 11);
+        assert_eq!(cols[10], json!([14.5, 15.0, 15.5]));
+        assert!(page.contains("<div class=\"chart strip-chart\" id=\"strip-0\"></div>"));
+        // Nothing of the names reaches the page unescaped.
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(
+            page.contains("&lt;&#x2f;script&gt;&lt;script&gt;alert("),
+            "{page}"
+        );
+        // The text beside the picture: the sentence, and the builds as a table.
+        assert!(page.contains("<p class=\"lead\">Higher: 15 "), "{page}");
+        assert_eq!(page.matches("<tr class=\"new-build\">").count(), 1);
+        assert!(page.contains("<td>baseline 10</td>"), "{page}");
+        assert!(page.contains("uPlot.iife.min.js"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The context of each page. Everything goes in as plain values and the
 //! templates (auto-escaped, `templates/`) escape it; nothing is marked safe.
 
-use perfkit_analysis::compare::{BuildRef, Comparison, Status};
+use perfkit_analysis::compare::{BuildRef, Comparison, SeriesSamples, SeriesVerdict, Status};
 use perfkit_analysis::regress::changepoint::ChangeKind;
 use perfkit_analysis::trend::{ProjectTrends, SeriesTrend, TrendStatus};
 use perfkit_analysis::{Metric, SeriesLabel};
@@ -9,6 +9,7 @@ use serde_json::{Value as Json, json};
 
 use crate::feed::Alert;
 use crate::sparkline::sparkline;
+use crate::strip::{Strip, strip};
 use crate::urls::http_url;
 use perfkit_analysis::culprits::Suspects;
 use perfkit_analysis::format::{measure, percent, probability, rate_in, share, timestamp};
@@ -226,30 +227,73 @@ fn build_item(b: &BuildRef) -> Json {
     })
 }
 
-/// The context of a change/patchset page; `series_pages` tells which
-/// series have a page to link to.
-pub fn change_page(c: &Comparison, has_page: &dyn Fn(&str) -> bool) -> Json {
+/// The context of a change/patchset page; `has_page` tells which series
+/// have a page to link to, `samples` holds the values of flagged series
+/// to draw (`Comparer::compare_with_samples`).
+pub fn change_page(
+    c: &Comparison,
+    samples: &[SeriesSamples],
+    has_page: &dyn Fn(&str) -> bool,
+) -> Json {
+    let link_of = |s: &SeriesVerdict| has_page(&s.id).then(|| format!("../series/{}.html", s.id));
+    // Each flagged series: its sentence first (the one the review message
+    // leads with), its picture, then the numbers.
+    let mut plots = Vec::new();
+    let flagged: Vec<Json> = c
+        .series
+        .iter()
+        .filter_map(|s| Some((s, report::lead(s)?)))
+        .map(|(s, lead)| {
+            let plot = samples
+                .iter()
+                .find(|p| p.id == s.id && p.metric == s.metric)
+                .and_then(|p| strip(&format!("strip-{}", plots.len()), c, s, p));
+            let view = plot.map(|Strip { data, view }| {
+                plots.push(data);
+                view
+            });
+            json!({
+                "status": s.status,
+                "status_name": s.status.name(),
+                "series": s.label.short(),
+                "link": link_of(s),
+                "metric": metric_name(s.metric, &s.label),
+                "lead": lead,
+                "reason": s.verdict.as_ref().map(|v| v.reason.clone()),
+                "plot": view,
+            })
+        })
+        .collect();
     let rows: Vec<Json> = c
         .series
         .iter()
         .map(|s| {
             let [baseline, new, change, q] = report::cells(s);
+            // A flagged series reads as its sentence here; its formula
+            // text is under it in the flagged section.
+            let lead = report::lead(s);
+            let reason = match (&lead, &s.verdict) {
+                (Some(_), _) => String::new(),
+                (None, Some(v)) => v.reason.clone(),
+                (None, None) => match s.status {
+                    Status::ConfigChanged => "The workload's configuration differs from every baseline build: a new segment, not a regression.".into(),
+                    Status::NoBaseline => "No branch build has run this series yet.".into(),
+                    _ => String::new(),
+                },
+            };
             json!({
                 "status": s.status,
                 "status_name": s.status.name(),
                 "rank": s.status as u8,
                 "series": s.label.short(),
-                "link": has_page(&s.id).then(|| format!("../series/{}.html", s.id)),
+                "link": link_of(s),
                 "metric": metric_name(s.metric, &s.label),
+                "lead": lead,
                 "baseline": baseline,
                 "new": new,
                 "change": change,
                 "q": q,
-                "reason": s.verdict.as_ref().map(|v| v.reason.clone()).unwrap_or_else(|| match s.status {
-                    Status::ConfigChanged => "The workload's configuration differs from every baseline build: a new segment, not a regression.".into(),
-                    Status::NoBaseline => "No branch build has run this series yet.".into(),
-                    _ => String::new(),
-                }),
+                "reason": reason,
             })
         })
         .collect();
@@ -267,6 +311,8 @@ pub fn change_page(c: &Comparison, has_page: &dyn Fn(&str) -> bool) -> Json {
         "provenance": report::provenance(c),
         "verdict_class": verdict_class,
         "builds": c.builds.iter().map(build_item).collect::<Vec<_>>(),
+        "flagged": flagged,
+        "plots": plots,
         "rows": rows,
     })
 }

@@ -14,6 +14,7 @@ Output (one JSON object on stdout):
     {"pages": [{"url", "status", "title", "error",
                 "console_errors", "console_warnings", "page_errors", "dialogs",
                 "failed_requests": [{"url", "error"}], "ready", "charts",
+                "canvases": [{"chart", "width", "height", "role", "label"}],
                 "links": [{"href", "tag", "ok", "reason"}], "a11y",
                 "paint": {"first_paint_ms", "first_contentful_paint_ms",
                           "dom_content_loaded_ms", "load_ms"},
@@ -26,6 +27,9 @@ Rules:
 * A page gets --timeout-ms in all: the `load` event, then until
   `window.perfkitReady === true` (ready says whether that happened).
 * charts is `window.perfkitCharts` as the page left it, or null.
+* canvases lists every <canvas> the page drew into: the id of its nearest
+  ancestor (or itself) with one, its size in CSS pixels, role and
+  aria-label.
 * failed_requests holds network failures and HTTP answers >= 400. Requests
   to hosts other than loopback are aborted (net::ERR_BLOCKED_BY_CLIENT):
   the tests' machines have no network and a site must not need one.
@@ -140,6 +144,15 @@ A11Y_JS = """() => {
   }
   return problems;
 }"""
+
+# Runs in the page: every canvas, where it is and how it is labelled.
+CANVASES_JS = """() => [...document.querySelectorAll('canvas')].map((c) => {
+  const holder = c.closest('[id]');
+  const box = c.getBoundingClientRect();
+  return {chart: holder ? holder.id : null, width: Math.round(box.width),
+          height: Math.round(box.height), role: c.getAttribute('role'),
+          label: c.getAttribute('aria-label')};
+})"""
 
 # Paint entries arrive a frame or more after the content that caused them
 # (and loadEventEnd just after `load`): wait a little for both, not forever,
@@ -284,6 +297,7 @@ def visit(context, url, args, links, shots_taken):
         "failed_requests": [],
         "ready": False,
         "charts": None,
+        "canvases": [],
         "links": [],
         "a11y": [],
         "paint": None,
@@ -344,6 +358,7 @@ def inspect(page, url, args, links, shots_taken, report):
         pass
     report["title"] = page.title()
     report["charts"] = page.evaluate("() => window.perfkitCharts === undefined ? null : window.perfkitCharts")
+    report["canvases"] = page.evaluate(CANVASES_JS)
     report["a11y"] = page.evaluate(A11Y_JS)
     report["paint"] = page.evaluate(PAINT_JS)
 
