@@ -27,8 +27,9 @@ impl From<Format> for OpsFormat {
 /// pooled) is tested against the last 30 branch builds (periodic, post and
 /// gate builds) of the same job and branch: a rank test and the series'
 /// own build-to-build noise for durations, Fisher's exact test for failure
-/// rates, Benjamini–Hochberg across all series. Inconclusive series need a
-/// recheck to add samples.
+/// rates, Benjamini–Hochberg across all series. Each flagged series leads
+/// with one sentence in its units, the test's numbers after it.
+/// Inconclusive series need a recheck to add samples.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  perfkit compare --project openstack/nova --change 912345 --patchset 3\n  perfkit compare --project perfkit/demo --change 900001 --patchset 1 --format markdown\n  perfkit compare --project nova --change 912345 --patchset 3 --format json | jq '.series[0]'"
