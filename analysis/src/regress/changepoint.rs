@@ -462,8 +462,8 @@ fn effect(before: &[f64], after: &[f64], local: &[f64], cfg: &ChangePointConfig)
 /// Permutation p-value `(1 + b) / (R + 1)`, where `b` counts null statistics
 /// ≥ `observed`. Stops early once p must exceed `alpha` (the answer is then
 /// a lower bound above `alpha`, which is all callers need): clean windows
-/// cost a few permutations instead of 199.
-fn permutation_p(
+/// cost a few permutations instead of 199. Shared with `failures`.
+pub(super) fn permutation_p(
     observed: f64,
     alpha: f64,
     permutations: usize,
