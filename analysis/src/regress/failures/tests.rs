@@ -5,6 +5,7 @@
 //! branch sees it after each build. `cargo test -p perfkit-analysis
 //! failures -- --nocapture` prints the figures.
 
+use super::scan::{TABLED, shuffle, tie_bar};
 use super::*;
 
 /// The seed the settings were tuned on.
