@@ -67,34 +67,51 @@ mod scan;
 mod tests;
 
 /// Failure-rate change-point settings; `Default` holds the documented
-/// values, tuned by the simulation in `failures/tests.rs` (seed
-/// `TUNING_SEED`, figures on another seed in the same file).
+/// values. The figures below are of the simulation in `failures/tests.rs`
+/// on its tuning seed (`tuning_grid`: 500 histories per case, every
+/// prefix); the defaults find 94.8 % of 0 → 25 % rises by the 10th build
+/// and alarm on ≤ 0.2 % of clean histories at 0–30 %.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FailureChangeConfig {
-    /// Builds per window of the split step (as `ChangePointConfig`): bounds
-    /// each permutation at O(window) and keeps old history from drowning a
-    /// recent change; windows overlap by half.
+    /// Builds per window of the split step: bounds each test at O(window)
+    /// and keeps old history from drowning a recent change; windows overlap
+    /// by half. Twice `ChangePointConfig`'s 50, as a build's counts say less
+    /// than its median: the same figures on ≤ 60-build histories, but with
+    /// 50 a 10,000-build history at 11 % with 1,000 builds at 40 % got a
+    /// spurious 22-build burst and lost the fall back (`failures/tests.rs`).
     pub window: usize,
     /// Builds on each side of a change point at least: 5, as the other
     /// change points (a suspect is told once 5 builds confirm a change).
+    /// 4 found 79.4 % instead of 76.6 % by the 5th build, the same by the
+    /// 10th, and alarmed on 0.4 % of clean histories at 30 %.
     pub min_segment: usize,
-    /// Strict level of the merge step's exact scan test (failed iterations
-    /// placed at random).
+    /// Strict level of the merge step's exact test (failed iterations
+    /// placed at random): 0.002 found 96.4 % and alarmed up to 0.6 %,
+    /// 0.0005 found 92.8 %.
     pub p_value: f64,
-    /// Level of the split step's exact scan test: candidates the merge
-    /// step re-tests.
+    /// Level of the split step's exact test: candidates the merge step
+    /// re-tests (0.02 changed nothing).
     pub weak_p_value: f64,
     /// Level of the merge step's second test, shuffling whole builds: a
     /// change must not be explainable by a few builds that failed together.
+    /// 0.005 found 93.2 %, 0.02 95.0 %, with the same alarms: under
+    /// independent failures the exact test bounds those, and this one is
+    /// the guard against clustered ones.
     pub build_p_value: f64,
-    /// Build shuffles per test; p has resolution 1 / (permutations + 1), and
-    /// a test stops as soon as p must exceed its level.
+    /// Build shuffles per test (199: 94.4 %); p has resolution
+    /// 1 / (permutations + 1), and a test stops as soon as p must exceed
+    /// its level.
     pub permutations: usize,
-    /// Minimum |after − before| of the pooled failure rates (a fraction:
-    /// 0.05 is 5 percentage points).
+    /// Minimum |after − before| of the pooled failure rates, a fraction
+    /// (0.05 is 5 percentage points). Rally's 4–10 iterations a build never
+    /// reach it before the tests pass (10 pp and 3 failures changed
+    /// nothing); Locust's hundreds of requests a build do: at 578 a build, a
+    /// 2 % → 3 % move over 50 builds is 7.7 standard errors, and a flaky
+    /// percent is not what a gate should page about.
     pub min_rate_change: f64,
     /// Minimum |failed after − before rate × iterations after|: failed
-    /// iterations beyond what the old rate explains.
+    /// iterations beyond what the old rate explains (a verdict on failures
+    /// also needs 2 new ones).
     pub min_excess_failures: f64,
     /// PRNG seed; fixed so runs are reproducible.
     pub seed: u64,
