@@ -458,6 +458,69 @@ fn a_recent_step_marks_the_series_regressed() {
     assert_eq!(total.regressions().next().unwrap().point, 20);
 }
 
+/// A branch history at 1.0 whose builds fail `failed(hour)` of their 6 iterations.
+fn failing_history(n: i64, failed: impl Fn(i64) -> u64) -> Vec<ArchivedBuild> {
+    (0..n)
+        .map(|h| {
+            build(Spec {
+                failed: failed(h),
+                ..spec(h, 1.0)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_failure_rate_rise_is_a_regression_of_the_series() {
+    // Never failing for 30 builds, then 1 or 2 of 6 iterations a build.
+    let t = trends(&failing_history(45, |h| {
+        if h < 30 { 0 } else { 1 + h as u64 % 2 }
+    }));
+    let total = t.series.iter().find(|s| s.label.action == "total").unwrap();
+    let rises: Vec<_> = total
+        .annotations
+        .iter()
+        .filter(|a| a.metric == Metric::FailureRate)
+        .collect();
+    assert_eq!(rises.len(), 1, "{:?}", total.annotations);
+    let a = rises[0];
+    assert_eq!((a.point, a.change.kind), (30, ChangeKind::Regression));
+    assert_eq!(a.change.before_median, 0.0);
+    assert!((a.change.after_median - 22.0 / 90.0).abs() < 1e-12, "{a:?}");
+    // Percentage points, as a verdict's change for failures.
+    assert!((a.change.magnitude_pct.unwrap() - 100.0 * 22.0 / 90.0).abs() < 1e-9);
+    assert_eq!(total.status, TrendStatus::Regressed);
+    assert_eq!(total.regressions().next().unwrap().point, 30);
+
+    // Fixed at 35: the rate fell back, an improvement once the newest
+    // build passes; failing while it does not.
+    let fixed = |last_fails: bool| {
+        let t = trends(&failing_history(50, |h| match h {
+            20..35 => 2,
+            49 if last_fails => 1,
+            _ => 0,
+        }));
+        let total = t
+            .series
+            .into_iter()
+            .find(|s| s.label.action == "total")
+            .unwrap();
+        let moves: Vec<(usize, ChangeKind)> = total
+            .annotations
+            .iter()
+            .filter(|a| a.metric == Metric::FailureRate)
+            .map(|a| (a.point, a.change.kind))
+            .collect();
+        assert_eq!(
+            moves,
+            [(20, ChangeKind::Regression), (35, ChangeKind::Improvement)]
+        );
+        total.status
+    };
+    assert_eq!(fixed(false), TrendStatus::Improved);
+    assert_eq!(fixed(true), TrendStatus::Failing);
+}
+
 #[test]
 fn the_baseline_starts_at_the_branchs_last_change_point() {
     let mut builds: Vec<ArchivedBuild> = (0..24)

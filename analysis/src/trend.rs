@@ -1,6 +1,8 @@
 //! Branch history per series: one point per branch build, the change
-//! points found on it (windowed E-divisive, `regress::changepoint`), and
-//! configuration changes as segment boundaries, never as regressions.
+//! points found on it (windowed E-divisive on the values,
+//! `regress::changepoint`; a count-based scan on the failure rate,
+//! `regress::failures`), and configuration changes as segment boundaries,
+//! never as regressions.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,7 +13,8 @@ use super::{Metric, SeriesKey, SeriesLabel, in_time_order, merged_rows};
 use crate::regress::changepoint::{
     ChangeKind, ChangePoint, ChangePointConfig, ChangePointMemo, change_points_memo,
 };
-use crate::regress::verdict::Direction;
+use crate::regress::failures::{FailureChangeConfig, failure_change_points};
+use crate::regress::verdict::{Counts, Direction};
 use perfkit_schema::records::{ArchivedBuild, SeriesRow};
 use perfkit_schema::stats::Summary;
 
@@ -74,11 +77,13 @@ pub struct Annotation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrendStatus {
-    /// The last change point of a metric is a regression.
+    /// Since the latest configuration change, the last move of the values
+    /// (durations, else throughput) or of the failure rate is a regression.
     Regressed,
     /// The latest build failed its SLA or some samples.
     Failing,
-    /// The last change point is an improvement.
+    /// Not regressed, not failing, and one of those last moves is an
+    /// improvement.
     Improved,
     /// No change point, or only configuration changes.
     Stable,
@@ -344,6 +349,29 @@ fn analyse(
             }
         }
     }
+    // Failure rates from the counts (builds without samples skipped), with
+    // their own test: a build's fraction of 4–10 iterations is too coarse
+    // for E-divisive. Only series that ever failed can have one.
+    if points.iter().any(|p| p.failed > 0) {
+        let counts: Vec<Counts> = points
+            .iter()
+            .map(|p| Counts {
+                failed: p.failed,
+                total: p.samples,
+            })
+            .collect();
+        let found =
+            failure_change_points(&counts, &config_changes, &FailureChangeConfig::default());
+        for change in found {
+            if change.kind != ChangeKind::ConfigChanged {
+                annotations.push(Annotation {
+                    point: change.index,
+                    metric: Metric::FailureRate,
+                    change,
+                });
+            }
+        }
+    }
     annotations.sort_by_key(|a| (a.point, a.metric));
     let status = status_of(&points, &annotations);
     SeriesTrend {
@@ -356,31 +384,43 @@ fn analyse(
     }
 }
 
+/// Where a series stands: its current moves are the last change point of
+/// its values (durations first, as the overview shows them: a `total`'s
+/// throughput moves with its duration, and a later throughput wobble must
+/// not hide a duration regression) and the last of its failure rate, each
+/// only if after the latest configuration change. A failure-rate rise is
+/// a regression like a slowdown (it has its alert); a rate that fell back
+/// is an improvement, unless the newest build still failed.
 fn status_of(points: &[TrendPoint], annotations: &[Annotation]) -> TrendStatus {
-    // Durations first, as the overview shows them: a `total`'s throughput
-    // moves with its duration, and a later throughput wobble must not hide
-    // a duration regression.
     let moves = |metric: Metric| {
         annotations
             .iter()
             .rev()
             .find(move |a| a.metric == metric && a.change.kind != ChangeKind::ConfigChanged)
     };
-    let last_move = moves(Metric::Duration).or_else(|| moves(Metric::Throughput));
     let last_config = annotations
         .iter()
         .rev()
         .find(|a| a.change.kind == ChangeKind::ConfigChanged)
         .map(|a| a.point);
     // A move before the latest configuration change belongs to old history.
-    let current_move = last_move.filter(|a| last_config.is_none_or(|c| a.point >= c));
-    match current_move.map(|a| a.change.kind) {
-        Some(ChangeKind::Regression) => return TrendStatus::Regressed,
-        _ if points.last().is_some_and(|p| p.failed > 0 || !p.pass_sla) => {
-            return TrendStatus::Failing;
-        }
-        Some(ChangeKind::Improvement) => return TrendStatus::Improved,
-        _ => {}
+    let current = |a: Option<&Annotation>| {
+        a.filter(|a| last_config.is_none_or(|c| a.point >= c))
+            .map(|a| a.change.kind)
+    };
+    let kinds = [
+        current(moves(Metric::Duration).or_else(|| moves(Metric::Throughput))),
+        current(moves(Metric::FailureRate)),
+    ];
+    let kinds: Vec<ChangeKind> = kinds.into_iter().flatten().collect();
+    if kinds.contains(&ChangeKind::Regression) {
+        return TrendStatus::Regressed;
+    }
+    if points.last().is_some_and(|p| p.failed > 0 || !p.pass_sla) {
+        return TrendStatus::Failing;
+    }
+    if kinds.contains(&ChangeKind::Improvement) {
+        return TrendStatus::Improved;
     }
     TrendStatus::Stable
 }

@@ -198,7 +198,7 @@
         var fmtPct = function (v) { return v === null ? '–' : v.toFixed(0) + ' %'; };
         draw(byId('chart-failures'), series, xs, [
           { opts: { label: 'failed', stroke: '#a4001c', width: 2, value: function (u, v) { return fmtPct(v); } }, values: pct, fmt: fmtPct }
-        ], 'failures', 'Failed share of iterations');
+        ], 'failure_rate', 'Failed share of iterations');
       }
       if (byId('chart-throughput') && series.tput) {
         var fmtRate = function (v) { return v === null ? '–' : Number(v.toPrecision(3)) + (series.rate ? ' ' + series.rate : '/s'); };

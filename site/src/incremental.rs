@@ -19,8 +19,9 @@ use serde_json::Value as Json;
 use crate::feed::Alert;
 use crate::{SiteDirs, SiteError, urls, writer};
 
-/// Bumped when the state's layout or meaning changes.
-const FORMAT: u32 = 2;
+/// Bumped when the state's layout or meaning changes (3: trend views
+/// include failure-rate change points and the alerts they raise).
+const FORMAT: u32 = 3;
 
 /// A project's state after a site build (JSON; the points beside it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
