@@ -10,10 +10,11 @@ use perfkit_analysis::regress::verdict::{
 /// A duration Regression whose new median is not above every baseline
 /// build's median becomes Inconclusive. The robust noise (Qn) discounts a
 /// rare slow run in the baseline; this asks the patchset to be slower than
-/// all of them.
+/// all of them. Only on one new build: builds on two or more nodes that
+/// agree are not one slow node.
 pub fn tail_guard(mut verdicts: Vec<Verdict>, input: &[SeriesInput]) -> Vec<Verdict> {
     for v in &mut verdicts {
-        if v.kind != VerdictKind::Regression {
+        if v.kind != VerdictKind::Regression || v.new_builds != 1 {
             continue;
         }
         let Some(SeriesData::Samples { baseline, .. }) =
@@ -139,6 +140,34 @@ pub fn noise_p_only(mut verdicts: Vec<Verdict>, t: &Thresholds) -> Vec<Verdict> 
                 }
             }
         };
+    }
+    verdicts
+}
+
+/// On one new build, Regressions become Inconclusive when the build as a
+/// whole ran slow: the median, over the job's duration series, of the shift
+/// in units of each series' noise_eff is at least `z`. A slow node slows
+/// most workloads of the build; a real regression moves one or a few, which
+/// barely moves the median. A change that slows everything is then asked
+/// for a recheck, which lands on another node.
+pub fn common_slowdown(mut verdicts: Vec<Verdict>, z: f64) -> Vec<Verdict> {
+    let zs: Vec<f64> = verdicts
+        .iter()
+        .filter(|v| v.test == Test::MannWhitney && v.new_builds == 1)
+        .filter_map(|v| {
+            let spread = v.baseline_spread?;
+            let scale = (1.0 + 1.0 / v.baseline_builds.max(1) as f64).sqrt();
+            let shift = v.shift?;
+            (spread > 0.0).then(|| shift / (spread * scale))
+        })
+        .collect();
+    if zs.len() < 6 || median(&zs).is_none_or(|m| m < z) {
+        return verdicts;
+    }
+    for v in &mut verdicts {
+        if v.kind == VerdictKind::Regression && v.test == Test::MannWhitney && v.new_builds == 1 {
+            v.kind = VerdictKind::Inconclusive;
+        }
     }
     verdicts
 }

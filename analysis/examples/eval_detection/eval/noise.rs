@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use perfkit_analysis::regress::rng::Rng;
-use perfkit_analysis::regress::stats::{median, qn_scale};
+use perfkit_analysis::regress::stats::median;
 use perfkit_archive::sink::{SampleSink, SinkError};
 use perfkit_ingest::json_inplace::quote_non_finite;
 use perfkit_ingest::rally::{ParseOptions, parse_slice};
@@ -41,6 +41,8 @@ pub struct Template {
     /// `total`, then the top-level atomic actions (first occurrence).
     pub actions: Vec<String>,
     pub builds: Vec<Vec<Iteration>>,
+    /// The node provider each real build ran on (0 when the set has one).
+    pub providers: Vec<usize>,
 }
 
 impl Template {
@@ -53,17 +55,88 @@ impl Template {
     pub fn iterations(&self) -> usize {
         self.builds.iter().map(Vec::len).sum()
     }
+
+    /// Real builds of one provider (all of them for `None`).
+    pub fn runs_of(&self, provider: Option<usize>) -> Vec<usize> {
+        (0..self.builds.len())
+            .filter(|&b| provider.is_none_or(|p| self.providers[b] == p))
+            .collect()
+    }
 }
 
-/// One real run per fixture set for the next synthetic build of a job:
-/// `run_of(picks, t)` is the real build template `t` is drawn from.
-pub fn pick_runs(rng: &mut Rng, templates: &[Template]) -> Vec<u64> {
-    let sets = templates.iter().map(|t| t.source + 1).max().unwrap_or(0);
-    (0..sets).map(|_| rng.next_u64()).collect()
+/// Providers the templates' runs came from (1 when no set has several).
+pub fn provider_count(templates: &[Template]) -> usize {
+    templates
+        .iter()
+        .flat_map(|t| t.providers.iter().map(|p| p + 1))
+        .max()
+        .unwrap_or(1)
 }
 
-pub fn run_of(picks: &[u64], t: &Template) -> usize {
-    (picks[t.source] % t.builds.len() as u64) as usize
+/// Which real runs of each fixture set a job's baseline builds and its
+/// patchset builds are drawn from, per provider: `PATCHSET_RUNS` random
+/// runs for the patchset (its first build and rechecks), the rest for the
+/// branch, so a patchset's source run never sits in its own baseline (a
+/// real patchset runs on a node and at a time the baseline did not). Not
+/// halves: a kind of run that is rare but recurs (a slow node) must be able
+/// to appear on both sides, as it does in CI; with halves, a set's one slow
+/// run would be either never in a baseline or never in a patchset.
+pub const PATCHSET_RUNS: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct RunSplit {
+    /// Per fixture set, per provider: (baseline runs, patchset runs).
+    sets: Vec<Vec<(Vec<usize>, Vec<usize>)>>,
+}
+
+impl RunSplit {
+    pub fn new(rng: &mut Rng, templates: &[Template]) -> RunSplit {
+        let sets = templates.iter().map(|t| t.source + 1).max().unwrap_or(0);
+        let providers = provider_count(templates);
+        let sets = (0..sets)
+            .map(|s| {
+                let first = templates
+                    .iter()
+                    .find(|t| t.source == s)
+                    .expect("every set has a template");
+                (0..providers)
+                    .map(|p| {
+                        let mut order = first.runs_of(Some(p));
+                        assert!(
+                            order.len() >= PATCHSET_RUNS + 5,
+                            "{}: fewer than {} runs of provider {p}",
+                            first.name,
+                            PATCHSET_RUNS + 5
+                        );
+                        for i in (1..order.len()).rev() {
+                            order.swap(i, rng.below(i as u64 + 1) as usize);
+                        }
+                        let patch = order.split_off(order.len() - PATCHSET_RUNS);
+                        (order, patch)
+                    })
+                    .collect()
+            })
+            .collect();
+        RunSplit { sets }
+    }
+
+    /// One real run per fixture set for the next baseline (or patchset)
+    /// build on `provider`: `run_of(picks, t)` is the real build template
+    /// `t` is drawn from.
+    pub fn pick(&self, rng: &mut Rng, patchset: bool, provider: usize) -> Vec<usize> {
+        self.sets
+            .iter()
+            .map(|providers| {
+                let (base, patch) = &providers[provider];
+                let from = if patchset { patch } else { base };
+                from[rng.below(from.len() as u64) as usize]
+            })
+            .collect()
+    }
+}
+
+pub fn run_of(picks: &[usize], t: &Template) -> usize {
+    picks[t.source]
 }
 
 /// Iteration values of one synthetic build, per action of its template
@@ -128,30 +201,67 @@ pub fn synth_any(t: &Template, rng: &mut Rng, n: usize, factor: f64, extra: f64)
     synth_build(t, rng, real, n, factor, extra)
 }
 
-/// The series' run-to-run noise as the verdict sees it: the Qn spread of
-/// per-build medians of `n`-iteration builds, relative to their median
-/// (Monte Carlo over 400 synthetic builds, fixed seed).
-pub fn relative_noise(t: &Template, index: usize, action: usize, n: usize) -> f64 {
-    let mut rng = Rng::from_parts(&[0x0015E, index as u64, action as u64, n as u64]);
-    let medians: Vec<f64> = (0..400)
-        .filter_map(|_| median(&synth_any(t, &mut rng, n, 1.0, 0.0).values[action]))
-        .collect();
-    let centre = median(&medians).unwrap_or(f64::NAN);
-    qn_scale(&medians).unwrap_or(0.0) / centre
+/// `synth_build` from a random real build of one provider (any for `None`).
+fn synth_on(t: &Template, rng: &mut Rng, provider: Option<usize>, n: usize) -> SynthBuild {
+    let runs = t.runs_of(provider);
+    let real = runs[rng.below(runs.len() as u64) as usize];
+    synth_build(t, rng, real, n, 1.0, 0.0)
 }
 
-/// Caches `relative_noise` per (template, action, iterations).
+/// Clean builds drawn per series to measure its σ.
+pub const SIGMA_BUILDS: usize = 10_000;
+
+/// The series' true build-to-build σ, from the generator and independent of
+/// the detector: the standard deviation of ln(median) of `n`-iteration
+/// builds over `SIGMA_BUILDS` clean synthetic builds (each from a random
+/// real run of `provider`, or of any provider for `None`, as any build of
+/// the branch could be). A shift of m σ is a factor e^(m σ). Pre-merge uses
+/// the σ of the provider the patchset's first build landed on, since the
+/// baseline is narrowed to that provider (`compare::baseline_window`).
+pub fn log_sigma(
+    t: &Template,
+    index: usize,
+    action: usize,
+    n: usize,
+    provider: Option<usize>,
+) -> f64 {
+    let tag = provider.map_or(0, |p| p as u64 + 1);
+    let mut rng = Rng::from_parts(&[0x5161A, index as u64, action as u64, n as u64, tag]);
+    let logs: Vec<f64> = (0..SIGMA_BUILDS)
+        .filter_map(|_| median(&synth_on(t, &mut rng, provider, n).values[action]))
+        .filter(|m| *m > 0.0)
+        .map(f64::ln)
+        .collect();
+    let k = logs.len().max(2) as f64;
+    let mean = logs.iter().sum::<f64>() / k;
+    (logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt()
+}
+
+/// Caches `log_sigma` per (template, action, iterations, provider).
 #[derive(Default)]
 pub struct NoiseTable {
-    cache: BTreeMap<(usize, usize, usize), f64>,
+    cache: BTreeMap<(usize, usize, usize, Option<usize>), f64>,
 }
 
 impl NoiseTable {
+    /// σ over builds of any provider (post-merge histories).
     pub fn get(&mut self, templates: &[Template], t: usize, action: usize, n: usize) -> f64 {
+        self.on(templates, t, action, n, None)
+    }
+
+    /// σ over builds of one provider (`None`: any).
+    pub fn on(
+        &mut self,
+        templates: &[Template],
+        t: usize,
+        action: usize,
+        n: usize,
+        provider: Option<usize>,
+    ) -> f64 {
         *self
             .cache
-            .entry((t, action, n))
-            .or_insert_with(|| relative_noise(&templates[t], t, action, n))
+            .entry((t, action, n, provider))
+            .or_insert_with(|| log_sigma(&templates[t], t, action, n, provider))
     }
 }
 
@@ -163,6 +273,8 @@ pub struct Source {
     pub only: &'static [&'static str],
     /// Workloads of a simulated job per real workload.
     pub copies: usize,
+    /// The node provider of each file (parallel to `files`).
+    pub providers: Vec<usize>,
 }
 
 /// The fixture sets used: the noise runs (20 builds, identical config),
@@ -176,26 +288,55 @@ pub fn default_sources(fixtures: &Path) -> Vec<Source> {
             .filter(|p| p.exists())
             .collect()
     };
+    let one_provider = |label, files: Vec<PathBuf>, only, copies| Source {
+        label,
+        providers: vec![0; files.len()],
+        files,
+        only,
+        copies,
+    };
     vec![
-        Source {
-            label: "noise",
-            files: numbered("noise", 1..=99),
-            only: &[],
-            copies: 2,
-        },
-        Source {
-            label: "history",
-            files: numbered("history", 1..=10),
-            only: &[],
-            copies: 1,
-        },
-        Source {
-            label: "history-30ms",
-            files: numbered("history", 11..=20),
-            only: &["http-check-request"],
-            copies: 1,
-        },
+        one_provider("noise", numbered("noise", 1..=99), &[], 2),
+        one_provider("history", numbered("history", 1..=10), &[], 1),
+        one_provider(
+            "history-30ms",
+            numbered("history", 11..=20),
+            &["http-check-request"],
+            1,
+        ),
     ]
+}
+
+/// The held-out set (`tests/fixtures/rally/heldout/`), never used to tune
+/// the rule: runs of two "providers" (`a-NN`, fast and quiet; `b-NN`,
+/// slower, noisier, some with a bursty neighbour), provider 0 and 1, so a
+/// build lands on either, as a CI tenant's jobs do; its five workloads twice
+/// each in a job (30 series).
+pub fn heldout_sources(fixtures: &Path) -> Vec<Source> {
+    let dir = fixtures.join("heldout");
+    let mut files: Vec<PathBuf> = ["a", "b"]
+        .iter()
+        .flat_map(|p| (1..=99).map(move |b| format!("{p}-{b:02}.report.json")))
+        .map(|name| dir.join(name))
+        .filter(|p| p.exists())
+        .collect();
+    files.sort();
+    let providers = files
+        .iter()
+        .map(|f| {
+            usize::from(
+                f.file_name()
+                    .is_some_and(|n| n.as_encoded_bytes()[0] == b'b'),
+            )
+        })
+        .collect();
+    vec![Source {
+        label: "heldout",
+        files,
+        providers,
+        only: &[],
+        copies: 2,
+    }]
 }
 
 /// Reads every source into templates, one per workload (subtask title).
@@ -207,7 +348,7 @@ pub fn load(sources: &[Source]) -> Result<Vec<Template>, String> {
         }
         let mut by_title: BTreeMap<String, Template> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
-        for file in &source.files {
+        for (file, &provider) in source.files.iter().zip(&source.providers) {
             for (title, actions, iterations) in read_report(file)? {
                 if !source.only.is_empty() && !source.only.contains(&title.as_str()) {
                     continue;
@@ -220,6 +361,7 @@ pub fn load(sources: &[Source]) -> Result<Vec<Template>, String> {
                         copies: source.copies,
                         actions: vec!["total".to_string()],
                         builds: Vec::new(),
+                        providers: Vec::new(),
                     }
                 });
                 for a in &actions {
@@ -240,6 +382,7 @@ pub fn load(sources: &[Source]) -> Result<Vec<Template>, String> {
                     .collect();
                 if !build.is_empty() {
                     t.builds.push(build);
+                    t.providers.push(provider);
                 }
             }
         }
@@ -250,6 +393,15 @@ pub fn load(sources: &[Source]) -> Result<Vec<Template>, String> {
                 it.durations.resize(width, f64::NAN);
             }
             out.push(t);
+        }
+        // Run r of a set is file r for every workload: builds are picked by
+        // index across the set's templates.
+        let of_set = || out.iter().filter(|t| t.source == set);
+        if of_set().any(|t| t.builds.len() != source.files.len()) {
+            return Err(format!(
+                "{}: every report must have every workload, with iterations",
+                source.label
+            ));
         }
     }
     Ok(out)

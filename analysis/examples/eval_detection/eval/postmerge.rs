@@ -5,11 +5,10 @@
 //! the change, k = 1..15, gives the delay (first k at which the change is
 //! reported) and catches change points that show up once and vanish.
 
-use perfkit_analysis::regress::changepoint::{
-    ChangeKind, ChangePoint, ChangePointConfig, change_points_with,
-};
+use perfkit_analysis::regress::changepoint::{ChangeKind, ChangePointConfig, change_points_with};
+use perfkit_analysis::regress::failures::{FailureChangeConfig, failure_change_points};
 use perfkit_analysis::regress::rng::Rng;
-use perfkit_analysis::regress::verdict::Direction;
+use perfkit_analysis::regress::verdict::{Counts, Direction};
 
 use super::noise::{NoiseTable, Template, synth_any};
 use super::{Bucket, iteration_count};
@@ -25,15 +24,19 @@ pub enum Change {
     None,
     /// Durations × factor from the change on.
     Step(f64),
-    /// Durations × (1 + m × the series' relative noise) from the change on.
+    /// Durations × e^(m σ) from the change on (σ: `noise::log_sigma`).
     StepInNoise(f64),
     /// One build × factor, the rest unchanged.
     Outlier(f64),
     /// Durations × (1 + rate · (i − change + 1)) from the change on.
     Creep(f64),
-    /// Failure fractions per build; iterations fail with this extra
-    /// probability from the change on (on the workload that already fails).
+    /// Failed/total iterations per build, judged by the count-based test
+    /// (`regress::failures`); iterations fail with this extra probability
+    /// from the change on (on a workload that never failed).
     FailureRise(f64),
+    /// Failed/total iterations per build of a workload that fails now and
+    /// then, nothing changed (20–60 builds): any change point is false.
+    FailuresClean,
     /// The workload's config hash changes at the change (passed as
     /// `config_changes`) and its durations × factor.
     Config(f64),
@@ -44,6 +47,16 @@ pub struct Scenario {
     pub name: String,
     pub change: Change,
     pub histories: usize,
+}
+
+/// One generated history, kept so another detector (Apache Otava) can be
+/// scored on exactly the same values (`super::otava`).
+#[derive(Debug, Clone)]
+pub struct History {
+    pub values: Vec<f64>,
+    /// Index of the first build after the change (0 for clean histories).
+    pub at: usize,
+    pub change: Change,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -63,6 +76,10 @@ pub struct Tally {
     /// Config changes reported as ConfigChanged at the right index.
     pub config_reported: usize,
     pub shift_in_noise: Vec<f64>,
+    /// The histories themselves (rows only, not buckets).
+    pub kept: Vec<History>,
+    /// Change points perfkit reports on each whole history (for F1).
+    pub final_points: Vec<Vec<(usize, ChangeKind)>>,
 }
 
 impl Tally {
@@ -81,6 +98,9 @@ pub fn run(
     buckets: &mut [Bucket<Tally>],
 ) -> Tally {
     let mut tally = Tally::default();
+    let never_failing: Vec<usize> = (0..templates.len())
+        .filter(|&t| templates[t].failure_rate() == 0.0)
+        .collect();
     let failing: Vec<usize> = (0..templates.len())
         .filter(|&t| templates[t].failure_rate() > 0.0)
         .collect();
@@ -88,50 +108,65 @@ pub fn run(
         let mut rng = Rng::from_parts(&[seed, 0xC4, row, trial as u64]);
         let n = iteration_count(&mut rng);
         let template = match scenario.change {
-            Change::FailureRise(_) => failing[trial % failing.len()],
+            Change::FailureRise(_) => never_failing[trial % never_failing.len()],
+            Change::FailuresClean => failing[trial % failing.len()],
             // Only where m × noise clears the 2 % floor (see premerge).
             Change::StepInNoise(m) => {
                 let eligible: Vec<usize> = (0..templates.len())
-                    .filter(|&t| m * noise.get(templates, t, 0, n) >= cfg.min_magnitude)
+                    .filter(|&t| {
+                        (m * noise.get(templates, t, 0, n)).exp() - 1.0 >= cfg.min_magnitude
+                    })
                     .collect();
                 eligible[trial % eligible.len()]
             }
             _ => trial % templates.len(),
         };
         let t = &templates[template];
-        let sigma_rel = noise.get(templates, template, 0, n);
+        // The series' true σ of ln(build median), from the generator.
+        let sigma_log = noise.get(templates, template, 0, n);
         let (before, len) = match scenario.change {
-            Change::None => (0, 20 + rng.below(41) as usize),
+            Change::None | Change::FailuresClean => (0, 20 + rng.below(41) as usize),
             _ => {
                 let before = 10 + rng.below(36) as usize;
                 (before, before + AFTER)
             }
         };
+        let mut counts = Vec::with_capacity(len);
         let values: Vec<f64> = (0..len)
             .map(|i| {
                 let after = i >= before;
                 let (factor, extra) = match scenario.change {
                     Change::Step(f) | Change::Config(f) if after => (f, 0.0),
-                    Change::StepInNoise(m) if after => (1.0 + m * sigma_rel, 0.0),
+                    Change::StepInNoise(m) if after => ((m * sigma_log).exp(), 0.0),
                     Change::Outlier(f) if i == before => (f, 0.0),
                     Change::Creep(r) if after => (1.0 + r * (i - before + 1) as f64, 0.0),
                     Change::FailureRise(p) if after => (1.0, p),
                     _ => (1.0, 0.0),
                 };
                 let b = synth_any(t, &mut rng, n, factor, extra);
+                counts.push(Counts {
+                    failed: b.failed,
+                    total: b.total,
+                });
                 match scenario.change {
-                    Change::FailureRise(_) => b.failure_fraction(),
+                    Change::FailureRise(_) | Change::FailuresClean => b.failure_fraction(),
                     _ => b.total_median(),
                 }
             })
             .collect();
         let (sigma, relative) = match scenario.change {
-            Change::Step(f) => (Some((f - 1.0) / sigma_rel), f - 1.0),
-            Change::StepInNoise(m) => (Some(m), m * sigma_rel),
+            Change::Step(f) => (Some(f.ln() / sigma_log), f - 1.0),
+            Change::StepInNoise(m) => (Some(m), (m * sigma_log).exp() - 1.0),
             _ => (None, 0.0),
         };
-        let outcome = judge(&values, before, scenario.change, cfg);
+        let (outcome, last) = judge(&values, &counts, before, scenario.change, cfg);
         outcome.record(&mut tally, sigma);
+        tally.final_points.push(last);
+        tally.kept.push(History {
+            values: values.clone(),
+            at: before,
+            change: scenario.change,
+        });
         for b in buckets
             .iter_mut()
             .filter(|b| sigma.is_some_and(|s| b.contains(s, relative, cfg.min_magnitude)))
@@ -142,7 +177,7 @@ pub fn run(
     tally
 }
 
-struct Outcome {
+pub struct Outcome {
     first_found: Option<(usize, i64)>,
     first_exact: Option<usize>,
     false_alarm: bool,
@@ -150,7 +185,7 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn record(&self, tally: &mut Tally, sigma: Option<f64>) {
+    pub fn record(&self, tally: &mut Tally, sigma: Option<f64>) {
         tally.histories += 1;
         if let Some((k, offset)) = self.first_found {
             tally.delays.push(k);
@@ -163,55 +198,84 @@ impl Outcome {
     }
 }
 
-/// Runs detection on the prefixes that production would have seen.
-fn judge(values: &[f64], at: usize, change: Change, cfg: &ChangePointConfig) -> Outcome {
+/// The history lengths production would have judged: every length of a
+/// clean history from 2 × `min_segment` on (the first that can hold a
+/// change point), else every length with builds after the change.
+pub fn prefixes(len: usize, at: usize, change: Change, min_segment: usize) -> Vec<usize> {
+    match change {
+        Change::None | Change::FailuresClean => (2 * min_segment..=len).collect(),
+        _ => (at + 1..=len).collect(),
+    }
+}
+
+/// Runs detection on the prefixes that production would have seen; also
+/// returns the change points of the whole history.
+fn judge(
+    values: &[f64],
+    counts: &[Counts],
+    at: usize,
+    change: Change,
+    cfg: &ChangePointConfig,
+) -> (Outcome, Vec<(usize, ChangeKind)>) {
+    let config: Vec<usize> = match change {
+        Change::Config(_) => vec![at],
+        _ => Vec::new(),
+    };
+    let found: Vec<(usize, Vec<(usize, ChangeKind)>)> =
+        prefixes(values.len(), at, change, cfg.min_segment)
+            .into_iter()
+            .map(|end| {
+                let cps = match change {
+                    Change::FailureRise(_) | Change::FailuresClean => failure_change_points(
+                        &counts[..end],
+                        &config,
+                        &FailureChangeConfig::default(),
+                    ),
+                    _ => change_points_with(&values[..end], &config, Direction::LowerIsBetter, cfg),
+                };
+                (end, cps.iter().map(|c| (c.index, c.kind)).collect())
+            })
+            .collect();
+    // Every prefix list ends with the whole history.
+    let last = found.last().map(|(_, cps)| cps.clone()).unwrap_or_default();
+    (score(&found, at, change), last)
+}
+
+/// Scores the change points found on each prefix (`(end, [(index, kind)])`)
+/// against the injected change: delays, offsets and false alarms.
+pub fn score(found: &[(usize, Vec<(usize, ChangeKind)>)], at: usize, change: Change) -> Outcome {
     let mut out = Outcome {
         first_found: None,
         first_exact: None,
         false_alarm: false,
         config_reported: true,
     };
-    let config: Vec<usize> = match change {
-        Change::Config(_) => vec![at],
-        _ => Vec::new(),
-    };
-    // Prefixes: every length for clean histories (from 2 × min_segment on,
-    // the first that can hold a change point), else the builds after the change.
-    let ends: Vec<usize> = match change {
-        Change::None => (2 * cfg.min_segment..=values.len()).collect(),
-        _ => (at + 1..=values.len()).collect(),
-    };
-    for end in ends {
-        let cps = change_points_with(&values[..end], &config, Direction::LowerIsBetter, cfg);
+    for (end, cps) in found {
         let k = end - at;
         match change {
-            Change::None => out.false_alarm |= !cps.is_empty(),
-            Change::Outlier(_) => out.false_alarm |= !cps.is_empty(),
+            Change::None | Change::Outlier(_) | Change::FailuresClean => {
+                out.false_alarm |= !cps.is_empty()
+            }
             Change::Config(_) => {
-                out.false_alarm |= cps.iter().any(|c| c.kind != ChangeKind::ConfigChanged);
+                out.false_alarm |= cps.iter().any(|c| c.1 != ChangeKind::ConfigChanged);
                 out.config_reported &= cps
                     .iter()
-                    .any(|c| c.kind == ChangeKind::ConfigChanged && c.index == at);
+                    .any(|c| c.1 == ChangeKind::ConfigChanged && c.0 == at);
             }
             Change::Step(_)
             | Change::StepInNoise(_)
             | Change::Creep(_)
             | Change::FailureRise(_) => {
-                let creep = matches!(change, Change::Creep(_));
-                let hit = |c: &ChangePoint| {
-                    c.kind == ChangeKind::Regression
-                        && c.index + TOLERANCE >= at
-                        && (creep || c.index <= at + TOLERANCE)
-                };
+                let hit = |c: &(usize, ChangeKind)| is_hit(c, at, open_ended(change));
                 if out.first_found.is_none()
                     && let Some(c) = cps.iter().find(|c| hit(c))
                 {
-                    out.first_found = Some((k, c.index as i64 - at as i64));
+                    out.first_found = Some((k, c.0 as i64 - at as i64));
                 }
                 if out.first_exact.is_none()
                     && cps
                         .iter()
-                        .any(|c| c.kind == ChangeKind::Regression && c.index.abs_diff(at) <= 1)
+                        .any(|c| c.1 == ChangeKind::Regression && c.0.abs_diff(at) <= 1)
                 {
                     out.first_exact = Some(k);
                 }
@@ -221,4 +285,19 @@ fn judge(values: &[f64], at: usize, change: Change, cfg: &ChangePointConfig) -> 
     }
     out.config_reported &= matches!(change, Change::Config(_));
     out
+}
+
+/// A Regression within `TOLERANCE` builds of the change (for an
+/// `open_ended` change, any time after its start too).
+pub fn is_hit(c: &(usize, ChangeKind), at: usize, open_ended: bool) -> bool {
+    c.1 == ChangeKind::Regression && c.0 + TOLERANCE >= at && (open_ended || c.0 <= at + TOLERANCE)
+}
+
+/// Changes whose start is not where the data first shows them: a creep
+/// grows from nothing, and a failure rate of 25 % leaves a build of 4
+/// iterations without a failure 32 % of the time, so a rise is often first
+/// seen builds after it began. A Regression anywhere after such a start is
+/// the change, found late; before it, it is a false alarm.
+pub fn open_ended(change: Change) -> bool {
+    matches!(change, Change::Creep(_) | Change::FailureRise(_))
 }

@@ -2,19 +2,29 @@
 //! window of the 30 most recent branch builds (fewer when the branch
 //! history, 20–60 builds, is shorter), judged together by
 //! `verdicts_for_build_with` so Benjamini–Hochberg acts as in production.
-//! A patchset whose first verdicts include an Inconclusive is rechecked
-//! once (a second build pooled with the first), as its reason advises.
+//! A patchset whose verdicts include an Inconclusive is rechecked (another
+//! build pooled with the earlier ones), at most `RECHECKS` times, as its
+//! reason advises. Each branch build and each patchset build lands on a
+//! random node provider; the baseline is narrowed to the patchset's
+//! provider as `compare::baseline_window` does. The patchset's builds come
+//! from real runs its baseline never contains (`RunSplit`).
 
 use perfkit_analysis::regress::rng::Rng;
 use perfkit_analysis::regress::verdict::{
-    Counts, Direction, SeriesData, SeriesInput, Verdict, VerdictKind, verdicts_for_build_with,
+    Counts, Direction, SeriesData, SeriesInput, Test, Thresholds, Verdict, VerdictKind,
+    verdicts_for_build_with,
 };
 
-use super::noise::{NoiseTable, SynthBuild, Template, pick_runs, run_of, synth_build};
+use super::noise::{
+    NoiseTable, RunSplit, SynthBuild, Template, provider_count, run_of, synth_build,
+};
 use super::{Bucket, Config, hypothesis, iteration_count};
 
 /// Baseline window: the 30 most recent branch builds.
 pub const WINDOW: usize = 30;
+
+/// Rechecks at most, while an Inconclusive remains.
+pub const RECHECKS: usize = 2;
 
 /// What the patchset (or its baseline) does differently.
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +35,8 @@ pub enum Change {
     SlowBaselineBuild,
     /// One workload's durations × factor.
     Slower(f64),
-    /// One workload's durations × (1 + m × its `total`'s relative noise).
+    /// One workload's durations × e^(m σ), σ its `total`'s true
+    /// build-to-build σ (`noise::log_sigma`).
     SlowerInNoise(f64),
     /// One workload's iterations fail with this extra probability; on a
     /// workload that already fails now and then, or on one that never does.
@@ -48,9 +59,15 @@ pub struct Tally {
     pub found: usize,
     pub inconclusive: usize,
     pub missed: usize,
-    /// … and after one recheck of patchsets that had an Inconclusive.
+    /// … after one recheck of patchsets that had an Inconclusive, and
+    /// after at most `RECHECKS` (each while an Inconclusive remains).
+    pub found_one_recheck: usize,
     pub found_final: usize,
     pub missed_final: usize,
+    /// Patchsets with ≥ 1 Regression on the first build, and those whose
+    /// Regressions are all on the changed series (for precision on a mix).
+    pub patchsets_flagged: usize,
+    pub patchsets_flagged_right: usize,
     /// Regression verdicts on series that did not change.
     pub false_regressions: usize,
     pub clean_series: usize,
@@ -58,8 +75,15 @@ pub struct Tally {
     pub patchsets_with_false_regression: usize,
     pub patchsets_with_false_regression_final: usize,
     pub patchsets_rechecked: usize,
-    /// Shift of each regressed series in units of its noise.
+    pub patchsets_rechecked_twice: usize,
+    /// Shift of each regressed series in units of its σ (ln factor / σ).
     pub shift_in_noise: Vec<f64>,
+    /// For the recheck trade-off curve, on the first build: per patchset,
+    /// the smallest q at which a clean series would be Inconclusive
+    /// (`recheck_q`); per regressed duration series, whether it was a
+    /// Regression and its own `recheck_q`.
+    pub clean_recheck_q: Vec<f64>,
+    pub regressed_recheck_q: Vec<(bool, f64)>,
 }
 
 impl Tally {
@@ -79,8 +103,11 @@ struct Slot {
 
 struct Job {
     slots: Vec<Slot>,
-    /// Baseline builds, then the patchset's builds; `[build][slot]`.
-    baseline: Vec<Vec<SynthBuild>>,
+    /// The branch history, oldest first: each build's provider and
+    /// `[slot]` builds.
+    history: Vec<(usize, Vec<SynthBuild>)>,
+    /// The real runs baseline and patchset builds are drawn from.
+    split: RunSplit,
 }
 
 /// What one patchset changes: which slot, its duration factor and extra
@@ -107,6 +134,8 @@ pub fn run(
     for trial in 0..scenario.patchsets {
         let mut rng = Rng::from_parts(&[cfg.seed, 0x9E, row, trial as u64]);
         let job = branch(&mut rng, templates, scenario.change);
+        let providers = provider_count(templates) as u64;
+        let first_provider = rng.below(providers) as usize;
         let effect = pick_effect(
             &mut rng,
             templates,
@@ -114,9 +143,12 @@ pub fn run(
             noise,
             scenario.change,
             cfg.thresholds.min_effect_rel,
+            first_provider,
         );
-        let judge = |new: &[Vec<SynthBuild>]| {
-            let input = series(templates, &job, new);
+        let judge = |new: &[(usize, Vec<SynthBuild>)]| {
+            let baseline = job.baseline(new, cfg.thresholds.min_baseline_builds);
+            let new: Vec<&Vec<SynthBuild>> = new.iter().map(|(_, b)| b).collect();
+            let input = series(templates, &job, &new, &baseline);
             let mut verdicts = verdicts_for_build_with(&input, &cfg.thresholds);
             if cfg.noise_p_only {
                 verdicts = hypothesis::noise_p_only(verdicts, &cfg.thresholds);
@@ -127,21 +159,53 @@ pub fn run(
             if cfg.own_spread {
                 verdicts = hypothesis::own_spread(verdicts, &input, &cfg.thresholds);
             }
+            if let Some(z) = cfg.common_slowdown {
+                verdicts = hypothesis::common_slowdown(verdicts, z);
+            }
             verdicts
         };
-        let mut new = vec![patchset_build(&mut rng, templates, &job, effect)];
+        let mut new = vec![patchset_build(
+            &mut rng,
+            templates,
+            &job,
+            effect,
+            first_provider,
+        )];
         let first = judge(&new);
-        let recheck = first.iter().any(|v| v.kind == VerdictKind::Inconclusive);
-        let last = if recheck {
-            new.push(patchset_build(&mut rng, templates, &job, effect));
-            judge(&new)
-        } else {
-            first.clone()
-        };
+        let mut rounds = vec![first.clone()];
+        while new.len() <= RECHECKS
+            && rounds
+                .last()
+                .is_some_and(|r| r.iter().any(|v| v.kind == VerdictKind::Inconclusive))
+        {
+            // A recheck lands on whichever provider has a node.
+            let provider = rng.below(providers) as usize;
+            new.push(patchset_build(&mut rng, templates, &job, effect, provider));
+            rounds.push(judge(&new));
+        }
+        let after_one = &rounds[rounds.len().min(2) - 1];
+        let last = rounds.last().expect("the first round").clone();
         tally.patchsets += 1;
-        tally.patchsets_rechecked += usize::from(recheck);
+        tally.patchsets_rechecked += usize::from(rounds.len() > 1);
+        tally.patchsets_rechecked_twice += usize::from(rounds.len() > 2);
+        let flagged: Vec<&Verdict> = first
+            .iter()
+            .filter(|v| v.kind == VerdictKind::Regression)
+            .collect();
+        if !flagged.is_empty() {
+            tally.patchsets_flagged += 1;
+            tally.patchsets_flagged_right +=
+                usize::from(flagged.iter().all(|v| is_target(v, effect)));
+        }
         let mut false_first = false;
-        for (v, v_last) in first.iter().zip(&last) {
+        tally.clean_recheck_q.push(
+            first
+                .iter()
+                .filter(|v| !is_target(v, effect))
+                .map(|v| recheck_q(v, &cfg.thresholds))
+                .fold(f64::INFINITY, f64::min),
+        );
+        for ((v, v_one), v_last) in first.iter().zip(after_one).zip(&last) {
             if !is_target(v, effect) {
                 tally.clean_series += 1;
                 tally.clean_inconclusive += usize::from(v.kind == VerdictKind::Inconclusive);
@@ -160,8 +224,14 @@ pub fn run(
             }
             let sigma = (!effect.failures).then(|| {
                 let slot = job.slots[slot_of(v)];
-                let n = noise.get(templates, slot.template, action_of(v), slot.iterations);
-                (effect.factor - 1.0) / n
+                let n = noise.on(
+                    templates,
+                    slot.template,
+                    action_of(v),
+                    slot.iterations,
+                    Some(first_provider),
+                );
+                effect.factor.ln() / n
             });
             if *explain > 0
                 && sigma.is_some_and(|s| s >= 3.0)
@@ -169,7 +239,7 @@ pub fn run(
             {
                 *explain -= 1;
                 eprintln!(
-                    "missed ({}, {:.1} × noise): {}: {}",
+                    "missed ({}, {:.1} σ): {}: {}",
                     scenario.name,
                     sigma.unwrap_or(0.0),
                     v.series,
@@ -183,6 +253,7 @@ pub fn run(
                     VerdictKind::Inconclusive => t.inconclusive += 1,
                     _ => t.missed += 1,
                 }
+                t.found_one_recheck += usize::from(v_one.kind == VerdictKind::Regression);
                 match v_last.kind {
                     VerdictKind::Regression => t.found_final += 1,
                     VerdictKind::Inconclusive => {}
@@ -190,6 +261,10 @@ pub fn run(
                 }
                 if let Some(s) = sigma {
                     t.shift_in_noise.push(s);
+                    t.regressed_recheck_q.push((
+                        v.kind == VerdictKind::Regression,
+                        recheck_q(v, &cfg.thresholds),
+                    ));
                 }
             };
             count(&mut tally);
@@ -209,7 +284,8 @@ pub fn run(
     tally
 }
 
-/// The job's workloads and its baseline window.
+/// The job's workloads and its branch history (20–60 builds, each on a
+/// random provider).
 fn branch(rng: &mut Rng, templates: &[Template], change: Change) -> Job {
     let slots: Vec<Slot> = (0..templates.len())
         .flat_map(|t| std::iter::repeat_n(t, templates[t].copies))
@@ -218,26 +294,55 @@ fn branch(rng: &mut Rng, templates: &[Template], change: Change) -> Job {
             iterations: iteration_count(rng),
         })
         .collect();
-    let history = 20 + rng.below(41) as usize;
-    let window = history.min(WINDOW);
+    let length = 20 + rng.below(41) as usize;
+    // The slow build is among the most recent ones, so it is in the window.
     let slow = match change {
-        Change::SlowBaselineBuild => Some(rng.below(window as u64) as usize),
+        Change::SlowBaselineBuild => Some(length - 1 - rng.below(WINDOW as u64 / 2) as usize),
         _ => None,
     };
-    let baseline = (0..window)
+    let providers = provider_count(templates) as u64;
+    let split = RunSplit::new(rng, templates);
+    let history = (0..length)
         .map(|b| {
             let factor = if slow == Some(b) { 2.0 } else { 1.0 };
-            let runs = pick_runs(rng, templates);
-            slots
+            let provider = rng.below(providers) as usize;
+            let runs = split.pick(rng, false, provider);
+            let builds = slots
                 .iter()
                 .map(|s| {
                     let t = &templates[s.template];
                     synth_build(t, rng, run_of(&runs, t), s.iterations, factor, 0.0)
                 })
-                .collect()
+                .collect();
+            (provider, builds)
         })
         .collect();
-    Job { slots, baseline }
+    Job {
+        slots,
+        history,
+        split,
+    }
+}
+
+impl Job {
+    /// The baseline of `new` as `compare::baseline_window` chooses it: the
+    /// last `WINDOW` branch builds, narrowed to the new builds' provider
+    /// when they all share one and the branch has at least `min_builds` of
+    /// it.
+    fn baseline(&self, new: &[(usize, Vec<SynthBuild>)], min_builds: usize) -> Vec<&[SynthBuild]> {
+        let provider = new[0].0;
+        let one_provider = new.iter().all(|(p, _)| *p == provider);
+        let same = self.history.iter().filter(|(p, _)| *p == provider).count();
+        let narrowed = one_provider && same >= min_builds;
+        let chosen: Vec<&[SynthBuild]> = self
+            .history
+            .iter()
+            .filter(|(p, _)| !narrowed || *p == provider)
+            .map(|(_, b)| b.as_slice())
+            .collect();
+        let skip = chosen.len().saturating_sub(WINDOW);
+        chosen[skip..].to_vec()
+    }
 }
 
 /// The slot that regresses, if any (any workload for a slowdown; one that
@@ -249,6 +354,7 @@ fn pick_effect(
     noise: &mut NoiseTable,
     change: Change,
     min_effect: f64,
+    provider: usize,
 ) -> Effect {
     let mut effect = Effect {
         target: None,
@@ -264,7 +370,8 @@ fn pick_effect(
         Change::SlowerInNoise(m) => (0..slots.len())
             .filter(|&i| {
                 let s = slots[i];
-                m * noise.get(templates, s.template, 0, s.iterations) >= min_effect
+                let sigma = noise.on(templates, s.template, 0, s.iterations, Some(provider));
+                (m * sigma).exp() - 1.0 >= min_effect
             })
             .collect(),
         Change::FailureRise {
@@ -280,7 +387,8 @@ fn pick_effect(
     match change {
         Change::Slower(f) => effect.factor = f,
         Change::SlowerInNoise(m) => {
-            effect.factor = 1.0 + m * noise.get(templates, slot.template, 0, slot.iterations);
+            let sigma = noise.on(templates, slot.template, 0, slot.iterations, Some(provider));
+            effect.factor = (m * sigma).exp();
         }
         Change::FailureRise { extra, .. } => {
             effect.extra_failure = extra;
@@ -296,9 +404,11 @@ fn patchset_build(
     templates: &[Template],
     job: &Job,
     effect: Effect,
-) -> Vec<SynthBuild> {
-    let runs = pick_runs(rng, templates);
-    job.slots
+    provider: usize,
+) -> (usize, Vec<SynthBuild>) {
+    let runs = job.split.pick(rng, true, provider);
+    let builds = job
+        .slots
         .iter()
         .enumerate()
         .map(|(i, s)| {
@@ -308,11 +418,17 @@ fn patchset_build(
             let t = &templates[s.template];
             synth_build(t, rng, run_of(&runs, t), s.iterations, factor, extra)
         })
-        .collect()
+        .collect();
+    (provider, builds)
 }
 
 /// Series keys: `w07/<template>/<action>` for durations, `w07/<template>/failure_rate`.
-fn series(templates: &[Template], job: &Job, new: &[Vec<SynthBuild>]) -> Vec<SeriesInput> {
+fn series(
+    templates: &[Template],
+    job: &Job,
+    new: &[&Vec<SynthBuild>],
+    baseline: &[&[SynthBuild]],
+) -> Vec<SeriesInput> {
     let mut out = Vec::new();
     for (i, slot) in job.slots.iter().enumerate() {
         let t = &templates[slot.template];
@@ -322,11 +438,7 @@ fn series(templates: &[Template], job: &Job, new: &[Vec<SynthBuild>]) -> Vec<Ser
                 direction: Direction::LowerIsBetter,
                 data: SeriesData::Samples {
                     new: new.iter().map(|b| b[i].values[a].clone()).collect(),
-                    baseline: job
-                        .baseline
-                        .iter()
-                        .map(|b| b[i].values[a].clone())
-                        .collect(),
+                    baseline: baseline.iter().map(|b| b[i].values[a].clone()).collect(),
                 },
             });
         }
@@ -341,7 +453,7 @@ fn series(templates: &[Template], job: &Job, new: &[Vec<SynthBuild>]) -> Vec<Ser
             direction: Direction::LowerIsBetter,
             data: SeriesData::Failures {
                 new: sum(&mut new.iter().map(|b| &b[i])),
-                baseline: sum(&mut job.baseline.iter().map(|b| &b[i])),
+                baseline: sum(&mut baseline.iter().map(|b| &b[i])),
             },
         });
     }
@@ -363,4 +475,32 @@ fn action_of(v: &Verdict) -> usize {
 
 fn is_target(v: &Verdict, effect: Effect) -> bool {
     effect.target == Some(slot_of(v)) && v.series.ends_with("/failure_rate") == effect.failures
+}
+
+/// The smallest `q_inconclusive` at which this first-build verdict would be
+/// Inconclusive (∞: at none), recomputed from its numbers as
+/// `regress::evidence::decide` decides: a worse shift past the band
+/// (max(k_inconclusive × noise_eff, min_effect_rel × median)) that is not a
+/// Regression, or a rise in failures that is not one; with too few
+/// samples, at any q.
+fn recheck_q(v: &Verdict, t: &Thresholds) -> f64 {
+    if v.kind == VerdictKind::Regression {
+        return f64::INFINITY;
+    }
+    let shift = v.shift.unwrap_or(0.0);
+    let q = v.q_value.unwrap_or(f64::INFINITY);
+    if v.test == Test::FisherExact {
+        return if shift > 0.0 { q } else { f64::INFINITY };
+    }
+    let (Some(spread), Some(base)) = (v.baseline_spread, v.baseline_median) else {
+        return f64::INFINITY;
+    };
+    let builds = 1.0 / v.new_builds.max(1) as f64 + 1.0 / v.baseline_builds.max(1) as f64;
+    let band = (t.k_inconclusive * spread * builds.sqrt()).max(t.min_effect_rel * base.abs());
+    if shift <= 0.0 || shift < band {
+        return f64::INFINITY;
+    }
+    let too_few = (v.n_new as usize) < t.min_new_samples && v.n_new as usize != v.new_builds
+        || v.baseline_builds < t.min_baseline_builds;
+    if too_few { 0.0 } else { q }
 }
