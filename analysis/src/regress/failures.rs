@@ -19,10 +19,11 @@
 //!
 //! 1. *Iterations* (`scan_p`): given the F failures among the N iterations,
 //!    every placement equally likely (independent failures at one rate).
-//!    Its p-value is **exact** (to 1e-12), not sampled: the failures up to τ form a
-//!    Markov chain (each build draws its own hypergeometrically from what
-//!    is left), so one pass over the builds carries their distribution and
-//!    collects the mass whose split reaches the observed `G`. It is the
+//!    Its p-value is **exact** (to 1e-12), not sampled: the failures up to
+//!    τ form a Markov chain (each build draws its own hypergeometrically
+//!    from what is left), so one pass over the builds carries their
+//!    distribution and collects the mass whose split reaches the observed
+//!    `G`. It is the
 //!    powerful one: 8 failures in the last 10 builds after 36 clean ones
 //!    are a change, whichever builds they fell in.
 //! 2. *Builds* (`shuffled_p`): whole builds shuffled (seeded, `rng`), the
