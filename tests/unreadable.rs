@@ -255,3 +255,37 @@ fn a_build_row_under_another_builds_path_is_skipped() {
     assert_eq!(code, 1, "{after}{err}");
     assert_eq!(after, before);
 }
+
+/// A writer killed mid-put leaves the local store's staging file
+/// (`<key>#<n>`), which no listing shows; `repair` deletes it once it is
+/// older than ten minutes and keeps a fresh one (a put may still own it).
+#[test]
+fn repair_deletes_staging_files_killed_writers_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = demo_archive(dir.path());
+    let (_, before, _) = compare(&archive);
+    let builds = archive.join("v2/builds");
+    let stale = builds.join("part.parquet#3");
+    let fresh = builds.join("part.parquet#4");
+    for path in [&stale, &fresh] {
+        std::fs::write(path, b"half a parquet file").unwrap();
+    }
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+
+    let (code, out, err) = run(perfkit().arg("repair").arg("--archive").arg(&archive));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("deleted 1 staging files (older than 60 min) that killed writers left"),
+        "{out}"
+    );
+    assert!(!stale.exists());
+    assert!(fresh.exists());
+    let (_, after, _) = compare(&archive);
+    assert_eq!(after, before);
+}

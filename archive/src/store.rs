@@ -12,6 +12,7 @@ pub mod counting;
 mod list;
 mod open;
 mod paths;
+mod staging;
 
 pub(crate) use commit::{Newest, new_token};
 pub use list::BuildRef;
@@ -74,6 +75,8 @@ pub struct Archive {
     create_only_seen: Arc<OnceLock<()>>,
     /// Requests made through this archive, once [`Archive::counting`].
     counts: Option<Arc<counting::RequestCounts>>,
+    /// The directory of a local-directory archive.
+    local_dir: Option<std::path::PathBuf>,
 }
 
 /// The object, one per project, that tells whether the store honours
@@ -146,6 +149,7 @@ impl Archive {
             display,
             create_only_seen: Arc::default(),
             counts: None,
+            local_dir: None,
         }
     }
 
@@ -175,6 +179,23 @@ impl Archive {
     pub(crate) fn with_trusted_create_only(self) -> Archive {
         let _ = self.create_only_seen.set(());
         self
+    }
+
+    pub(crate) fn with_local_dir(self, dir: std::path::PathBuf) -> Archive {
+        Archive {
+            local_dir: Some(dir),
+            ..self
+        }
+    }
+
+    /// Deletes the staging files (`<key>#<n>`) a writer killed mid-put left
+    /// in a local-directory archive, if last modified more than `grace`
+    /// ago; returns how many (always 0 for object stores, whose uploads are
+    /// atomic or expire by the bucket's own rules).
+    pub fn sweep_staging(&self, grace: std::time::Duration) -> usize {
+        self.local_dir
+            .as_deref()
+            .map_or(0, |dir| staging::sweep(dir, grace))
     }
 
     pub(crate) fn root(&self) -> &Path {

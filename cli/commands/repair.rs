@@ -9,8 +9,9 @@ use perfkit_ops::repair::RepairOptions;
 /// the index lacks. `repair` lists every build of the project, adds those
 /// rows, compacts the index and deletes what no reader can reach (index
 /// objects a newer compact covers, data objects of attempts never
-/// committed, older than a day). Safe to run at any time, e.g. daily from
-/// cron beside the collector.
+/// committed, older than a day; in a local-directory archive also the
+/// staging files of writes a killed process left, older than 10 minutes).
+/// Safe to run at any time, e.g. daily from cron beside the collector.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  perfkit repair --project openstack/nova\n  perfkit repair --archive s3://perf-archive/openstack"

@@ -39,6 +39,16 @@ pub async fn run(args: RepairOptions) -> anyhow::Result<Outcome> {
         total.deleted += report.deleted;
         skipped += report.skipped.len();
     }
+    // Even with --grace 0 a staging file of a put still in flight is kept:
+    // no local put takes ten minutes.
+    let staging_grace = args.grace.max(std::time::Duration::from_secs(600));
+    let staging = archive.sweep_staging(staging_grace);
+    if staging > 0 {
+        println!(
+            "deleted {staging} staging files (older than {} min) that killed writers left",
+            staging_grace.as_secs() / 60
+        );
+    }
     if skipped > 0 {
         eprintln!(
             "left {skipped} unreadable objects out of the index (named above); readers do not see them\nhint: `perfkit ingest --replace` of a build's result file archives it again as its next attempt"

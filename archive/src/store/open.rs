@@ -163,7 +163,11 @@ fn open_dir(dir: &FsPath, display: &str) -> Result<Archive, ArchiveError> {
     let store = LocalFileSystem::new_with_prefix(PathBuf::from(dir))
         .map_err(|e| url_error(&display, e.to_string()))?
         .with_fsync(true);
-    Ok(Archive::from_store(Arc::new(store), Path::default(), display).with_trusted_create_only())
+    Ok(
+        Archive::from_store(Arc::new(store), Path::default(), display)
+            .with_trusted_create_only()
+            .with_local_dir(dir.to_path_buf()),
+    )
 }
 
 /// The lowercase scheme if `raw` looks like `scheme://…`.
