@@ -208,7 +208,7 @@ fn first_post_carries_the_verdict() {
         "{message}"
     );
     // Each regression in one sentence with units, the numbers after.
-    let sentence = "\n- HttpRequests.check\\_request › total (perfkit-demo-history) — Slower: 46.8 ms against a usual 33.9 ms (builds vary by ±1.1 ms), +37 %, 12× the usual spread.\n";
+    let sentence = "\n- HttpRequests.check\\_request › total (perfkit-demo-history) — Slower: 46.8 ms against a usual 33.9 ms: +12.5 ms (+37 %), 12× how much builds usually vary (±1.1 ms).\n";
     assert!(message.contains("\n**Regressions**\n\n- "), "{message}");
     let numbers = "\nThe numbers behind them:\n\n| status | series | metric | baseline ±noise | new | change | q |\n";
     let at = |part: &str| {
@@ -318,7 +318,7 @@ fn a_recheck_that_changes_the_verdict_posts_an_update() {
         "{update}"
     );
     assert!(
-        update.contains(" over 2 builds against a usual 33.9 ms (builds vary by ±1.1 ms), "),
+        update.contains(" over 2 builds against a usual 33.9 ms: +8.8"),
         "{update}"
     );
     assert!(

@@ -116,7 +116,7 @@ fn the_demo_site_has_history_verdicts_and_alerts() {
     // Each regression leads with the sentence the review message has,
     // above its picture (drawn in the browser test below).
     assert!(
-        regressed.contains("<p class=\"lead\">Slower: 46.8 ms against a usual 33.9 ms (builds vary by ±1.1 ms), +37 %, 12× the usual spread.</p>"),
+        regressed.contains("<p class=\"lead\">Slower: 46.8 ms against a usual 33.9 ms: +12.5 ms (+37 %), 12× how much builds usually vary (±1.1 ms).</p>"),
         "{regressed}"
     );
     assert_eq!(

@@ -519,7 +519,8 @@ fn judge(
 
     let mut out = Vec::new();
     let mut inputs = Vec::new();
-    let mut pending: BTreeMap<String, (SeriesKey, SeriesLabel, Metric, PlotRows)> = BTreeMap::new();
+    let mut pending: BTreeMap<String, (SeriesKey, SeriesLabel, Metric, Option<PlotRows>)> =
+        BTreeMap::new();
     for (key, (label, rows)) in &new_rows {
         let config = &rows.last().expect("one row at least").0.config_hash;
         let history = base_rows
@@ -548,9 +549,12 @@ fn judge(
             });
             continue;
         }
-        let plot_rows = || PlotRows {
-            new: rows.iter().map(|(r, i)| (*i, r)).collect(),
-            baseline: same_config.iter().map(|(r, i)| (*i, r)).collect(),
+        // Only a site build draws the values: compare and review skip them.
+        let plot_rows = || {
+            keep_samples.then(|| PlotRows {
+                new: rows.iter().map(|(r, i)| (*i, r)).collect(),
+                baseline: same_config.iter().map(|(r, i)| (*i, r)).collect(),
+            })
         };
         let name = |metric: Metric| format!("{}/{}", key.id(), metric.name());
         inputs.push(SeriesInput {
@@ -598,7 +602,7 @@ fn judge(
             continue;
         };
         let status = Status::of(verdict.kind);
-        if keep_samples && crate::report::is_flagged(status) {
+        if let Some(rows) = rows.filter(|_| crate::report::is_flagged(status)) {
             plots.insert((key.id(), metric), rows.samples(key.id(), metric));
         }
         out.push(SeriesVerdict {

@@ -23,8 +23,8 @@ pub fn summary(c: &Comparison) -> String {
         format!("regression in {reg} of {judged} series")
     } else if inc > 0 {
         format!(
-            "no regression proven; {inc} of {judged} series inconclusive: a recheck would settle {}",
-            if inc == 1 { "it" } else { "them" }
+            "no regression proven; {inc} of {judged} series inconclusive: {}",
+            settle_all(c)
         )
     } else if c.baseline.is_empty() || new == judged {
         format!("no baseline yet: {judged} series have no branch history to compare with")
@@ -114,9 +114,11 @@ pub fn is_flagged(status: Status) -> bool {
 }
 
 /// The sentence a reviewer reads first about a flagged series, in the
-/// series' units: "Slower: 46.7 ms against a usual 33.8 ms (builds vary by
-/// ±1.1 ms), +37 %, 11× the usual spread." An inconclusive one says what
-/// would settle it. The formula text (`Verdict::reason`) is the detail
+/// series' units: "Slower: 46.7 ms against a usual 33.8 ms: +12.5 ms
+/// (+37 %), 11× how much builds usually vary (±1.1 ms)." (the shift is the
+/// Hodges–Lehmann estimate, so it need not be the difference of the
+/// medians shown). An inconclusive one says what would settle it, and
+/// plainly when rechecks alone cannot ([`settle`]). The formula text (`Verdict::reason`) is the detail
 /// behind it. `None` for series that are not flagged. This is the one
 /// wording `perfkit compare`, `perfkit review` and the change pages share.
 pub fn lead(s: &SeriesVerdict) -> Option<String> {
@@ -202,23 +204,31 @@ fn values_lead(s: &SeriesVerdict, v: &Verdict) -> String {
         String::new()
     };
     let mut text = format!(
-        "{word}: {}{over} against a usual {}",
+        "{word}: {}{over} against a usual {}: {}",
         measure(Some(new), unit),
-        measure(Some(base), unit)
+        measure(Some(base), unit),
+        signed_measure(shift, unit)
     );
-    let spread = v.baseline_spread.filter(|n| *n > 0.0 && n.is_finite());
+    if let Some(pct) = v.change_pct.filter(|p| p.is_finite()) {
+        let _ = write!(text, " ({})", rounded_percent(pct));
+    }
+    // How much builds vary, only when the baseline measured it: too few
+    // builds, or build medians closer than the noise floor, leave the
+    // floor's 0.5 % of the median, not a spread anyone saw.
+    let t = Thresholds::default();
+    let spread = v.baseline_spread.filter(|n| {
+        *n > 0.0
+            && n.is_finite()
+            && v.baseline_builds >= t.min_baseline_builds
+            && *n > t.noise_floor_rel * base.abs() * (1.0 + 1e-9)
+    });
     if let Some(noise) = spread {
         let _ = write!(
             text,
-            " (builds vary by ±{})",
+            ", {} how much builds usually vary (±{})",
+            times(shift.abs() / noise),
             measure_to(Some(noise), unit, 2)
         );
-    }
-    if let Some(pct) = v.change_pct.filter(|p| p.is_finite()) {
-        let _ = write!(text, ", {}", rounded_percent(pct));
-    }
-    if let Some(noise) = spread {
-        let _ = write!(text, ", {} the usual spread", times(shift.abs() / noise));
     }
     if s.status == Status::Inconclusive {
         text.push_str("; ");
@@ -228,36 +238,161 @@ fn values_lead(s: &SeriesVerdict, v: &Verdict) -> String {
     text
 }
 
-/// What would settle an inconclusive values verdict.
+/// `+12.5 ms`, `-14.6k IO/s`.
+fn signed_measure(x: f64, unit: &str) -> String {
+    let sign = if x < 0.0 { "-" } else { "+" };
+    format!("{sign}{}", measure(Some(x.abs()), unit))
+}
+
+/// What would settle an inconclusive verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// This many more builds of the patchset (rechecks), 1 to 3, would
+    /// take the shift past the floor (or add the samples it lacks).
+    Rechecks(usize),
+    /// More branch builds would: the baseline has too few builds to tell
+    /// how much builds vary, or a fuller one would lower the floor enough.
+    BranchBuilds,
+    /// Neither: the shift is within what more builds could tell from noise.
+    Neither,
+}
+
+/// What would settle `s`; `None` unless it is inconclusive. From the
+/// verdict's numbers: the floor a regression must clear is max(k ×
+/// √(noise² × (1/n + 1/m) + se²), `min_effect_rel` × median) with n new
+/// builds, m baseline builds and se the new median's standard error
+/// (shrinking as 1/√n), so it is worked out again for a few more rechecks
+/// and for a full baseline window.
+pub fn settle(s: &SeriesVerdict) -> Option<Settle> {
+    if s.status != Status::Inconclusive {
+        return None;
+    }
+    let Some(v) = s.verdict.as_ref() else {
+        return Some(Settle::BranchBuilds);
+    };
+    let t = Thresholds::default();
+    if v.baseline_median.is_none() {
+        return Some(Settle::BranchBuilds);
+    }
+    if v.test == Test::FisherExact || v.new_median.is_none() {
+        return Some(Settle::Rechecks(1));
+    }
+    let (n, m) = (v.new_builds.max(1), v.baseline_builds);
+    if m < t.min_baseline_builds {
+        return Some(Settle::BranchBuilds);
+    }
+    let once_per_build = v.n_new as usize == v.new_builds;
+    if !once_per_build && (v.n_new as usize) < t.min_new_samples {
+        return Some(Settle::Rechecks(1));
+    }
+    let (Some(noise), Some(floor), Some(shift), Some(base)) =
+        (v.baseline_spread, v.floor, v.shift, v.baseline_median)
+    else {
+        return Some(Settle::Rechecks(1));
+    };
+    let shift = shift.abs();
+    if shift >= floor {
+        // Past the floor, short of q: more samples lower p.
+        return Some(Settle::Rechecks(1));
+    }
+    let k = t.k_regression;
+    let rel = t.min_effect_rel * base.abs();
+    let noise2 = |n: usize, m: usize| noise * noise * (1.0 / n as f64 + 1.0 / m as f64);
+    let se2 = ((floor / k).powi(2) - noise2(n, m)).max(0.0);
+    let floor_with =
+        |n2: usize, m2: usize| (k * (noise2(n2, m2) + se2 * n as f64 / n2 as f64).sqrt()).max(rel);
+    if let Some(extra) = (1..=3).find(|e| floor_with(n + e, m) <= shift) {
+        return Some(Settle::Rechecks(extra));
+    }
+    let window = crate::compare::BASELINE_WINDOW;
+    if m < window && floor_with(n + 1, window) <= shift {
+        return Some(Settle::BranchBuilds);
+    }
+    Some(Settle::Neither)
+}
+
+/// What would settle the inconclusive series of `c`, for a heading or
+/// summary: "a recheck would settle them", "rechecks alone cannot tell it
+/// from noise", …
+pub fn settle_all(c: &Comparison) -> String {
+    let kinds: Vec<Settle> = c.series.iter().filter_map(settle).collect();
+    let it = |n: usize| if n == 1 { "it" } else { "them" };
+    let most = kinds
+        .iter()
+        .filter_map(|k| match k {
+            Settle::Rechecks(e) => Some(*e),
+            _ => None,
+        })
+        .max();
+    let by_rechecks = kinds
+        .iter()
+        .filter(|k| matches!(k, Settle::Rechecks(_)))
+        .count();
+    let rest = kinds.len() - by_rechecks;
+    match most {
+        Some(e) if rest == 0 => format!("{} would settle {}", rechecks(e), it(by_rechecks)),
+        Some(e) => format!(
+            "{} would settle {by_rechecks} of them; rechecks alone cannot settle the other {rest}",
+            rechecks(e)
+        ),
+        None if kinds.iter().all(|k| *k == Settle::BranchBuilds) => {
+            format!("more branch builds would settle {}", it(rest))
+        }
+        None => format!("rechecks alone cannot tell {} from noise", it(rest)),
+    }
+}
+
+/// "a recheck", "two rechecks", "three rechecks".
+fn rechecks(n: usize) -> &'static str {
+    match n {
+        1 => "a recheck",
+        2 => "two rechecks",
+        _ => "three rechecks",
+    }
+}
+
+/// What would settle an inconclusive values verdict, said plainly.
 fn values_settle(s: &SeriesVerdict, v: &Verdict) -> String {
     let t = Thresholds::default();
-    // Series with too few samples stay out of the q family.
-    if v.q_value.is_none() {
-        if v.baseline_builds < t.min_baseline_builds {
-            return format!(
-                "only {} to tell how much builds vary — more branch builds would settle it",
-                plural(v.baseline_builds, "branch build", "branch builds")
-            );
+    let once_per_build = v.n_new as usize == v.new_builds;
+    match settle(s) {
+        Some(Settle::BranchBuilds) if v.baseline_builds < t.min_baseline_builds => format!(
+            "only {} to tell how much builds vary — more branch builds would settle it",
+            plural(v.baseline_builds, "branch build", "branch builds")
+        ),
+        Some(Settle::BranchBuilds) => {
+            "rechecks alone cannot tell this from noise — more branch builds would settle it"
+                .to_string()
         }
-        let once_per_build = v.n_new as usize == v.new_builds;
-        if !once_per_build && (v.n_new as usize) < t.min_new_samples {
-            return format!(
+        Some(Settle::Neither) => "rechecks alone cannot tell a shift this small from noise".into(),
+        Some(Settle::Rechecks(1)) if !once_per_build && (v.n_new as usize) < t.min_new_samples => {
+            format!(
                 "only {} — a recheck would settle it",
                 plural(
                     v.n_new as usize,
                     &format!("new {}", noun_one(&s.label)),
                     &format!("new {}", noun(&s.label))
                 )
-            );
+            )
         }
-    }
-    if v.new_builds <= 1 {
-        "one build cannot tell this from a slow node — a recheck would settle it".to_string()
-    } else {
-        format!(
-            "{} builds cannot yet tell this from a slow node — another recheck would settle it",
-            v.new_builds
-        )
+        Some(Settle::Rechecks(e)) => {
+            let how = match (e, v.new_builds <= 1) {
+                (1, true) => "a recheck".to_string(),
+                (1, false) => "another recheck".to_string(),
+                (e, true) => rechecks(e).to_string(),
+                (2, false) => "two more rechecks".to_string(),
+                (_, false) => "three more rechecks".to_string(),
+            };
+            if v.new_builds <= 1 {
+                format!("one build cannot tell this from a slow node — {how} would settle it")
+            } else {
+                format!(
+                    "{} builds cannot yet tell this from a slow node — {how} would settle it",
+                    v.new_builds
+                )
+            }
+        }
+        None => String::new(),
     }
 }
 
@@ -610,7 +745,7 @@ mod tests {
         );
         assert_eq!(
             lead_of(&s),
-            "Slower: 46.7 ms against a usual 33.8 ms (builds vary by ±1.1 ms), +37 %, 11× the usual spread."
+            "Slower: 46.7 ms against a usual 33.8 ms: +12.5 ms (+37 %), 11× how much builds usually vary (±1.1 ms)."
         );
     }
 
@@ -623,7 +758,7 @@ mod tests {
         );
         assert_eq!(
             lead_of(&s),
-            "Slower: 512 µs against a usual 416 µs (builds vary by ±9 µs), +23 %, 11× the usual spread."
+            "Slower: 512 µs against a usual 416 µs: +96 µs (+23 %), 11× how much builds usually vary (±9 µs)."
         );
         let s = values(
             Status::Regression,
@@ -632,7 +767,7 @@ mod tests {
         );
         assert_eq!(
             lead_of(&s),
-            "Slower: 1.52 s against a usual 1.25 s (builds vary by ±40 ms), +22 %, 6.8× the usual spread."
+            "Slower: 1.52 s against a usual 1.25 s: +270 ms (+22 %), 6.8× how much builds usually vary (±40 ms)."
         );
     }
 
@@ -645,7 +780,7 @@ mod tests {
         );
         assert_eq!(
             lead_of(&s),
-            "Faster: 30.1 ms against a usual 33.8 ms (builds vary by ±1.1 ms), -11 %, 3.4× the usual spread."
+            "Faster: 30.1 ms against a usual 33.8 ms: -3.7 ms (-11 %), 3.4× how much builds usually vary (±1.1 ms)."
         );
     }
 
@@ -658,7 +793,7 @@ mod tests {
         );
         assert_eq!(
             lead_of(&s),
-            "Lower: 61.2k IO/s against a usual 75.8k IO/s (builds vary by ±1.2k IO/s), -19 %, 12× the usual spread."
+            "Lower: 61.2k IO/s against a usual 75.8k IO/s: -14.6k IO/s (-19 %), 12× how much builds usually vary (±1.2k IO/s)."
         );
         let s = values(
             Status::Improvement,
@@ -667,7 +802,7 @@ mod tests {
         );
         assert_eq!(
             lead_of(&s),
-            "Higher: 700 MB/s against a usual 612 MB/s (builds vary by ±8 MB/s), +14 %, 11× the usual spread."
+            "Higher: 700 MB/s against a usual 612 MB/s: +88 MB/s (+14 %), 11× how much builds usually vary (±8 MB/s)."
         );
         let mut s = values(
             Status::Regression,
@@ -678,8 +813,24 @@ mod tests {
         s.verdict.as_mut().unwrap().direction = Direction::HigherIsBetter;
         assert_eq!(
             lead_of(&s),
-            "Lower: 11 requests/s against a usual 13.7 requests/s (builds vary by ±0.2 requests/s), -20 %, 14× the usual spread."
+            "Lower: 11 requests/s against a usual 13.7 requests/s: -2.7 requests/s (-20 %), 14× how much builds usually vary (±0.2 requests/s)."
         );
+    }
+
+    /// An inconclusive values verdict of `n` new and `m` baseline builds
+    /// at 33.8 ms ± 1.1 ms, `shift` ms slower, with the floor the detector
+    /// sets (no own standard error).
+    fn inconclusive(shift_ms: f64, n: usize, m: usize) -> SeriesVerdict {
+        let (base, spread, shift) = (0.0338, 0.0011, shift_ms / 1000.0);
+        let mut s = values(
+            Status::Inconclusive,
+            label("s", false, "iterations/s"),
+            [base, spread, base + shift, shift, 100.0 * shift / base],
+        );
+        let v = s.verdict.as_mut().unwrap();
+        v.floor = Some(3.0 * spread * (1.0 / n as f64 + 1.0 / m as f64).sqrt());
+        (v.new_builds, v.baseline_builds) = (n, m);
+        s
     }
 
     #[test]
@@ -689,31 +840,150 @@ mod tests {
             label("s", false, "iterations/s"),
             [0.0338, 0.0032, 0.0412, 0.0071, 21.0],
         );
+        // 7.1 ms is under 3 × 3.2 ms × √(1/1 + 1/10) = 10 ms; two more
+        // builds take the floor to 6.3 ms.
+        s.verdict.as_mut().unwrap().floor = Some(3.0 * 0.0032 * 1.1f64.sqrt());
+        assert_eq!(settle(&s), Some(Settle::Rechecks(2)));
         assert_eq!(
             lead_of(&s),
-            "Possibly slower: 41.2 ms against a usual 33.8 ms (builds vary by ±3.2 ms), +21 %, 2.2× the usual spread; one build cannot tell this from a slow node — a recheck would settle it."
+            "Possibly slower: 41.2 ms against a usual 33.8 ms: +7.1 ms (+21 %), 2.2× how much builds usually vary (±3.2 ms); one build cannot tell this from a slow node — two rechecks would settle it."
         );
-        s.verdict.as_mut().unwrap().new_builds = 2;
+        let v = s.verdict.as_mut().unwrap();
+        v.new_builds = 2;
+        v.floor = Some(3.0 * 0.0032 * 0.6f64.sqrt());
+        assert_eq!(settle(&s), Some(Settle::Rechecks(1)));
         assert_eq!(
             lead_of(&s),
-            "Possibly slower: 41.2 ms over 2 builds against a usual 33.8 ms (builds vary by ±3.2 ms), +21 %, 2.2× the usual spread; 2 builds cannot yet tell this from a slow node — another recheck would settle it."
+            "Possibly slower: 41.2 ms over 2 builds against a usual 33.8 ms: +7.1 ms (+21 %), 2.2× how much builds usually vary (±3.2 ms); 2 builds cannot yet tell this from a slow node — another recheck would settle it."
         );
-        // Too few samples: not in the q family.
+        // Too few samples: not in the q family. With 3 branch builds there
+        // is no spread to speak of.
         let v = s.verdict.as_mut().unwrap();
         (v.new_builds, v.q_value, v.baseline_builds) = (1, None, 3);
-        assert!(
-            lead_of(&s).ends_with(
-                "; only 3 branch builds to tell how much builds vary — more branch builds would settle it."
-            ),
-            "{}",
-            lead_of(&s)
+        assert_eq!(settle(&s), Some(Settle::BranchBuilds));
+        assert_eq!(
+            lead_of(&s),
+            "Possibly slower: 41.2 ms against a usual 33.8 ms: +7.1 ms (+21 %); only 3 branch builds to tell how much builds vary — more branch builds would settle it."
         );
         let v = s.verdict.as_mut().unwrap();
         (v.baseline_builds, v.n_new) = (10, 2);
+        assert_eq!(settle(&s), Some(Settle::Rechecks(1)));
         assert!(
             lead_of(&s).ends_with("; only 2 new iterations — a recheck would settle it."),
             "{}",
             lead_of(&s)
+        );
+    }
+
+    #[test]
+    fn a_recheck_is_promised_only_when_it_would_settle_it() {
+        // One build, 20 baseline builds: floor 3.4 ms now, 2.4 ms with a
+        // recheck, 2.0 ms with two.
+        let s = inconclusive(3.2, 1, 20);
+        assert_eq!(settle(&s), Some(Settle::Rechecks(1)));
+        assert!(lead_of(&s).ends_with(" — a recheck would settle it."));
+        let s = inconclusive(2.3, 1, 20);
+        assert_eq!(settle(&s), Some(Settle::Rechecks(2)));
+        assert!(lead_of(&s).ends_with(" — two rechecks would settle it."));
+        // Past the floor, short of q: more samples.
+        let mut s = inconclusive(4.0, 2, 20);
+        s.verdict.as_mut().unwrap().q_value = Some(0.02);
+        assert_eq!(settle(&s), Some(Settle::Rechecks(1)));
+        assert!(lead_of(&s).ends_with(" — another recheck would settle it."));
+        // 1 ms: no number of rechecks takes the floor (≥ 3 × 1.1 ms / √20)
+        // under it.
+        let s = inconclusive(1.0, 1, 20);
+        assert_eq!(settle(&s), Some(Settle::Neither));
+        assert_eq!(
+            lead_of(&s),
+            "Possibly slower: 34.8 ms against a usual 33.8 ms: +1 ms (+3.0 %), 0.9× how much builds usually vary (±1.1 ms); rechecks alone cannot tell a shift this small from noise."
+        );
+        // 5 baseline builds: a full window of 30 would settle 1.8 ms, three
+        // more rechecks would not.
+        let s = inconclusive(1.8, 4, 5);
+        assert_eq!(settle(&s), Some(Settle::BranchBuilds));
+        assert!(
+            lead_of(&s).ends_with(
+                "; rechecks alone cannot tell this from noise — more branch builds would settle it."
+            ),
+            "{}",
+            lead_of(&s)
+        );
+        // Not inconclusive: nothing to settle.
+        let mut s = inconclusive(3.2, 1, 20);
+        s.status = Status::Regression;
+        assert_eq!(settle(&s), None);
+    }
+
+    #[test]
+    fn headings_say_what_would_settle_the_inconclusive_series() {
+        let of = |series: Vec<SeriesVerdict>| Comparison {
+            project: "p".into(),
+            change: 1,
+            patchset: 1,
+            builds: Vec::new(),
+            baseline: Vec::new(),
+            same_provider: false,
+            series,
+            upgrade: None,
+        };
+        let recheck = || inconclusive(3.2, 1, 20);
+        let two = || inconclusive(2.3, 1, 20);
+        let neither = || inconclusive(1.0, 1, 20);
+        let branch = || inconclusive(1.8, 4, 5);
+        assert_eq!(
+            settle_all(&of(vec![recheck()])),
+            "a recheck would settle it"
+        );
+        assert_eq!(
+            settle_all(&of(vec![recheck(), recheck()])),
+            "a recheck would settle them"
+        );
+        assert_eq!(
+            settle_all(&of(vec![recheck(), two()])),
+            "two rechecks would settle them"
+        );
+        assert_eq!(
+            settle_all(&of(vec![recheck(), neither(), branch()])),
+            "a recheck would settle 1 of them; rechecks alone cannot settle the other 2"
+        );
+        assert_eq!(
+            settle_all(&of(vec![branch()])),
+            "more branch builds would settle it"
+        );
+        assert_eq!(
+            settle_all(&of(vec![neither(), branch()])),
+            "rechecks alone cannot tell them from noise"
+        );
+        assert_eq!(
+            summary(&of(vec![neither()])),
+            "no regression proven; 1 of 1 series inconclusive: rechecks alone cannot tell it from noise"
+        );
+    }
+
+    #[test]
+    fn the_spread_is_left_out_when_the_baseline_did_not_measure_it() {
+        // Build medians closer than 0.5 % of the median: the noise is the
+        // floor, not a spread anyone saw.
+        let s = values(
+            Status::Regression,
+            label("s", false, "iterations/s"),
+            [0.0338, 0.005 * 0.0338, 0.0467, 0.01249, 36.9],
+        );
+        assert_eq!(
+            lead_of(&s),
+            "Slower: 46.7 ms against a usual 33.8 ms: +12.5 ms (+37 %)."
+        );
+        // Fewer than 5 baseline builds.
+        let mut s = values(
+            Status::Regression,
+            label("s", false, "iterations/s"),
+            [0.0338, 0.001093, 0.0467, 0.01249, 36.9],
+        );
+        s.verdict.as_mut().unwrap().baseline_builds = 4;
+        assert_eq!(
+            lead_of(&s),
+            "Slower: 46.7 ms against a usual 33.8 ms: +12.5 ms (+37 %)."
         );
     }
 

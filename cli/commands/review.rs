@@ -32,10 +32,11 @@ impl From<Notify> for OpsNotify {
 /// posted, already there or nothing to say, 2 on error
 ///
 /// The verdict is `perfkit compare`'s. One message per result: a summary
-/// line; each regression, inconclusive series (saying a recheck would settle
-/// it) and improvement in one sentence with units ("Slower: 46.7 ms against
-/// a usual 33.8 ms (builds vary by ±1.1 ms), +37 %, 11× the usual
-/// spread."); the numbers behind them; a link to the change page with
+/// line; each regression, inconclusive series (saying what would settle
+/// it: a recheck, more branch builds, or plainly that rechecks alone cannot)
+/// and improvement in one sentence with units ("Slower: 46.7 ms against a
+/// usual 33.8 ms: +12.5 ms (+37 %), 11× how much builds usually vary
+/// (±1.1 ms)."); the numbers behind them; a link to the change page with
 /// `--site-url`; and a last line `perfkit-result: ps=… digest=…` that marks
 /// the result. Before posting,
 /// the change's messages are read: the same result already there is not

@@ -1,5 +1,6 @@
 //! The review message: a one-line summary; each regression, inconclusive
-//! series (saying a recheck would settle it) and improvement in one
+//! series (saying what would settle it: a recheck, or plainly that rechecks
+//! alone cannot) and improvement in one
 //! sentence with units (`perfkit_analysis::report::lead`, the sentence the
 //! change page leads with too); the numbers behind them (a table and the
 //! verdicts' formula text); a link to the change page; and a last line
@@ -16,7 +17,8 @@ use std::fmt::Write;
 use perfkit_analysis::Metric;
 use perfkit_analysis::compare::{Comparison, SeriesVerdict, Status};
 use perfkit_analysis::report::{
-    autolink, cells, lead, markdown_escape, metric_name, provenance, summary, upgrade_line,
+    autolink, cells, lead, markdown_escape, metric_name, provenance, settle_all, summary,
+    upgrade_line,
 };
 use perfkit_schema::identity::sha256_hex;
 
@@ -304,6 +306,8 @@ struct Parts {
     /// One sentence per series ([`lead`]), by status.
     regressions: Vec<String>,
     inconclusive: Vec<String>,
+    /// What would settle the inconclusive ones ([`settle_all`]).
+    settle: String,
     improvements: Vec<String>,
     /// The numbers behind them: a table row and the verdict's formula text
     /// per flagged series.
@@ -406,6 +410,7 @@ pub fn body(c: &Comparison, link: Option<&str>, previous: Option<&Marker>, limit
         inconclusive: of(Status::Inconclusive)
             .filter_map(|s| lead_line(s, &names))
             .collect(),
+        settle: settle_all(c),
         improvements: of(Status::Improvement)
             .filter_map(|s| lead_line(s, &names))
             .collect(),
@@ -505,14 +510,7 @@ fn render(p: &Parts, n: Shown) -> String {
         out.push('\n');
     }
     out.push_str(&p.head);
-    let settle = format!(
-        "**Inconclusive**: a recheck would settle {}.",
-        if p.inconclusive.len() == 1 {
-            "it"
-        } else {
-            "them"
-        }
-    );
+    let settle = format!("**Inconclusive**: {}.", p.settle);
     let sections = [
         (
             "**Regressions**",
@@ -674,9 +672,9 @@ mod tests {
         (v.new_median, v.shift, v.change_pct) = (Some(0.7), Some(-0.3), Some(-30.0));
         let c = comparison(vec![series(1, Status::Regression), inconclusive, improved]);
         let text = body(&c, Some("https://perf.example.org/x"), None, MESSAGE_LIMIT);
-        let regression = "\n**Regressions**\n\n- NovaServers.boot\\_and\\_delete\\_server\\_1 › nova.boot\\_server (perf-job) — Slower: 1.4 s against a usual 1 s (builds vary by ±50 ms), +40 %, 8.0× the usual spread.\n";
-        let recheck = "\n**Inconclusive**: a recheck would settle it.\n\n- NovaServers.boot\\_and\\_delete\\_server\\_2 › nova.boot\\_server (perf-job) — Possibly slower: 1.12 s against a usual 1 s (builds vary by ±50 ms), +12 %, 2.4× the usual spread; one build cannot tell this from a slow node — a recheck would settle it.\n";
-        let improvement = "\n**Improvements**\n\n- NovaServers.boot\\_and\\_delete\\_server\\_3 › nova.boot\\_server (perf-job) — Faster: 700 ms against a usual 1 s (builds vary by ±50 ms), -30 %, 6.0× the usual spread.\n";
+        let regression = "\n**Regressions**\n\n- NovaServers.boot\\_and\\_delete\\_server\\_1 › nova.boot\\_server (perf-job) — Slower: 1.4 s against a usual 1 s: +400 ms (+40 %), 8.0× how much builds usually vary (±50 ms).\n";
+        let recheck = "\n**Inconclusive**: a recheck would settle it.\n\n- NovaServers.boot\\_and\\_delete\\_server\\_2 › nova.boot\\_server (perf-job) — Possibly slower: 1.12 s against a usual 1 s: +120 ms (+12 %), 2.4× how much builds usually vary (±50 ms); one build cannot tell this from a slow node — a recheck would settle it.\n";
+        let improvement = "\n**Improvements**\n\n- NovaServers.boot\\_and\\_delete\\_server\\_3 › nova.boot\\_server (perf-job) — Faster: 700 ms against a usual 1 s: -300 ms (-30 %), 6.0× how much builds usually vary (±50 ms).\n";
         let numbers = "\nThe numbers behind them:\n\n| status | series | metric | baseline ±noise | new | change | q |\n";
         let at = |part: &str| {
             text.find(part)
@@ -692,6 +690,31 @@ mod tests {
             "{text}"
         );
         eprintln!("{text}");
+    }
+
+    #[test]
+    fn the_heading_says_plainly_when_rechecks_cannot_settle_it() {
+        // 30 ms over 1 s ± 50 ms from 10 branch builds: no number of
+        // rechecks takes the floor (≥ 3 × 50 ms / √10) under it.
+        let mut small = series(2, Status::Inconclusive);
+        let v = small.verdict.as_mut().unwrap();
+        (v.new_median, v.shift, v.change_pct, v.q_value, v.floor) = (
+            Some(1.03),
+            Some(0.03),
+            Some(3.0),
+            Some(0.05),
+            Some(3.0 * 0.05 * 1.1f64.sqrt()),
+        );
+        let text = body(&comparison(vec![small]), None, None, MESSAGE_LIMIT);
+        assert!(
+            text.contains("\n**Inconclusive**: rechecks alone cannot tell it from noise.\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("; rechecks alone cannot tell a shift this small from noise.\n"),
+            "{text}"
+        );
+        assert!(!text.contains("would settle"), "{text}");
     }
 
     #[test]

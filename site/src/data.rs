@@ -34,7 +34,7 @@ fn script(path: &str, value: &Value) -> String {
 
 /// JSON text made safe inside a script: nothing in it can close a script
 /// element or end a line in old JavaScript engines.
-fn safe_json(json: &str) -> String {
+pub(crate) fn safe_json(json: &str) -> String {
     if !json.contains(['<', '>', '\u{2028}', '\u{2029}']) {
         return json.to_string();
     }

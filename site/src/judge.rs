@@ -6,7 +6,7 @@
 //! time, and a build is dropped as soon as no page waiting for it and no
 //! trend needs it: a 10,000-build history is never in memory at once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use perfkit_analysis::compare::{Comparer, Comparison, SeriesSamples};
 use perfkit_analysis::regress::verdict::Thresholds;
@@ -20,10 +20,11 @@ use crate::run_chart::Runs;
 const CHUNK: usize = 256;
 
 /// Flagged series of a patchset drawn on its change page (the rest are
-/// in its table): judged pages wait in memory until they are rendered, so
-/// each keeps the values of at most this many series, each at most
+/// in its table, and the page says so): each keeps at most
 /// `PLOT_VALUES_PER_BUILD` values per build (≤ 31 builds × 200 values ×
-/// 20 series, 1 MB, for the worst page).
+/// 20 series, 1 MB, for the worst page). A judged page is handed to its
+/// renderer at once (see [`pass`]), so only the pages of one chunk's
+/// worth of judging are ever held.
 pub(crate) const PLOTS_PER_PAGE: usize = 20;
 
 /// A patchset's comparison and the values behind its first flagged series.
@@ -88,12 +89,21 @@ pub(crate) fn plan_changes(
     planned
 }
 
+/// What [`pass`] hands a judged change to: its index in `changes`, its
+/// comparison with the values of its first [`PLOTS_PER_PAGE`] flagged
+/// series, and (when the pass merges branch builds into trends) the ids of
+/// the series merged so far.
+pub(crate) type OnJudged<'a> =
+    dyn FnMut(usize, Judged, Option<&HashSet<String>>) -> Result<(), SiteError> + 'a;
+
 /// Reads the builds `changes` need and `merge` names, oldest first, in
 /// chunks: merges the named branch builds into `trends` (with their
 /// per-second runs into `runs`) and judges each change once its builds
-/// have gone by (`None` where none of its builds could be read), keeping
-/// the values of its first [`PLOTS_PER_PAGE`] flagged series for its
-/// pictures. `order` gives each listed build's (time, build id).
+/// have gone by, handing it to `judged` there and then (nothing for a
+/// change none of whose builds could be read): no judged page waits for
+/// the rest of the pass. `order` gives each listed build's (time, build
+/// id).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn pass(
     source: &mut (dyn BuildSource + '_),
     order: &HashMap<String, (i64, String)>,
@@ -102,7 +112,8 @@ pub(crate) fn pass(
     mut trends: Option<&mut TrendState>,
     runs: &mut Runs,
     progress: &dyn Fn(&str),
-) -> Result<Vec<Option<Judged>>, SiteError> {
+    judged: &mut OnJudged<'_>,
+) -> Result<(), SiteError> {
     let mut wanted: BTreeSet<&String> = merge.iter().collect();
     let mut refs: HashMap<&str, usize> = HashMap::new();
     for c in changes {
@@ -133,7 +144,8 @@ pub(crate) fn pass(
     ready.sort();
     let mut next_ready = 0;
     let mut kept: HashMap<String, ArchivedBuild> = HashMap::new();
-    let mut judged: Vec<Option<Judged>> = vec![None; changes.len()];
+    // The series merged into `trends` so far (each has a page).
+    let mut merged: Option<HashSet<String>> = None;
     let thresholds = Thresholds::default();
     let total = keys.len();
     let chunks: Vec<Vec<String>> = keys
@@ -167,6 +179,9 @@ pub(crate) fn pass(
                     .collect();
                 runs.observe(&to_merge);
                 trends.merge_refs(&to_merge);
+                if !changes.is_empty() {
+                    merged = Some(trends.series_ids().into_iter().collect());
+                }
             }
             let mut done = Vec::new();
             for b in builds {
@@ -183,12 +198,12 @@ pub(crate) fn pass(
                 next_ready += 1;
                 let c = &changes[i];
                 let comparer = Comparer::of_refs(c.needs.iter().filter_map(|k| kept.get(k)));
-                judged[i] = comparer
-                    .compare_with_samples(c.change, c.patchset, &thresholds)
-                    .map(|(comparison, mut samples)| {
-                        samples.truncate(PLOTS_PER_PAGE);
-                        (comparison, samples)
-                    });
+                if let Some((comparison, mut samples)) =
+                    comparer.compare_with_samples(c.change, c.patchset, &thresholds)
+                {
+                    samples.truncate(PLOTS_PER_PAGE);
+                    judged(i, (comparison, samples), merged.as_ref())?;
+                }
                 for k in &c.needs {
                     if let Some(left) = refs.get_mut(k.as_str()) {
                         *left -= 1;
@@ -206,6 +221,147 @@ pub(crate) fn pass(
             }
         }
         Ok(())
-    })?;
-    Ok(judged)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perfkit_schema::records::{BuildMeta, BuildRecord, SeriesRow};
+    use perfkit_schema::{BuildId, ProjectName};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A build at `hour` of `change` (0: a periodic branch build).
+    fn build(hour: i64, change: u64) -> ArchivedBuild {
+        let id = format!("b{hour}-{change}");
+        let row = SeriesRow {
+            workload_key: "wk1".into(),
+            config_hash: "c1".into(),
+            scenario: "Nova.boot".into(),
+            subtask_title: "boot".into(),
+            action: "total".into(),
+            samples: 4,
+            durations_s: (0..4)
+                .map(|i| if change > 0 { 2.0 } else { 1.0 } + 0.01 * ((hour + i) % 3) as f64)
+                .collect(),
+            load_duration_s: Some(4.0),
+            pass_sla: true,
+            ..SeriesRow::default()
+        };
+        ArchivedBuild {
+            record: BuildRecord {
+                key: ArchiveKey {
+                    project: ProjectName::try_from("openstack/nova").unwrap(),
+                    change,
+                    patchset: u32::from(change > 0),
+                    build: BuildId::try_from(id.as_str()).unwrap(),
+                },
+                meta: BuildMeta {
+                    change: (change > 0).then_some(change),
+                    patchset: (change > 0).then_some(1),
+                    pipeline: Some(if change > 0 { "check" } else { "periodic" }.into()),
+                    job: Some("rally".into()),
+                    branch: Some("master".into()),
+                    ..BuildMeta::default()
+                },
+                source_format: "rally-v2".into(),
+                source_format_version: None,
+                tool_version: None,
+                source_file: "report.json".into(),
+                source_sha256: String::new(),
+                source_bytes: 0,
+                task_count: 1,
+                task_statuses: vec!["finished".into()],
+                workload_count: 1,
+                iteration_count: 4,
+                failed_iteration_count: 0,
+                pass_sla: true,
+                started_at_us: Some(1_700_000_000_000_000 + hour * 3_600_000_000),
+                finished_at_us: None,
+                ingested_at_us: 0,
+                perfkit_version: "test".into(),
+                failure: None,
+            },
+            series: vec![row],
+        }
+    }
+
+    /// Gives builds of `all` and counts the chunks asked for.
+    struct Counting {
+        all: HashMap<String, ArchivedBuild>,
+        chunks: Arc<AtomicUsize>,
+    }
+
+    impl BuildSource for Counting {
+        fn read(&mut self, keys: &[String]) -> Result<Vec<ArchivedBuild>, SiteError> {
+            self.chunks.fetch_add(1, Ordering::SeqCst);
+            Ok(keys
+                .iter()
+                .filter_map(|k| self.all.get(k).cloned())
+                .collect())
+        }
+    }
+
+    /// Memory stays bounded however many pages a build judges: each page
+    /// is handed on as soon as its builds have gone by, while most of the
+    /// history is still unread, and the pass keeps none of them.
+    #[test]
+    fn each_page_is_handed_on_as_soon_as_it_is_judged() {
+        let branch = 5 * CHUNK as i64;
+        let mut builds: Vec<ArchivedBuild> = (0..branch).map(|h| build(h, 0)).collect();
+        // A slower patchset early in the history, one late.
+        builds.push(build(40, 7));
+        builds.push(build(branch - 10, 8));
+        let planned = plan_changes(&builds, &BTreeMap::new());
+        assert_eq!(planned.len(), 2);
+        let order: HashMap<String, (i64, String)> = builds
+            .iter()
+            .map(|b| {
+                let id = b.record.key.build.as_str().to_string();
+                (build_key(&b.record.key), (b.time_us(), id))
+            })
+            .collect();
+        // Every branch build merged into the trends (a full site build).
+        let merge: BTreeSet<String> = builds
+            .iter()
+            .filter(|b| b.record.key.change == 0)
+            .map(|b| build_key(&b.record.key))
+            .collect();
+        let mut trends = TrendState::of(&[]);
+        let chunks = Arc::new(AtomicUsize::new(0));
+        let mut source = Counting {
+            all: builds
+                .into_iter()
+                .map(|b| (build_key(&b.record.key), b))
+                .collect(),
+            chunks: chunks.clone(),
+        };
+        let mut seen: Vec<(u64, usize, usize)> = Vec::new();
+        pass(
+            &mut source,
+            &order,
+            &planned,
+            &merge,
+            Some(&mut trends),
+            &mut Runs::default(),
+            &|_| {},
+            &mut |i, (comparison, samples), merged| {
+                // Its series are among those merged so far.
+                let merged = merged.unwrap();
+                assert!(comparison.series.iter().all(|s| merged.contains(&s.id)));
+                assert!(comparison.has_regression());
+                assert!(samples.len() <= PLOTS_PER_PAGE);
+                seen.push((planned[i].change, i, chunks.load(Ordering::SeqCst)));
+                Ok(())
+            },
+        )
+        .unwrap();
+        // The early page went on while the reader was at most two chunks
+        // ahead (of the six the pass reads); the late one at the end.
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        let early = seen.iter().find(|s| s.0 == 7).unwrap();
+        assert!(early.2 <= 3, "{seen:?}");
+        assert_eq!(chunks.load(Ordering::SeqCst), 6);
+    }
 }

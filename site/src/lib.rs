@@ -19,7 +19,7 @@ mod strip;
 pub mod urls;
 pub mod writer;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -412,6 +412,7 @@ fn project_site(
                 Some(state),
                 &mut runs,
                 progress,
+                &mut |_, _, _| Ok(()),
             )?;
             let state = std::mem::replace(state, TrendState::of(&[]));
             (Some(state), first_changed)
@@ -472,15 +473,82 @@ fn project_site(
     } else {
         BTreeSet::new()
     };
-    let comparisons = judge::pass(
-        &mut reading,
-        &order,
-        &to_judge,
-        &branch_keys,
-        state.as_mut().filter(|_| full),
-        &mut runs,
-        progress,
-    )?;
+    // The change pages: kept ones as they are, the others rendered and
+    // written as soon as they are judged, a few at a time on every core,
+    // so no judged page waits for the rest of the pass.
+    let mut changes: BTreeMap<String, ChangeEntry> = BTreeMap::new();
+    for (key, entry) in kept {
+        pages.writer.keep(&entry.page);
+        changes.insert(key, entry);
+    }
+    // The series with pages, when known before the pass; a full build
+    // knows them only once every branch build is merged, so it renders a
+    // page at once only when each of its series is among those merged so
+    // far, and judges the others (changes adding a series) again after.
+    let known: Option<BTreeSet<String>> = (!full).then(|| series_ids.iter().cloned().collect());
+    let batch = 2 * threads();
+    let mut deferred: Vec<judge::Planned> = Vec::new();
+    {
+        let mut waiting: Vec<(usize, judge::Judged)> = Vec::new();
+        let has_page = |id: &str| known.as_ref().is_none_or(|k| k.contains(id));
+        let mut on_judged = |i: usize,
+                             judged: judge::Judged,
+                             merged: Option<&HashSet<String>>|
+         -> Result<(), SiteError> {
+            if known.is_none()
+                && !merged.is_some_and(|m| judged.0.series.iter().all(|s| m.contains(&s.id)))
+            {
+                deferred.push(to_judge[i].clone());
+                return Ok(());
+            }
+            waiting.push((i, judged));
+            if waiting.len() >= batch {
+                let done = std::mem::take(&mut waiting);
+                change_pages(pages, name, &dir, &to_judge, &done, &has_page, &mut changes)?;
+            }
+            Ok(())
+        };
+        judge::pass(
+            &mut reading,
+            &order,
+            &to_judge,
+            &branch_keys,
+            state.as_mut().filter(|_| full),
+            &mut runs,
+            progress,
+            &mut on_judged,
+        )?;
+        change_pages(
+            pages,
+            name,
+            &dir,
+            &to_judge,
+            &waiting,
+            &has_page,
+            &mut changes,
+        )?;
+    }
+    if !deferred.is_empty() {
+        let ids: BTreeSet<String> = state
+            .as_ref()
+            .map(|s| s.series_ids().into_iter().collect())
+            .unwrap_or_default();
+        let has_page = |id: &str| ids.contains(id);
+        let mut on_judged = |i: usize, judged: judge::Judged, _: Option<&HashSet<String>>| {
+            let one = [(i, judged)];
+            change_pages(pages, name, &dir, &deferred, &one, &has_page, &mut changes)
+        };
+        judge::pass(
+            &mut reading,
+            &order,
+            &deferred,
+            &BTreeSet::new(),
+            None,
+            &mut runs,
+            progress,
+            &mut on_judged,
+        )?;
+    }
 
     // The trend pages; the points are saved again after a full read or
     // once enough builds were merged since they were.
@@ -524,35 +592,6 @@ fn project_site(
         (None, None) => unreachable!("no state means a full build"),
     };
 
-    // The change pages: kept ones as they are, the others rendered on
-    // every core.
-    let with_page: BTreeSet<&str> = series_ids.iter().map(String::as_str).collect();
-    let mut changes: BTreeMap<String, ChangeEntry> = BTreeMap::new();
-    for (key, entry) in kept {
-        pages.writer.keep(&entry.page);
-        changes.insert(key, entry);
-    }
-    let judged: Vec<(&judge::Planned, judge::Judged)> = to_judge
-        .iter()
-        .zip(comparisons)
-        .filter_map(|(c, comparison)| Some((c, comparison?)))
-        .collect();
-    let (env, options) = (&pages.env, pages.options);
-    let rendered = parallel_map(&judged, &|(_, (comparison, samples))| {
-        change_page(env, options, comparison, samples, &with_page, name, &dir)
-    });
-    for ((c, _), result) in judged.iter().zip(rendered) {
-        let (page, text, row) = result?;
-        pages.writer.write(&page, text.as_bytes())?;
-        changes.insert(
-            change_key(c.change, c.patchset),
-            ChangeEntry {
-                inputs: c.inputs.clone(),
-                row,
-                page,
-            },
-        );
-    }
     let mut change_rows: Vec<Json> = changes.values().map(|e| e.row.clone()).collect();
     change_rows.sort_by_key(|r| std::cmp::Reverse(r["time_us"].as_i64().unwrap_or_default()));
     pages.page(
@@ -637,12 +676,48 @@ enum Output {
     Keep,
 }
 
-/// `f` of every item, on every core, in order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
+/// The cores to render on.
+fn threads() -> usize {
+    std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(items.len().max(1));
+}
+
+/// Renders and writes the change pages of `judged` (indices into
+/// `planned` with their comparisons), on every core, and notes them in
+/// `changes`.
+fn change_pages(
+    pages: &mut Pages,
+    name: &str,
+    dir: &str,
+    planned: &[judge::Planned],
+    judged: &[(usize, judge::Judged)],
+    has_page: &(dyn Fn(&str) -> bool + Sync),
+    changes: &mut BTreeMap<String, ChangeEntry>,
+) -> Result<(), SiteError> {
+    let (env, options) = (&pages.env, pages.options);
+    let rendered = parallel_map(judged, &|(_, (comparison, samples))| {
+        change_page(env, options, comparison, samples, has_page, name, dir)
+    });
+    for ((i, _), result) in judged.iter().zip(rendered) {
+        let c = &planned[*i];
+        let (page, text, row) = result?;
+        pages.writer.write(&page, text.as_bytes())?;
+        changes.insert(
+            change_key(c.change, c.patchset),
+            ChangeEntry {
+                inputs: c.inputs.clone(),
+                row,
+                page,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// `f` of every item, on every core, in order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+    let threads = threads().min(items.len().max(1));
     if threads <= 1 {
         return items.iter().map(f).collect();
     }
@@ -862,12 +937,12 @@ fn change_page(
     options: &SiteOptions,
     c: &Comparison,
     samples: &[SeriesSamples],
-    with_page: &BTreeSet<&str>,
+    has_page: &dyn Fn(&str) -> bool,
     name: &str,
     dir: &str,
 ) -> Result<(String, String, Json), SiteError> {
     let path = format!("{dir}/change/{}-{}.html", c.change, c.patchset);
-    let mut context = pages::change_page(c, samples, &|id| with_page.contains(id));
+    let mut context = pages::change_page(c, samples, has_page);
     context["title"] = json!(format!("{name} {},{}", c.change, c.patchset));
     context["project"] = json!(name);
     let text = render(env, options, "change.html", &path, context)?;
@@ -1039,7 +1114,8 @@ mod tests {
             time_us: n * 3_600_000_000,
             commits: Default::default(),
         };
-        let evil = "</script><script>alert('x')</script>";
+        // U+2028 ends a line in old JavaScript engines, inside a string too.
+        let evil = "</script><script>alert('x')</script>\u{2028}";
         let series = SeriesVerdict {
             id: "0123456789abcdef".into(),
             label: SeriesLabel {
@@ -1120,6 +1196,10 @@ mod tests {
             .unwrap_or_else(|| panic!("no plot data in {page}"));
         assert!(!call.contains('<') && !call.contains('>'), "{call}");
         assert!(call.contains("\\u003c/script\\u003e"), "{call}");
+        assert!(
+            !call.contains('\u{2028}') && call.contains("\\u2028"),
+            "{call}"
+        );
         let plots: Json = serde_json::from_str(call).unwrap();
         let plot = &plots[0];
         assert_eq!(plot["id"], "strip-0");

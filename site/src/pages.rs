@@ -7,7 +7,9 @@ use perfkit_analysis::trend::{ProjectTrends, SeriesTrend, TrendStatus};
 use perfkit_analysis::{Metric, SeriesLabel};
 use serde_json::{Value as Json, json};
 
+use crate::data::safe_json;
 use crate::feed::Alert;
+use crate::judge::PLOTS_PER_PAGE;
 use crate::sparkline::sparkline;
 use crate::strip::{Strip, strip};
 use crate::urls::http_url;
@@ -304,10 +306,18 @@ pub fn change_page(
     } else {
         "no_change"
     };
+    // Only the first flagged series have their values (judge.rs).
+    let unplotted = flagged.len().saturating_sub(PLOTS_PER_PAGE);
+    // The pictures' data, as script text: `data::safe_json`, so no name
+    // can close the script or end a line in it (U+2028, U+2029).
+    let plots = (!plots.is_empty())
+        .then(|| safe_json(&serde_json::to_string(&plots).expect("JSON values always serialize")));
     json!({
         "change": c.change,
         "patchset": c.patchset,
         "summary": report::summary(c),
+        "unplotted": unplotted,
+        "plotted_max": PLOTS_PER_PAGE,
         "provenance": report::provenance(c),
         "verdict_class": verdict_class,
         "builds": c.builds.iter().map(build_item).collect::<Vec<_>>(),
