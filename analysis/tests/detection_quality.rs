@@ -29,13 +29,23 @@ fn heldout() -> &'static (Figures, String) {
         assert_eq!(cfg.set, DataSet::HeldOut);
         assert!(cfg.clean_patchsets >= 2000);
         let report = evaluate(&cfg).expect("the held-out fixtures load");
-        if std::env::var_os("PERFKIT_REQUIRE_TOOLS").is_some()
+        if std::env::var("PERFKIT_REQUIRE_TOOLS").as_deref() == Ok("1")
             && let Err(why) = &report.otava
         {
             panic!("Apache Otava must run here (PERFKIT_REQUIRE_TOOLS): {why}");
         }
         (figures(&report), render(&report))
     })
+}
+
+#[test]
+fn the_goals_rest_on_enough_cases() {
+    let (f, _) = heldout();
+    let c = f.counts;
+    assert!(c.clean_patchsets >= 2000, "{c:?}");
+    assert!(c.regressed_5s >= 200 && c.regressed_4s >= 300, "{c:?}");
+    assert!(c.failure_rises >= 40 && c.failure_clean >= 40, "{c:?}");
+    assert!(c.outliers >= 90, "{c:?}");
 }
 
 #[test]

@@ -80,7 +80,7 @@ pub struct Thresholds {
     /// regression verdict. Real build noise is heavier-tailed than the tests
     /// assume (a slow node's iterations are not independent draws), so the
     /// level is set on the evaluation's tuning set (`tests/bench/detection`):
-    /// 0.005 gives 0.4 false regressions per 100 clean 33-series patchsets
+    /// 0.005 gives 0.5 false regressions per 100 clean 33-series patchsets
     /// there (0.05 gave 2.8), the goal being ≤ 1; what it no longer proves
     /// on one build becomes a recheck (`q_inconclusive`).
     pub q_max: f64,

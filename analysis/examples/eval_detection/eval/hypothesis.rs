@@ -171,3 +171,37 @@ pub fn common_slowdown(mut verdicts: Vec<Verdict>, z: f64) -> Vec<Verdict> {
     }
     verdicts
 }
+
+/// With two or more new builds, a duration Regression also needs every new
+/// build to be worse on its own by the Inconclusive band (k_inconclusive ×
+/// noise × √(1 + 1/baseline builds)); otherwise it stays Inconclusive. A
+/// slow node's build pooled with a normal recheck is then not proven, as a
+/// reviewer would read it ("the recheck came back normal").
+pub fn every_build(
+    mut verdicts: Vec<Verdict>,
+    input: &[SeriesInput],
+    t: &Thresholds,
+) -> Vec<Verdict> {
+    for v in &mut verdicts {
+        if v.kind != VerdictKind::Regression || v.test != Test::MannWhitney || v.new_builds < 2 {
+            continue;
+        }
+        let Some(SeriesData::Samples { new, .. }) =
+            input.iter().find(|s| s.series == v.series).map(|s| &s.data)
+        else {
+            continue;
+        };
+        let (Some(base), Some(spread)) = (v.baseline_median, v.baseline_spread) else {
+            continue;
+        };
+        let band = t.k_inconclusive * spread * (1.0 + 1.0 / v.baseline_builds.max(1) as f64).sqrt();
+        let all_worse = new
+            .iter()
+            .filter_map(|b| median(b))
+            .all(|m| m - base >= band);
+        if !all_worse {
+            v.kind = VerdictKind::Inconclusive;
+        }
+    }
+    verdicts
+}

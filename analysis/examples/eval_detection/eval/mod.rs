@@ -61,6 +61,8 @@ pub struct Config {
     pub common_slowdown: Option<f64>,
     /// Run Apache Otava on the post-merge histories (`otava`).
     pub otava: bool,
+    /// `hypothesis::every_build`.
+    pub every_build: bool,
 }
 
 impl Config {
@@ -80,6 +82,7 @@ impl Config {
             own_spread: false,
             common_slowdown: None,
             otava: true,
+            every_build: false,
         }
     }
 
@@ -196,7 +199,7 @@ pub fn premerge_scenarios(cfg: &Config) -> Vec<premerge::Scenario> {
         ("+6 σ", SlowerInNoise(6.0), n),
         ("+8 σ", SlowerInNoise(8.0), n),
         (
-            "failures +25 pp (workload failing ~12 %)",
+            "failures +25 pp (a workload that fails now and then)",
             FailureRise {
                 extra: 0.25,
                 already_failing: true,

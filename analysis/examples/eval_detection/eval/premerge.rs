@@ -108,6 +108,8 @@ struct Job {
     history: Vec<(usize, Vec<SynthBuild>)>,
     /// The real runs baseline and patchset builds are drawn from.
     split: RunSplit,
+    /// The branch build that ran on a node twice as slow, if any.
+    slow: Option<usize>,
 }
 
 /// What one patchset changes: which slot, its duration factor and extra
@@ -133,9 +135,18 @@ pub fn run(
     let mut tally = Tally::default();
     for trial in 0..scenario.patchsets {
         let mut rng = Rng::from_parts(&[cfg.seed, 0x9E, row, trial as u64]);
-        let job = branch(&mut rng, templates, scenario.change);
+        let mut job = branch(&mut rng, templates, scenario.change);
         let providers = provider_count(templates) as u64;
         let first_provider = rng.below(providers) as usize;
+        // The slow baseline build ran on the patchset's provider, so the
+        // narrowed baseline holds it (own RNG: the other rows' draws stay).
+        if let Some(slow) = job.slow {
+            let mut own = Rng::from_parts(&[cfg.seed, 0x510, row, trial as u64]);
+            job.history[slow] = (
+                first_provider,
+                branch_build(&mut own, templates, &job, first_provider, 2.0),
+            );
+        }
         let effect = pick_effect(
             &mut rng,
             templates,
@@ -158,6 +169,9 @@ pub fn run(
             }
             if cfg.own_spread {
                 verdicts = hypothesis::own_spread(verdicts, &input, &cfg.thresholds);
+            }
+            if cfg.every_build {
+                verdicts = hypothesis::every_build(verdicts, &input, &cfg.thresholds);
             }
             if let Some(z) = cfg.common_slowdown {
                 verdicts = hypothesis::common_slowdown(verdicts, z);
@@ -295,33 +309,45 @@ fn branch(rng: &mut Rng, templates: &[Template], change: Change) -> Job {
         })
         .collect();
     let length = 20 + rng.below(41) as usize;
-    // The slow build is among the most recent ones, so it is in the window.
+    // The slow build is among the most recent ones, so it is in the window
+    // (`run` moves it to the patchset's provider, for the narrowed one).
     let slow = match change {
         Change::SlowBaselineBuild => Some(length - 1 - rng.below(WINDOW as u64 / 2) as usize),
         _ => None,
     };
     let providers = provider_count(templates) as u64;
     let split = RunSplit::new(rng, templates);
-    let history = (0..length)
-        .map(|b| {
-            let factor = if slow == Some(b) { 2.0 } else { 1.0 };
-            let provider = rng.below(providers) as usize;
-            let runs = split.pick(rng, false, provider);
-            let builds = slots
-                .iter()
-                .map(|s| {
-                    let t = &templates[s.template];
-                    synth_build(t, rng, run_of(&runs, t), s.iterations, factor, 0.0)
-                })
-                .collect();
-            (provider, builds)
-        })
-        .collect();
-    Job {
+    let mut job = Job {
         slots,
-        history,
+        history: Vec::with_capacity(length),
         split,
+        slow,
+    };
+    for b in 0..length {
+        let factor = if slow == Some(b) { 2.0 } else { 1.0 };
+        let provider = rng.below(providers) as usize;
+        let builds = branch_build(rng, templates, &job, provider, factor);
+        job.history.push((provider, builds));
     }
+    job
+}
+
+/// One branch build of the job's workloads on `provider`, durations × `factor`.
+fn branch_build(
+    rng: &mut Rng,
+    templates: &[Template],
+    job: &Job,
+    provider: usize,
+    factor: f64,
+) -> Vec<SynthBuild> {
+    let runs = job.split.pick(rng, false, provider);
+    job.slots
+        .iter()
+        .map(|s| {
+            let t = &templates[s.template];
+            synth_build(t, rng, run_of(&runs, t), s.iterations, factor, 0.0)
+        })
+        .collect()
 }
 
 impl Job {
@@ -487,6 +513,11 @@ fn recheck_q(v: &Verdict, t: &Thresholds) -> f64 {
     if v.kind == VerdictKind::Regression {
         return f64::INFINITY;
     }
+    // Nothing testable (e.g. no successful new iteration): always
+    // Inconclusive in `decide`.
+    if v.p_value.is_none() {
+        return 0.0;
+    }
     let shift = v.shift.unwrap_or(0.0);
     let q = v.q_value.unwrap_or(f64::INFINITY);
     if v.test == Test::FisherExact {
@@ -500,7 +531,9 @@ fn recheck_q(v: &Verdict, t: &Thresholds) -> f64 {
     if shift <= 0.0 || shift < band {
         return f64::INFINITY;
     }
-    let too_few = (v.n_new as usize) < t.min_new_samples && v.n_new as usize != v.new_builds
+    let once_per_build =
+        v.n_new as usize == v.new_builds && v.n_baseline as usize == v.baseline_builds;
+    let too_few = (v.n_new as usize) < t.min_new_samples && !once_per_build
         || v.baseline_builds < t.min_baseline_builds;
     if too_few { 0.0 } else { q }
 }
