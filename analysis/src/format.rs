@@ -98,6 +98,16 @@ pub fn percent(value: Option<f64>) -> String {
     }
 }
 
+/// A change point's or alert's move as shown: relative for values
+/// (`+12.0 %`), in percentage points for a failure rate (`+25.0 pp`, since
+/// 0 → 25 % is no percentage of 0).
+pub fn change_of(metric: crate::Metric, value: Option<f64>) -> String {
+    match (metric, value.filter(|v| v.is_finite())) {
+        (crate::Metric::FailureRate, Some(v)) => format!("{v:+.1} pp"),
+        _ => percent(value),
+    }
+}
+
 /// A share as a percentage: `25 %`, `3.3 %`.
 pub fn share(fraction: Option<f64>) -> String {
     match fraction.filter(|v| v.is_finite()) {
@@ -166,6 +176,15 @@ fn civil(us: i64) -> (String, i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_rate_moves_in_points() {
+        use crate::Metric;
+        assert_eq!(change_of(Metric::FailureRate, Some(25.0)), "+25.0 pp");
+        assert_eq!(change_of(Metric::Duration, Some(12.04)), "+12.0 %");
+        assert_eq!(change_of(Metric::Throughput, Some(-3.0)), "-3.0 %");
+        assert_eq!(change_of(Metric::FailureRate, None), "–");
+    }
 
     #[test]
     fn durations_pick_a_unit() {

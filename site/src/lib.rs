@@ -993,7 +993,7 @@ fn feed_page(pages: &mut Pages, dir: &str, title: &str, alerts: &[Alert]) -> Res
             let headline = format!(
                 "{} {} of {} in {}",
                 report::metric_name(a.metric, &a.label),
-                format::percent(a.magnitude_pct),
+                format::change_of(a.metric, a.magnitude_pct),
                 a.label.short(),
                 a.project
             );

@@ -14,7 +14,9 @@ use crate::sparkline::sparkline;
 use crate::strip::{Strip, strip};
 use crate::urls::http_url;
 use perfkit_analysis::culprits::Suspects;
-use perfkit_analysis::format::{measure, percent, probability, rate_in, share, timestamp};
+use perfkit_analysis::format::{
+    change_of, measure, percent, probability, rate_in, share, timestamp,
+};
 use perfkit_analysis::report::{self, metric_name};
 
 /// Branch builds listed in a series page's table.
@@ -68,7 +70,9 @@ pub fn overview_row(trend: &SeriesTrend) -> Json {
             .rev()
             .find(move |a| a.metric == metric && a.change.kind != ChangeKind::ConfigChanged)
     };
-    let latest_move = moves(Metric::Duration).or_else(|| moves(Metric::Throughput));
+    let latest_move = moves(Metric::Duration)
+        .or_else(|| moves(Metric::Throughput))
+        .or_else(|| moves(Metric::FailureRate));
     let regressed_from = trend
         .regressions()
         .next()
@@ -96,7 +100,7 @@ pub fn overview_row(trend: &SeriesTrend) -> Json {
         "change": latest_move
             .map(|a| match a.metric {
                 Metric::Duration => percent(a.change.magnitude_pct),
-                m => format!("{} {}", percent(a.change.magnitude_pct), m.name()),
+                m => format!("{} {}", change_of(m, a.change.magnitude_pct), m.name()),
             })
             .unwrap_or_else(|| "–".into()),
         "change_raw": sort_key(latest_move.and_then(|a| a.change.magnitude_pct)),
@@ -173,7 +177,7 @@ pub fn series_page(
                 "metric": metric_name(a.metric, &trend.label),
                 "before": if config { "–".into() } else { value(a.metric, a.change.before_median, &trend.label) },
                 "after": if config { "–".into() } else { value(a.metric, a.change.after_median, &trend.label) },
-                "pct": if config { "–".into() } else { percent(a.change.magnitude_pct) },
+                "pct": if config { "–".into() } else { change_of(a.metric, a.change.magnitude_pct) },
                 "p": probability(a.change.p_value),
                 "log": link(b.log_url.as_deref()),
                 "url": link(b.change_url.as_deref()),
@@ -339,7 +343,7 @@ pub fn alert_row(a: &Alert, root: &str, links: CommitLinks) -> Json {
         "metric": metric_name(a.metric, &a.label),
         "before": value(a.metric, a.before, &a.label),
         "after": value(a.metric, a.after, &a.label),
-        "pct": percent(a.magnitude_pct),
+        "pct": change_of(a.metric, a.magnitude_pct),
         "p": probability(a.p_value),
         "log": link(a.build.log_url.as_deref()),
         "url": link(a.build.change_url.as_deref()),
