@@ -3,7 +3,7 @@
 use crate::Outcome;
 use std::path::PathBuf;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use perfkit_archive::Archive;
@@ -151,6 +151,7 @@ fn project_input<'a>(
             archive,
             rows: by_key,
             unreadable,
+            reported: HashSet::new(),
             runtime: tokio::runtime::Handle::current(),
         }),
     }
@@ -162,6 +163,9 @@ struct ArchiveSource<'a> {
     archive: &'a Archive,
     rows: HashMap<String, CommittedRow>,
     unreadable: &'a Mutex<Vec<Unreadable>>,
+    /// Builds already named: the site may read a build twice (a page
+    /// judged again after the branch pass), but names and counts it once.
+    reported: HashSet<String>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -175,11 +179,13 @@ impl BuildSource for ArchiveSource<'_> {
             .runtime
             .block_on(load_readable(self.archive, &rows, &Silent))
             .map_err(|e| SiteError::Read(e.to_string()))?;
-        warn_unreadable(&loaded.unreadable);
-        self.unreadable
-            .lock()
-            .expect("not poisoned")
-            .extend(loaded.unreadable);
+        let new: Vec<Unreadable> = loaded
+            .unreadable
+            .into_iter()
+            .filter(|u| self.reported.insert(build_key(&u.key)))
+            .collect();
+        warn_unreadable(&new);
+        self.unreadable.lock().expect("not poisoned").extend(new);
         Ok(loaded.builds)
     }
 }
