@@ -265,6 +265,14 @@ fn split_step(
         }
         start = last.max(start + w / 2);
     }
+    strongest_apart(found, m)
+}
+
+/// Candidates `(index, strength)` from overlapping windows, sorted, with
+/// the strongest kept of any that lie closer than `m` builds: the windows
+/// overlap by half, so one change is often found twice. Shared with the
+/// failure-rate search (`failures`).
+pub(super) fn strongest_apart(mut found: Vec<(usize, f64)>, m: usize) -> Vec<usize> {
     found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
     let mut kept: Vec<(usize, f64)> = Vec::new();
     for (i, q) in found {

@@ -336,19 +336,7 @@ fn split_step(
         }
         start = last.max(start + w / 2);
     }
-    found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-    let mut kept: Vec<(usize, f64)> = Vec::new();
-    for (i, g) in found {
-        match kept.last_mut() {
-            Some(prev) if i - prev.0 < m => {
-                if g > prev.1 {
-                    *prev = (i, g);
-                }
-            }
-            _ => kept.push((i, g)),
-        }
-    }
-    kept.into_iter().map(|c| c.0).collect()
+    super::changepoint::strongest_apart(found, m)
 }
 
 /// Recursive binary segmentation of builds `a..b`, keeping splits whose
